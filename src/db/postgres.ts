@@ -1,0 +1,215 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { INT8_OID, parseInt8, type Db, type Listener, type ListenOptions, type QueryResult, type Queryable, type Session } from './types.js';
+
+export interface PostgresOptions {
+  connectionString: string;
+  max?: number;
+  applicationName?: string;
+  /** Milliseconds; a session idle inside a transaction longer than this is terminated. */
+  idleInTransactionTimeoutMs?: number;
+  /** Milliseconds; 0 disables. */
+  statementTimeoutMs?: number;
+  logger?: Pick<Logger, 'warn' | 'error' | 'info'>;
+}
+
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+function connectionConfig(o: PostgresOptions): pg.ClientConfig {
+  const settings = [
+    `-c idle_in_transaction_session_timeout=${o.idleInTransactionTimeoutMs ?? 60_000}`,
+    `-c statement_timeout=${o.statementTimeoutMs ?? 0}`,
+  ];
+  return {
+    connectionString: o.connectionString,
+    application_name: o.applicationName ?? 'strata',
+    options: settings.join(' '),
+    types,
+    keepAlive: true,
+  };
+}
+
+function wrap(client: pg.ClientBase): Session {
+  return {
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const r = await client.query(sql, params as unknown[] | undefined);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  };
+}
+
+export function openPostgres(o: PostgresOptions): Db {
+  const pool = new pg.Pool({ ...connectionConfig(o), max: o.max ?? 10 });
+  // An idle client whose server went away emits here; without a handler the process
+  // would crash. The pool drops that client and opens a new one on the next checkout.
+  pool.on('error', (err) => o.logger?.warn({ err }, 'idle PostgreSQL client lost'));
+
+  async function withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      return await fn(client);
+    } catch (err) {
+      broken ??= isConnectionError(err) ? (err as Error) : undefined;
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  return {
+    engine: 'postgres',
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      const r = await pool.query(sql, params as unknown[] | undefined);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+      return withClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          const result = await fn(wrap(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            // The connection is gone; the server rolls back on its own.
+          }
+          throw err;
+        }
+      });
+    },
+    withSession<T>(fn: (s: Session) => Promise<T>) {
+      return withClient((client) => fn(wrap(client)));
+    },
+    listen(channel, onNotify, options) {
+      return PgListener.start(connectionConfig(o), channel, onNotify, options ?? {}, o.logger);
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === undefined || code.startsWith('08') || code === '57P01' || code === 'ECONNRESET' || code === 'ECONNREFUSED';
+}
+
+/**
+ * One dedicated connection (outside the pool) that LISTENs, reconnects with capped
+ * backoff, and notices a dead peer by a periodic round trip rather than waiting for TCP.
+ */
+class PgListener implements Listener {
+  private client: pg.Client | undefined;
+  private closed = false;
+  private pid: number | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private attempt = 0;
+
+  private constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly channel: string,
+    private readonly onNotify: (payload: string) => void,
+    private readonly options: ListenOptions,
+    private readonly logger: PostgresOptions['logger'],
+  ) {}
+
+  static async start(
+    config: pg.ClientConfig,
+    channel: string,
+    onNotify: (payload: string) => void,
+    options: ListenOptions,
+    logger?: PostgresOptions['logger'],
+  ): Promise<PgListener> {
+    const l = new PgListener(config, channel, onNotify, options, logger);
+    await l.connect(); // the first connection must succeed, so start-up fails loudly
+    return l;
+  }
+
+  backendPid() {
+    return this.pid;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client(this.config);
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));
+    client.on('notification', (msg) => {
+      if (msg.channel === this.channel) this.onNotify(msg.payload ?? '');
+    });
+    await client.connect();
+    try {
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+      const r = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      this.pid = r.rows[0]?.pid;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.attempt = 0;
+    this.keepalive = setInterval(() => {
+      const timer = setTimeout(() => client.emit('error', new Error('LISTEN keepalive timed out')), 5_000);
+      client.query('SELECT 1').then(
+        () => clearTimeout(timer),
+        (err: Error) => {
+          clearTimeout(timer);
+          this.lost(client, err);
+        },
+      );
+    }, 10_000);
+    this.keepalive.unref();
+    this.options.onListening?.();
+  }
+
+  private lost(client: pg.Client, err: Error) {
+    if (this.client !== client) return; // already handled
+    this.client = undefined;
+    this.pid = undefined;
+    clearInterval(this.keepalive);
+    client.removeAllListeners('notification');
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.logger?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting');
+    this.options.onDisconnect?.(err);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect() {
+    const delay = Math.min(5_000, 50 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+    this.retry = setTimeout(() => {
+      this.connect().catch((err: Error) => {
+        if (this.closed) return;
+        this.logger?.warn({ err: err.message }, 'LISTEN reconnect failed');
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  async close() {
+    this.closed = true;
+    clearTimeout(this.retry);
+    clearInterval(this.keepalive);
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.end().catch(() => undefined);
+  }
+}

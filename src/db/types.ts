@@ -1,0 +1,65 @@
+/**
+ * The database layer: one small interface with two engines behind it (PostgreSQL through a
+ * `pg` Pool, or the embedded PGlite). Everything above this folder speaks only this
+ * interface, so both engines run the same SQL and the same tests.
+ */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/** A notification listener that survives lost connections. */
+export interface ListenOptions {
+  /**
+   * Called each time LISTEN is (re-)established, before any notification of that
+   * connection is delivered. Notifications sent while disconnected are lost, so a caller
+   * uses this to catch up from its own cursor.
+   */
+  onListening?: () => void;
+  /** Called when the connection is lost; it will be re-established with backoff. */
+  onDisconnect?: (err: Error) => void;
+}
+
+export interface Listener {
+  /** Stops listening and releases the connection. */
+  close(): Promise<void>;
+  /** Backend process id of the LISTEN session (PostgreSQL only; for tests and metrics). */
+  backendPid(): number | undefined;
+}
+
+export type Engine = 'postgres' | 'pglite';
+
+export interface Db extends Queryable {
+  readonly engine: Engine;
+  /** Runs `fn` in one transaction on one session: commit on return, rollback on throw. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` holding one session outside any transaction (e.g. for session-level
+   * advisory locks). `exec` runs a multi-statement script.
+   */
+  withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
+  /** LISTEN on a channel; `onNotify` receives the payload. */
+  listen(channel: string, onNotify: (payload: string) => void, options?: ListenOptions): Promise<Listener>;
+  close(): Promise<void>;
+}
+
+export interface Session extends Queryable {
+  exec(sql: string): Promise<void>;
+}
+
+/**
+ * int8 arrives as a string from `pg` and as a number from PGlite; both engines parse it
+ * with this one function so callers see the same type. Every int8 Strata stores (global
+ * positions, counts) stays far below 2^53; a larger one is a bug worth failing loudly on.
+ */
+export function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds the safe integer range`);
+  return n;
+}
+
+export const INT8_OID = 20;

@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../db/types.js';
+import { fingerprint } from '../shared/hash.js';
+import { decodeCursor, encodeCursor, START, type LogPosition } from './cursor.js';
+import { ConcurrencyError, IdempotencyConflictError, InvalidInputError, type ExpectedVersion } from './errors.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  AppendedEvent,
+  EventMetadata,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  StoredEvent,
+  StreamAppend,
+} from './types.js';
+import { UpcasterRegistry } from './upcasters.js';
+import { checkName, checkPositiveInt, checkUuid, toJson } from './validation.js';
+
+export interface EventStoreOptions {
+  /** Largest event payload accepted, in bytes of JSON (default 256 KiB). */
+  maxEventBytes?: number;
+  upcasters?: UpcasterRegistry;
+  /** Told of every append that wrote (for metrics). */
+  onAppend?: (seconds: number, events: number) => void;
+}
+
+export const MAX_READ_LIMIT = 10_000;
+const MAX_EVENTS_PER_APPEND = 1_000;
+
+interface EventRow {
+  event_id: string;
+  stream_id: string;
+  stream_type: string;
+  event_type: string;
+  schema_version: number;
+  stream_version: number;
+  global_position: number;
+  transaction_id: string;
+  recorded_at: Date;
+  data: unknown;
+  metadata: EventMetadata;
+  correlation_id: string | null;
+  causation_id: string | null;
+}
+
+interface AppendRow {
+  duplicate: boolean;
+  transactionId: string;
+  streams: { streamId: string; version: number }[];
+  /** Per stream: [eventId, version, globalPosition] triples. */
+  events: [string, number, number][][];
+}
+
+const EVENT_COLUMNS = `event_id, stream_id, stream_type, event_type, schema_version, stream_version,
+  global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata, correlation_id, causation_id`;
+
+/**
+ * The append-only event store (DESIGN.md, "Event store invariants"). All its SQL lives
+ * here and in the `strata_append` function of the first migration.
+ */
+export class EventStore {
+  readonly upcasters: UpcasterRegistry;
+  private readonly maxEventBytes: number;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly options: EventStoreOptions = {},
+  ) {
+    this.upcasters = options.upcasters ?? new UpcasterRegistry();
+    this.maxEventBytes = options.maxEventBytes ?? 256 * 1024;
+  }
+
+  /** Appends events to one stream; see {@link appendMany}. */
+  async append(
+    streamId: string,
+    streamType: string,
+    events: NewEvent[],
+    options: AppendOptions & { expected?: ExpectedVersion } = {},
+  ): Promise<AppendResult> {
+    const { expected = 'any', ...rest } = options;
+    return this.appendMany([{ streamId, streamType, events, expected }], rest);
+  }
+
+  /**
+   * Appends the events of one command, to one or more streams, atomically with the
+   * command's idempotency record and a NOTIFY wake-up. Throws {@link ConcurrencyError},
+   * {@link IdempotencyConflictError} or {@link InvalidInputError}; on any error nothing
+   * is written.
+   */
+  async appendMany(streams: StreamAppend[], options: AppendOptions = {}): Promise<AppendResult> {
+    const started = performance.now();
+    const payload = this.prepare(streams, options);
+    const requestHash =
+      options.requestHash ??
+      fingerprint(
+        streams.map((s) => ({
+          streamId: s.streamId,
+          streamType: s.streamType,
+          expected: s.expected,
+          events: s.events.map((e) => ({ type: e.type, data: e.data, schemaVersion: e.schemaVersion ?? null })),
+        })),
+      );
+    let row: AppendRow;
+    try {
+      const r = await this.db.query<{ result: AppendRow }>('SELECT strata_append($1, $2, $3::jsonb) AS result', [
+        options.commandId ?? null,
+        options.commandId ? requestHash : null,
+        payload,
+      ]);
+      row = r.rows[0]!.result;
+    } catch (err) {
+      throw translate(err);
+    }
+    const result = toAppendResult(row);
+    if (!result.duplicate) this.options.onAppend?.((performance.now() - started) / 1000, result.events.length);
+    return result;
+  }
+
+  /** Validates and serialises an append; the JSON text goes to SQL as one parameter. */
+  private prepare(streams: StreamAppend[], options: AppendOptions): string {
+    if (!Array.isArray(streams) || streams.length === 0) throw new InvalidInputError('streams', 'nothing to append');
+    if (options.commandId !== undefined) checkUuid('commandId', options.commandId);
+    const seen = new Set<string>();
+    const common = options.metadata ? toJson('metadata', options.metadata, this.maxEventBytes) : undefined;
+    let total = 0;
+    const parts = streams.map((s, si) => {
+      checkName('streamId', s.streamId);
+      checkName('streamType', s.streamType);
+      if (seen.has(s.streamId)) throw new InvalidInputError('streamId', `${s.streamId} appears twice in one append`);
+      seen.add(s.streamId);
+      const expected = expectedToSql(s.expected);
+      if (!Array.isArray(s.events) || s.events.length === 0) {
+        throw new InvalidInputError(`streams[${si}].events`, 'an append needs at least one event');
+      }
+      total += s.events.length;
+      if (total > MAX_EVENTS_PER_APPEND) {
+        throw new InvalidInputError('events', `at most ${MAX_EVENTS_PER_APPEND} events per append`);
+      }
+      const events = s.events.map((e, ei) => {
+        const at = `events[${ei}]`;
+        checkName(`${at}.type`, e?.type);
+        const schemaVersion = e.schemaVersion ?? this.upcasters.currentVersion(e.type);
+        checkPositiveInt(`${at}.schemaVersion`, schemaVersion, 1);
+        const eventId = e.eventId ?? randomUUID();
+        checkUuid(`${at}.eventId`, eventId);
+        const data = toJson(`${at}.data`, e.data, this.maxEventBytes);
+        const own = e.metadata ? toJson(`${at}.metadata`, e.metadata, this.maxEventBytes) : undefined;
+        const metadata = mergeMetadata(common, own);
+        return `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(e.type)},"schemaVersion":${schemaVersion},"data":${data},"metadata":${metadata}}`;
+      });
+      return `{"streamId":${JSON.stringify(s.streamId)},"streamType":${JSON.stringify(s.streamType)},"expected":${JSON.stringify(expected)},"events":[${events.join(',')}]}`;
+    });
+    return `[${parts.join(',')}]`;
+  }
+
+  /** The events of one stream in version order (or backwards), after upcasting. */
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkName('streamId', streamId);
+    const { fromVersion = 1, toVersion, toTime, backwards = false, limit } = options;
+    checkPositiveInt('fromVersion', fromVersion);
+    if (toVersion !== undefined) checkPositiveInt('toVersion', toVersion);
+    if (limit !== undefined) checkPositiveInt('limit', limit, 1);
+    if (toTime !== undefined && !(toTime instanceof Date && !Number.isNaN(toTime.getTime()))) {
+      throw new InvalidInputError('toTime', 'must be a valid date');
+    }
+    const r = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE stream_id = $1 AND stream_version >= $2
+         AND ($3::integer IS NULL OR stream_version <= $3)
+         AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+       ORDER BY stream_version ${backwards ? 'DESC' : 'ASC'}
+       LIMIT $5`,
+      [streamId, fromVersion, toVersion ?? null, toTime ?? null, limit ?? null],
+    );
+    return r.rows.map((row) => this.toEvent(row));
+  }
+
+  /** The stream's current version; 0 when it does not exist. */
+  async streamVersion(streamId: string): Promise<number> {
+    checkName('streamId', streamId);
+    const r = await this.db.query<{ version: number }>('SELECT version FROM streams WHERE stream_id = $1', [streamId]);
+    return r.rows[0]?.version ?? 0;
+  }
+
+  /**
+   * The log in commit order (invariant 5): only events whose transaction is older than
+   * every transaction still running are returned, ordered by (transaction id, global
+   * position), so an event that commits late can never be skipped by a reader that
+   * resumes from the last cursor it saw.
+   */
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    const after = options.after ? decodeCursor(options.after) : START;
+    const limit = options.limit ?? 1000;
+    checkPositiveInt('limit', limit, 1);
+    if (limit > MAX_READ_LIMIT) throw new InvalidInputError('limit', `must be at most ${MAX_READ_LIMIT}`);
+    const filters: string[] = [];
+    const params: unknown[] = [after.transactionId, after.globalPosition, limit];
+    if (options.streamTypes?.length) {
+      params.push(options.streamTypes);
+      filters.push(`AND stream_type = ANY($${params.length}::text[])`);
+    }
+    if (options.eventTypes?.length) {
+      params.push(options.eventTypes);
+      filters.push(`AND event_type = ANY($${params.length}::text[])`);
+    }
+    if (options.streamId !== undefined) {
+      checkName('streamId', options.streamId);
+      params.push(options.streamId);
+      filters.push(`AND stream_id = $${params.length}`);
+    }
+    const r = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ${filters.join(' ')}
+       ORDER BY transaction_id, global_position
+       LIMIT $3`,
+      params,
+    );
+    return r.rows.map((row) => this.toEvent(row));
+  }
+
+  /** The position of the newest event visible to readers, or null for an empty log. */
+  async head(): Promise<{ cursor: string; globalPosition: number; recordedAt: Date } | null> {
+    const r = await this.db.query<{ transaction_id: string; global_position: number; recorded_at: Date }>(
+      `SELECT transaction_id::text AS transaction_id, global_position, recorded_at FROM events
+       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = r.rows[0];
+    if (!row) return null;
+    return {
+      cursor: encodeCursor({ transactionId: row.transaction_id, globalPosition: row.global_position }),
+      globalPosition: row.global_position,
+      recordedAt: row.recorded_at,
+    };
+  }
+
+  private toEvent(row: EventRow): StoredEvent {
+    const { schemaVersion, data } = this.upcasters.upcast(row.event_type, row.schema_version, row.data);
+    const position: LogPosition = { transactionId: row.transaction_id, globalPosition: row.global_position };
+    return {
+      eventId: row.event_id,
+      streamId: row.stream_id,
+      streamType: row.stream_type,
+      type: row.event_type,
+      schemaVersion,
+      version: row.stream_version,
+      globalPosition: row.global_position,
+      transactionId: row.transaction_id,
+      cursor: encodeCursor(position),
+      recordedAt: row.recorded_at,
+      data,
+      metadata: row.metadata,
+      correlationId: row.correlation_id,
+      causationId: row.causation_id,
+    };
+  }
+}
+
+function expectedToSql(expected: ExpectedVersion): string {
+  switch (expected) {
+    case 'any':
+      return 'any';
+    case 'noStream':
+      return 'no_stream';
+    case 'streamExists':
+      return 'stream_exists';
+    default:
+      checkPositiveInt('expected', expected);
+      return String(expected);
+  }
+}
+
+function expectedFromSql(expected: string): ExpectedVersion {
+  switch (expected) {
+    case 'any':
+      return 'any';
+    case 'no_stream':
+      return 'noStream';
+    case 'stream_exists':
+      return 'streamExists';
+    default:
+      return Number(expected);
+  }
+}
+
+function mergeMetadata(common: string | undefined, own: string | undefined): string {
+  if (!common) return own ?? '{}';
+  if (!own) return common;
+  return JSON.stringify({ ...(JSON.parse(common) as object), ...(JSON.parse(own) as object) });
+}
+
+function toAppendResult(row: AppendRow): AppendResult {
+  const events: AppendedEvent[] = [];
+  row.streams.forEach((s, i) => {
+    for (const [eventId, version, globalPosition] of row.events[i] ?? []) {
+      events.push({
+        eventId,
+        streamId: s.streamId,
+        version,
+        globalPosition,
+        cursor: encodeCursor({ transactionId: row.transactionId, globalPosition }),
+      });
+    }
+  });
+  const last = events.reduce((a, b) => (b.globalPosition > a.globalPosition ? b : a));
+  return {
+    duplicate: row.duplicate,
+    transactionId: row.transactionId,
+    streams: row.streams,
+    events,
+    cursor: last.cursor,
+  };
+}
+
+/** Maps the SX errors raised by `strata_append` to the store's typed errors. */
+function translate(err: unknown): unknown {
+  const e = err as { code?: string; detail?: string };
+  if (e?.code === 'SX002' && e.detail) {
+    const d = JSON.parse(e.detail) as { streamId: string; expected: string; actual: number };
+    return new ConcurrencyError(d.streamId, expectedFromSql(d.expected), d.actual);
+  }
+  if (e?.code === 'SX001' && e.detail) return new IdempotencyConflictError(e.detail);
+  return err;
+}

@@ -1,0 +1,66 @@
+import { InvalidInputError } from './errors.js';
+
+const MAX_ID_LENGTH = 255;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function checkName(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    throw new InvalidInputError(field, 'must be a non-empty string');
+  }
+  if (value.length > MAX_ID_LENGTH) {
+    throw new InvalidInputError(field, `must be at most ${MAX_ID_LENGTH} characters`);
+  }
+}
+
+export function checkUuid(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidInputError(field, 'must be a uuid');
+}
+
+export function checkPositiveInt(field: string, value: unknown, min = 0): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new InvalidInputError(field, `must be a whole number ≥ ${min}`);
+  }
+}
+
+/**
+ * Serialises a payload strictly: only what round-trips through jsonb unchanged (plain
+ * objects, arrays, strings, finite numbers, booleans, null; undefined object members are
+ * dropped as JSON does). Returns the JSON text so its size can be checked.
+ */
+export function toJson(field: string, value: unknown, maxBytes: number): string {
+  const seen = new Set<object>();
+  const check = (v: unknown, path: string): void => {
+    if (v === null || typeof v === 'boolean') return;
+    if (typeof v === 'string') {
+      // jsonb cannot store U+0000.
+      if (v.includes('\u0000')) throw new InvalidInputError(path, 'contains a NUL character');
+      return;
+    }
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new InvalidInputError(path, 'is not a finite number');
+      return;
+    }
+    if (typeof v !== 'object') throw new InvalidInputError(path, `is a ${typeof v}, which JSON cannot hold`);
+    if (seen.has(v)) throw new InvalidInputError(path, 'is circular');
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      throw new InvalidInputError(path, 'is not a plain object (use strings for dates and the like)');
+    }
+    seen.add(v);
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => check(item, `${path}[${i}]`));
+    } else {
+      for (const [k, item] of Object.entries(v)) {
+        if (k.includes('\u0000')) throw new InvalidInputError(path, 'has a key with a NUL character');
+        if (item !== undefined) check(item, `${path}.${k}`);
+      }
+    }
+    seen.delete(v);
+  };
+  if (value === undefined) throw new InvalidInputError(field, 'is missing');
+  check(value, field);
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) throw new InvalidInputError(field, `is ${bytes} bytes, over the limit of ${maxBytes}`);
+  return json;
+}
