@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -8,8 +9,18 @@ import { defineConfig } from 'vitest/config';
 const engine = process.env.STRATA_TEST_ENGINE === 'postgres' ? 'postgres' : 'pglite';
 
 export default defineConfig({
+  resolve: {
+    // graphql ships both ESM and CJS builds; dependencies load the CJS one through Node,
+    // so test code must use it too or graphql refuses types "from another realm".
+    alias: [
+      {
+        find: /^graphql$/,
+        replacement: fileURLToPath(new URL('./node_modules/graphql/index.js', import.meta.url)),
+      },
+    ],
+  },
   test: {
-    include: engine === 'postgres' ? ['test/**/*.test.ts'] : ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     exclude: engine === 'postgres' ? [] : ['test/**/*.pg.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',

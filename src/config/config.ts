@@ -25,7 +25,13 @@ const positiveInt = (name: string, min: number, max: number) =>
     .string()
     .regex(/^\d+$/, `${name} must be a whole number`)
     .transform(Number)
-    .pipe(z.number().int().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, `${name} must be at least ${min}`)
+        .max(max, `${name} must be at most ${max}`),
+    );
 
 const schema = z
   .object({
@@ -45,7 +51,9 @@ const schema = z
     STRATA_MAX_EVENT_BYTES: positiveInt('STRATA_MAX_EVENT_BYTES', 1024, 64 * 1024 * 1024).default(
       256 * 1024,
     ),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     NODE_ENV: z.string().default('development'),
   })
   .superRefine((env, ctx) => {

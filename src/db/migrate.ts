@@ -39,7 +39,9 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<string[
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
       const done = new Set(
-        (await session.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+        (
+          await session.query<{ version: number }>('SELECT version FROM schema_migrations')
+        ).rows.map((r) => r.version),
       );
       const applied: string[] = [];
       for (const m of all) {
@@ -47,7 +49,10 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<string[
         await session.exec('BEGIN');
         try {
           await session.exec(m.sql);
-          await session.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+          await session.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
           await session.exec('COMMIT');
         } catch (err) {
           await session.exec('ROLLBACK');

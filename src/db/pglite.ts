@@ -1,6 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { INT8_OID, parseInt8, type Db, type QueryResult, type Queryable, type Session } from './types.js';
+import {
+  INT8_OID,
+  parseInt8,
+  type Db,
+  type QueryResult,
+  type Queryable,
+  type Session,
+} from './types.js';
 
 export interface PgliteOptions {
   /** Folder for the data; omitted means in memory. */

@@ -1,6 +1,15 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { INT8_OID, parseInt8, type Db, type Listener, type ListenOptions, type QueryResult, type Queryable, type Session } from './types.js';
+import {
+  INT8_OID,
+  parseInt8,
+  type Db,
+  type Listener,
+  type ListenOptions,
+  type QueryResult,
+  type Queryable,
+  type Session,
+} from './types.js';
 
 export interface PostgresOptions {
   connectionString: string;
@@ -15,7 +24,9 @@ export interface PostgresOptions {
 
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8_OID
+      ? parseInt8
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 function connectionConfig(o: PostgresOptions): pg.ClientConfig {
@@ -98,14 +109,20 @@ export function openPostgres(o: PostgresOptions): Db {
       return PgListener.start(connectionConfig(o), channel, onNotify, options ?? {}, o.logger);
     },
     async close() {
-      await pool.end();
+      if (!pool.ended && !pool.ending) await pool.end();
     },
   };
 }
 
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string } | undefined)?.code;
-  return code === undefined || code.startsWith('08') || code === '57P01' || code === 'ECONNRESET' || code === 'ECONNREFUSED';
+  return (
+    code === undefined ||
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === 'ECONNRESET' ||
+    code === 'ECONNREFUSED'
+  );
 }
 
 /**
@@ -167,7 +184,10 @@ class PgListener implements Listener {
     this.client = client;
     this.attempt = 0;
     this.keepalive = setInterval(() => {
-      const timer = setTimeout(() => client.emit('error', new Error('LISTEN keepalive timed out')), 5_000);
+      const timer = setTimeout(
+        () => client.emit('error', new Error('LISTEN keepalive timed out')),
+        5_000,
+      );
       client.query('SELECT 1').then(
         () => clearTimeout(timer),
         (err: Error) => {

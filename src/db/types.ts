@@ -9,7 +9,10 @@ export interface QueryResult<R> {
 }
 
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
 }
 
 /** A notification listener that survives lost connections. */
@@ -43,7 +46,11 @@ export interface Db extends Queryable {
    */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** LISTEN on a channel; `onNotify` receives the payload. */
-  listen(channel: string, onNotify: (payload: string) => void, options?: ListenOptions): Promise<Listener>;
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    options?: ListenOptions,
+  ): Promise<Listener>;
   close(): Promise<void>;
 }
 
@@ -58,7 +65,8 @@ export interface Session extends Queryable {
  */
 export function parseInt8(value: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds the safe integer range`);
+  if (!Number.isSafeInteger(n))
+    throw new RangeError(`int8 value ${value} exceeds the safe integer range`);
   return n;
 }
 

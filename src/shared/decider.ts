@@ -54,8 +54,10 @@ export class DomainError extends Error {
 
 export const validationError = (fields: FieldError[], message = 'Invalid input') =>
   new DomainError('validation', message, 'VALIDATION_FAILED', fields);
-export const ruleViolation = (code: string, message: string) => new DomainError('business', message, code);
-export const notFound = (code: string, message: string) => new DomainError('notFound', message, code);
+export const ruleViolation = (code: string, message: string) =>
+  new DomainError('business', message, code);
+export const notFound = (code: string, message: string) =>
+  new DomainError('notFound', message, code);
 
 /** Exhaustiveness check for `switch` over unions. */
 export function assertNever(value: never): never {

@@ -10,7 +10,12 @@ export const CURRENCY = /^[A-Z]{3}$/;
 export const MAX_AMOUNT = 1_000_000_000_00;
 
 export function isValidMoney(m: Money): boolean {
-  return Number.isSafeInteger(m.amount) && m.amount >= 0 && m.amount <= MAX_AMOUNT && CURRENCY.test(m.currency);
+  return (
+    Number.isSafeInteger(m.amount) &&
+    m.amount >= 0 &&
+    m.amount <= MAX_AMOUNT &&
+    CURRENCY.test(m.currency)
+  );
 }
 
 export function multiply(m: Money, quantity: number): Money {

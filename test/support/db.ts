@@ -19,7 +19,9 @@ export interface TestDatabase {
 let templateBlob: Blob | undefined;
 
 /** A fresh, migrated database on the engine under test, cloned from the run's template. */
-export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { poolSize?: number } = {},
+): Promise<TestDatabase> {
   if (engine === 'pglite') {
     templateBlob ??= new Blob([await readFile(inject('pgliteTemplate'))]);
     const db = await openPglite({ loadDataDir: templateBlob });

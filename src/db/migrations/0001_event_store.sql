@@ -70,6 +70,15 @@ CREATE TABLE snapshots (
 --   SX001 idempotency conflict (DETAIL: command id)
 --   SX002 wrong expected version (DETAIL: json {streamId, expected, actual})
 --
+-- Readers order the log by (transaction_id, global_position), so within one stream the
+-- transaction ids must rise with the versions. A transaction id is handed out at the first
+-- write (or pg_current_xact_id()), and a row lock is itself a write: so the function first
+-- takes a transaction-scoped advisory lock per stream (in a fixed order; advisory locks
+-- assign no transaction id) and only then does anything that assigns one. The previous
+-- writer of a stream has therefore committed, with a smaller id, before this one gets its
+-- id. This holds when strata_append is the first write of its transaction (as
+-- EventStore.append runs it: one statement on its own).
+--
 -- p_streams: [{streamId, streamType, expected: 'any'|'no_stream'|'stream_exists'|'<n>',
 --              events: [{eventId, type, schemaVersion, data, metadata}]}]
 CREATE FUNCTION strata_append(p_command_id uuid, p_request_hash text, p_streams jsonb)
@@ -81,13 +90,19 @@ DECLARE
   v_current  integer;
   v_exists   boolean;
   v_count    integer;
-  v_txid     xid8 := pg_current_xact_id();
+  v_txid     xid8;
   v_streams  jsonb := '[]';
   v_events   jsonb := '[]';
   v_inserted jsonb;
   v_result   jsonb;
   v_previous processed_commands%ROWTYPE;
 BEGIN
+  -- Stream locks first, before any transaction id exists (see above). Class 1398034497
+  -- ('STRA') keeps these two-key locks apart from other advisory locks.
+  PERFORM pg_advisory_xact_lock(1398034497, h)
+  FROM (SELECT DISTINCT hashtext(value->>'streamId') AS h FROM jsonb_array_elements(p_streams) ORDER BY 1) AS k;
+  v_txid := pg_current_xact_id();
+
   IF p_command_id IS NOT NULL THEN
     -- A concurrent twin of this command waits here until the first commits or aborts.
     INSERT INTO processed_commands (command_id, request_hash, result)

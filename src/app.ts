@@ -1,0 +1,153 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config.js';
+import { openDb } from './db/index.js';
+import { migrate } from './db/migrate.js';
+import type { Db } from './db/types.js';
+import { EventStore } from './eventstore/store.js';
+import { createGraphQLServer } from './graphql/server.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+
+export interface AppOverrides {
+  logger?: Logger;
+  /** A database opened elsewhere (tests); the app then neither migrates nor closes it unless told. */
+  db?: Db;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly db: Db;
+  readonly store: EventStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Listens on the configured port; resolves with the base URL. */
+  start(): Promise<string>;
+  /** Releases everything in reverse order of acquisition. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: wires configuration, logging, metrics, the database, the event
+ * store and the HTTP/GraphQL server. Nothing else constructs these.
+ */
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+  const cleanups: (() => Promise<void>)[] = [];
+  const db = overrides.db ?? (await openDb(config, logger));
+  if (!overrides.db) cleanups.push(() => db.close());
+
+  try {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+  } catch (err) {
+    await runCleanups(cleanups, logger);
+    throw err;
+  }
+
+  const store = new EventStore(db, {
+    maxEventBytes: config.maxEventBytes,
+    onAppend: metrics.recordAppend,
+  });
+  const yoga = createGraphQLServer({ db, store, logger });
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":"internal"}');
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const health = await checkHealth(db);
+      res.writeHead(health.status === 'ok' ? 200 : 503, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+      });
+      res.end(JSON.stringify(health));
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
+    await yoga.requestListener(req, res);
+  }
+
+  let stopped = false;
+  return {
+    config,
+    db,
+    store,
+    metrics,
+    logger,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      cleanups.push(() => closeServer(server));
+      const { port } = server.address() as AddressInfo;
+      return `http://localhost:${port}`;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await runCleanups(cleanups, logger);
+    },
+  };
+}
+
+async function runCleanups(cleanups: (() => Promise<void>)[], logger: Logger) {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      logger.warn({ err }, 'error during shutdown');
+    }
+  }
+  cleanups.length = 0;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // In-flight requests get a moment to finish; then the rest are cut.
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+  });
+}
+
+export interface Health {
+  status: 'ok' | 'unavailable';
+  engine: string;
+  database: 'up' | 'down';
+  error?: string;
+}
+
+async function checkHealth(db: Db): Promise<Health> {
+  try {
+    await Promise.race([
+      db.query('SELECT 1'),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('database did not answer within 2 s')), 2_000).unref(),
+      ),
+    ]);
+    return { status: 'ok', engine: db.engine, database: 'up' };
+  } catch (err) {
+    return {
+      status: 'unavailable',
+      engine: db.engine,
+      database: 'down',
+      error: (err as Error).message,
+    };
+  }
+}

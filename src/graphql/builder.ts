@@ -1,0 +1,25 @@
+import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import type { GraphQLContext } from './context.js';
+
+/**
+ * The one Pothos builder. It holds configuration only: each feature's `graphql.ts`
+ * defines its own types, queries and mutations on it.
+ */
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+    Cursor: { Input: string; Output: string };
+  };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ErrorsPlugin],
+  defaultFieldNullability: false,
+  errors: {
+    defaultTypes: [],
+  },
+});
+
+builder.queryType({});

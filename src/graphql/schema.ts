@@ -1,0 +1,17 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './system.js';
+
+let schema: GraphQLSchema | undefined;
+
+/** The executable schema, built once from every feature's `graphql.ts`. */
+export function getSchema(): GraphQLSchema {
+  schema ??= builder.toSchema({ sortSchema: true });
+  return schema;
+}
+
+/** The printed, sorted SDL committed as `schema.graphql` (API.md). */
+export function printSortedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
+}

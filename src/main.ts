@@ -1,0 +1,47 @@
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config/config.js';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = await buildApp(config);
+  const url = await app.start();
+  app.logger.info({ url, engine: config.engine }, 'Strata is listening');
+  process.stdout.write(
+    `\nStrata is up (${config.engine === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL'}).\n`,
+  );
+  process.stdout.write(
+    `  GraphiQL:  ${url}/graphql\n  Health:    ${url}/health\n  Metrics:   ${url}/metrics\n\n`,
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Strata failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
