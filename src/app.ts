@@ -1,18 +1,28 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { openDb } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import type { Db } from './db/types.js';
+import { devTokens, resolveSecret, type DevTokens } from './auth/dev.js';
+import { createTokenService, type TokenService } from './auth/tokens.js';
+import { CommandHandler } from './commands/handler.js';
+import { SnapshotStore } from './eventstore/snapshots.js';
 import { EventStore } from './eventstore/store.js';
+import type { Services } from './graphql/context.js';
 import { createGraphQLServer } from './graphql/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 
 export interface AppOverrides {
   logger?: Logger;
-  /** A database opened elsewhere (tests); the app then neither migrates nor closes it unless told. */
+  /** A database opened elsewhere (tests); the app then does not close it. */
   db?: Db;
+  /** The clock (tests may pin it). */
+  now?: () => Date;
+  /** The id generator for server-chosen ids. */
+  newId?: () => string;
 }
 
 export interface App {
@@ -21,6 +31,10 @@ export interface App {
   readonly store: EventStore;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  readonly services: Services;
+  readonly tokens: TokenService;
+  /** Tokens printed at start in development mode (no secret configured, embedded engine). */
+  readonly devTokens: DevTokens | undefined;
   /** Listens on the configured port; resolves with the base URL. */
   start(): Promise<string>;
   /** Releases everything in reverse order of acquisition. Safe to call twice. */
@@ -50,7 +64,31 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     maxEventBytes: config.maxEventBytes,
     onAppend: metrics.recordAppend,
   });
-  const yoga = createGraphQLServer({ db, store, logger });
+  const commands = new CommandHandler(store, new SnapshotStore(db), {
+    db,
+    snapshotEvery: config.snapshotEvery,
+    onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
+  });
+  const services: Services = {
+    db,
+    store,
+    commands,
+    logger,
+    now: overrides.now ?? (() => new Date()),
+    newId: overrides.newId ?? randomUUID,
+  };
+
+  let tokens: TokenService;
+  let dev: DevTokens | undefined;
+  try {
+    const secret = await resolveSecret(config);
+    tokens = createTokenService({ secret: secret.secret });
+    dev = secret.development ? await devTokens(tokens) : undefined;
+  } catch (err) {
+    await runCleanups(cleanups, logger);
+    throw err;
+  }
+  const yoga = createGraphQLServer({ services, tokens, ...(dev ? { devToken: dev.admin } : {}) });
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
@@ -86,6 +124,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     store,
     metrics,
     logger,
+    services,
+    tokens,
+    devTokens: dev,
     async start() {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

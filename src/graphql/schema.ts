@@ -2,6 +2,10 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { builder } from './builder.js';
 import './scalars.js';
 import './system.js';
+import './errors.js';
+import '../customers/graphql.js';
+import '../catalog/graphql.js';
+import '../orders/graphql.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Db } from '../db/types.js';
-import type { EventStore } from '../eventstore/store.js';
-import type { Logger } from '../observability/logger.js';
-import type { GraphQLContext } from './context.js';
+import type { Principal } from '../auth/principal.js';
+import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
+import type { GraphQLContext, Services } from './context.js';
 import { getSchema } from './schema.js';
 
 export interface GraphQLServerOptions {
-  db: Db;
-  store: EventStore;
-  logger: Logger;
+  services: Services;
+  tokens: TokenService;
   /** Pre-filled in GraphiQL's headers tab (development mode only). */
   devToken?: string;
 }
@@ -23,9 +22,23 @@ const EXAMPLE_QUERY = `# Welcome to Strata. Try:
 }
 `;
 
+/** Resolves the caller from an `Authorization` header: null when there is none. */
+export async function principalFrom(
+  tokens: TokenService,
+  header: string | null | undefined,
+): Promise<Principal | null> {
+  const token = bearerToken(header);
+  return token === undefined ? null : tokens.verify(token);
+}
+
+export function correlationIdFrom(given: string | null | undefined): string {
+  return given && CORRELATION_ID.test(given) ? given : randomUUID();
+}
+
 export function createGraphQLServer(
   o: GraphQLServerOptions,
 ): YogaServerInstance<Record<string, never>, GraphQLContext> {
+  const { logger } = o.services;
   return createYoga<Record<string, never>, GraphQLContext>({
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
@@ -41,22 +54,31 @@ export function createGraphQLServer(
         : {}),
     },
     logging: {
-      debug: (...args) => o.logger.debug(args.map(String).join(' ')),
-      info: (...args) => o.logger.info(args.map(String).join(' ')),
-      warn: (...args) => o.logger.warn(args.map(String).join(' ')),
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) =>
-        o.logger.error({ err: args[0] }, args.slice(1).map(String).join(' ') || 'GraphQL error'),
+        logger.error({ err: args[0] }, args.slice(1).map(String).join(' ') || 'GraphQL error'),
     },
     // Unexpected errors reach clients as "Unexpected error." with no stack or SQL.
     maskedErrors: true,
-    context: ({ request }) => {
-      const given = request.headers.get('x-correlation-id');
-      return {
-        db: o.db,
-        store: o.store,
-        logger: o.logger,
-        correlationId: given && CORRELATION_ID.test(given) ? given : randomUUID(),
-      };
+    context: async ({ request }) => {
+      const correlationId = correlationIdFrom(request.headers.get('x-correlation-id'));
+      let principal: Principal | null;
+      try {
+        principal = await principalFrom(o.tokens, request.headers.get('authorization'));
+      } catch (err) {
+        if (err instanceof AuthError) {
+          throw new GraphQLError(err.message, {
+            extensions: {
+              code: err.reason === 'expired' ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED',
+              http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },
+            },
+          });
+        }
+        throw err;
+      }
+      return { ...o.services, principal, correlationId };
     },
   });
 }

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { buildApp, type App } from '../../src/app.js';
+import type { Principal } from '../../src/auth/principal.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TestDatabase } from './db.js';
 
@@ -14,8 +16,16 @@ export interface TestApp {
     status: number;
     body: { data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] };
   }>;
+  /** A bearer header for a principal, minted with the app's secret. */
+  auth(
+    principal: Partial<Principal> & Pick<Principal, 'role'>,
+    ttlSeconds?: number,
+  ): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
+
+/** The secret every test app signs its tokens with. */
+export const TEST_AUTH_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
 /** A real server on a free port, over the given test database. */
 export async function startTestApp(
@@ -23,7 +33,7 @@ export async function startTestApp(
   env: Record<string, string> = {},
 ): Promise<TestApp> {
   const config: Config = {
-    ...loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env }),
+    ...loadConfig({ PORT: '0', LOG_LEVEL: 'silent', STRATA_AUTH_SECRET: TEST_AUTH_SECRET, ...env }),
     engine: t.db.engine,
   };
   const app = await buildApp(config, { db: t.db });
@@ -42,6 +52,16 @@ export async function startTestApp(
         body: JSON.stringify({ query, variables }),
       });
       return { status: res.status, body: (await res.json()) as never };
+    },
+    async auth(principal, ttlSeconds) {
+      const token = await app.tokens.mint(
+        {
+          userId: principal.userId ?? `test-${principal.role}-${randomUUID().slice(0, 8)}`,
+          ...principal,
+        },
+        ttlSeconds,
+      );
+      return { authorization: `Bearer ${token}` };
     },
     stop: () => app.stop(),
   };

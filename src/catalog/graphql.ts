@@ -1,0 +1,207 @@
+import { builder } from '../graphql/builder.js';
+import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import {
+  BusinessRuleViolationResult,
+  ConcurrencyErrorResult,
+  ForbiddenErrorResult,
+  IdempotencyConflictResult,
+  NotFoundErrorResult,
+  ValidationErrorResult,
+} from '../graphql/errors.js';
+import { commandIdField, MoneyInput, MoneyRef } from '../graphql/shared-types.js';
+import { successType } from '../graphql/success.js';
+import type { Money } from '../shared/money.js';
+import { productDecider, productStreamId, type ProductState } from './decider.js';
+
+/** A product as clients see it. */
+export interface ProductView {
+  id: string;
+  name: string;
+  imageUrl: string;
+  price: Money;
+  /** Units on hand that no order has reserved. */
+  availableStock: number;
+}
+
+export const ProductRef = builder.objectRef<ProductView>('Product').implement({
+  description: 'Something the catalogue sells',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    imageUrl: t.exposeString('imageUrl'),
+    price: t.field({ type: MoneyRef, resolve: (p) => p.price }),
+    availableStock: t.exposeInt('availableStock', {
+      description: 'Units on hand that no order has reserved',
+    }),
+  }),
+});
+
+export function productView(state: ProductState): ProductView {
+  if (state.status !== 'REGISTERED') throw new Error('product is not registered');
+  return {
+    id: state.productId,
+    name: state.name,
+    imageUrl: state.imageUrl,
+    price: state.price,
+    availableStock: state.available,
+  };
+}
+
+export async function loadProduct(
+  ctx: GraphQLContext,
+  productId: string,
+): Promise<ProductView | null> {
+  const { state } = await ctx.commands.load(productDecider, productStreamId(productId));
+  return state.status === 'REGISTERED' ? productView(state) : null;
+}
+
+const PRODUCT_ERRORS = [
+  ValidationErrorResult,
+  BusinessRuleViolationResult,
+  NotFoundErrorResult,
+  ForbiddenErrorResult,
+  ConcurrencyErrorResult,
+  IdempotencyConflictResult,
+];
+
+const RegisterProductInput = builder.inputType('RegisterProductInput', {
+  fields: (t) => ({
+    commandId: t.id(commandIdField),
+    id: t.id({
+      required: false,
+      description: 'The new product id (uuid); chosen by the server when omitted',
+    }),
+    name: t.string({ required: true }),
+    imageUrl: t.string({ required: true }),
+    price: t.field({ type: MoneyInput, required: true }),
+    initialStock: t.int({ required: true }),
+  }),
+});
+
+builder.mutationField('registerProduct', (t) =>
+  t.field({
+    type: successType('RegisterProductSuccess', 'product', ProductRef),
+    description: 'Adds a product to the catalogue (admin or service).',
+    args: { input: t.arg({ type: RegisterProductInput, required: true }) },
+    errors: {
+      types: PRODUCT_ERRORS,
+      directResult: true,
+      union: { name: 'RegisterProductPayload' },
+    },
+    resolve: (_root, { input }, ctx) =>
+      asCommand(ctx, 'registerProduct', async () => {
+        const env = envelope(ctx, 'registerProduct', {
+          ...input,
+          commandId: String(input.commandId),
+        });
+        requireStaff(ctx);
+        checkUuids({ id: input.id });
+        const productId = String(input.id ?? ctx.newId()).toLowerCase();
+        const result = await ctx.commands.execute(
+          productDecider,
+          productStreamId(productId),
+          {
+            type: 'RegisterProduct',
+            data: {
+              productId,
+              name: input.name,
+              imageUrl: input.imageUrl,
+              price: input.price,
+              initialStock: input.initialStock,
+              now: ctx.now().toISOString(),
+            },
+          },
+          env,
+        );
+        const product = result.state
+          ? productView(result.state)
+          : await loadProduct(ctx, productId);
+        return { cursor: result.cursor, version: result.version, entity: product! };
+      }),
+  }),
+);
+
+const RestockProductInput = builder.inputType('RestockProductInput', {
+  fields: (t) => ({
+    commandId: t.id(commandIdField),
+    productId: t.id({ required: true }),
+    quantity: t.int({ required: true }),
+  }),
+});
+
+builder.mutationField('restockProduct', (t) =>
+  t.field({
+    type: successType('RestockProductSuccess', 'product', ProductRef),
+    description: 'Adds units to a product’s stock (admin or service).',
+    args: { input: t.arg({ type: RestockProductInput, required: true }) },
+    errors: { types: PRODUCT_ERRORS, directResult: true, union: { name: 'RestockProductPayload' } },
+    resolve: (_root, { input }, ctx) =>
+      asCommand(ctx, 'restockProduct', async () => {
+        const env = envelope(ctx, 'restockProduct', {
+          ...input,
+          commandId: String(input.commandId),
+        });
+        requireStaff(ctx);
+        checkUuids({ productId: input.productId });
+        const productId = String(input.productId).toLowerCase();
+        const result = await ctx.commands.execute(
+          productDecider,
+          productStreamId(productId),
+          {
+            type: 'RestockProduct',
+            data: { productId, quantity: input.quantity, now: ctx.now().toISOString() },
+          },
+          env,
+        );
+        const product = result.state
+          ? productView(result.state)
+          : await loadProduct(ctx, productId);
+        return { cursor: result.cursor, version: result.version, entity: product! };
+      }),
+  }),
+);
+
+const ChangeProductPriceInput = builder.inputType('ChangeProductPriceInput', {
+  fields: (t) => ({
+    commandId: t.id(commandIdField),
+    productId: t.id({ required: true }),
+    price: t.field({ type: MoneyInput, required: true }),
+  }),
+});
+
+builder.mutationField('changeProductPrice', (t) =>
+  t.field({
+    type: successType('ChangeProductPriceSuccess', 'product', ProductRef),
+    description: 'Changes the price of a product for orders from now on (admin or service).',
+    args: { input: t.arg({ type: ChangeProductPriceInput, required: true }) },
+    errors: {
+      types: PRODUCT_ERRORS,
+      directResult: true,
+      union: { name: 'ChangeProductPricePayload' },
+    },
+    resolve: (_root, { input }, ctx) =>
+      asCommand(ctx, 'changeProductPrice', async () => {
+        const env = envelope(ctx, 'changeProductPrice', {
+          ...input,
+          commandId: String(input.commandId),
+        });
+        requireStaff(ctx);
+        checkUuids({ productId: input.productId });
+        const productId = String(input.productId).toLowerCase();
+        const result = await ctx.commands.execute(
+          productDecider,
+          productStreamId(productId),
+          {
+            type: 'ChangeProductPrice',
+            data: { productId, price: input.price, now: ctx.now().toISOString() },
+          },
+          env,
+        );
+        const product = result.state
+          ? productView(result.state)
+          : await loadProduct(ctx, productId);
+        return { cursor: result.cursor, version: result.version, entity: product! };
+      }),
+  }),
+);

@@ -1,0 +1,272 @@
+import type { Principal } from '../auth/principal.js';
+import type { Queryable } from '../db/types.js';
+import { encodeCursor } from '../eventstore/cursor.js';
+import { ConcurrencyError, IdempotencyConflictError } from '../eventstore/errors.js';
+import type { SnapshotStore } from '../eventstore/snapshots.js';
+import type { EventStore } from '../eventstore/store.js';
+import type {
+  AppendResult,
+  EventMetadata,
+  StoredEvent,
+  StreamAppend,
+} from '../eventstore/types.js';
+import { DomainError, type Decider, type DomainEvent } from '../shared/decider.js';
+import { fingerprint } from '../shared/hash.js';
+
+/** Who asks, and why: becomes every event's metadata. */
+export interface CommandEnvelope {
+  /** Client-made idempotency key (a uuid). */
+  commandId: string;
+  principal: Principal;
+  correlationId: string;
+  /** The GraphQL mutation (or process step) that issued the command. */
+  operation: string;
+  /** The command's input as the client sent it, minus commandId: its fingerprint detects a reused id. */
+  input: unknown;
+}
+
+/** An aggregate as loaded: its folded state and the version it is at (0: no stream). */
+export interface Loaded<S> {
+  state: S;
+  version: number;
+}
+
+export interface CommandResult<S> {
+  streamId: string;
+  /** The stream's version after the command. */
+  version: number;
+  /** Cursor of the last event the command appended (read-your-writes). */
+  cursor: string;
+  /** True when this was a replay of an already processed command id. */
+  duplicate: boolean;
+  /** State after the command; absent for replays (load it if needed). */
+  state?: S;
+}
+
+/** Extra streams to append in the same transaction (e.g. a unique-email reservation). */
+export type Companion<S, E> = (
+  events: E[],
+  state: S,
+  load: <S2, E2 extends DomainEvent>(
+    d: Decider<never, E2, S2>,
+    streamId: string,
+  ) => Promise<Loaded<S2>>,
+) => Promise<StreamAppend[]>;
+
+export interface HandlerOptions {
+  snapshotEvery: number;
+  /** Attempts after a version conflict caused by a concurrent writer. */
+  maxAttempts?: number;
+  db: Queryable;
+  onError?: (err: unknown, context: Record<string, unknown>) => void;
+}
+
+/**
+ * The one command handler for every aggregate: load (newest usable snapshot + later
+ * events) → decide (pure) → append with the expected version → snapshot every N events.
+ * A conflict with a concurrent writer reloads and decides again, a bounded number of
+ * times; a version the client named itself is never retried.
+ */
+export class CommandHandler {
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly snapshots: SnapshotStore,
+    private readonly options: HandlerOptions,
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  /** Folds a stream into state, starting from the newest usable snapshot. */
+  async load<S, E extends DomainEvent>(
+    decider: Decider<never, E, S>,
+    streamId: string,
+    at: { version?: number; time?: Date } = {},
+  ): Promise<Loaded<S> & { lastEvent?: StoredEvent }> {
+    const snapshot = at.time
+      ? null // a time target cannot be mapped to a version without reading; fold from the start
+      : await this.snapshots.loadLatest<S>(streamId, decider.snapshotVersion, at.version);
+    let state = snapshot?.state ?? decider.initialState;
+    let version = snapshot?.version ?? 0;
+    const events = await this.store.readStream(streamId, {
+      fromVersion: version + 1,
+      ...(at.version !== undefined ? { toVersion: at.version } : {}),
+      ...(at.time ? { toTime: at.time } : {}),
+    });
+    for (const e of events) {
+      state = decider.evolve(state, { type: e.type, data: e.data } as E);
+      version = e.version;
+    }
+    return { state, version, ...(events.length ? { lastEvent: events[events.length - 1] } : {}) };
+  }
+
+  /**
+   * Runs `command` against the stream `streamId` of `decider`.
+   * Throws DomainError (refused), ConcurrencyError (client's expectedVersion was stale, or
+   * conflicts persisted), IdempotencyConflictError.
+   */
+  async execute<C, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+    command: C,
+    envelope: CommandEnvelope,
+    options: {
+      expectedVersion?: number | null;
+      companions?: Companion<S, E>;
+      /** Checks the caller may act on this aggregate as loaded; throws to refuse. */
+      authorize?: (state: S) => void;
+    } = {},
+  ): Promise<CommandResult<S>> {
+    // The caller is part of the fingerprint: someone else reusing a command id is a conflict,
+    // never a way to read another caller's result.
+    const requestHash = fingerprint({
+      operation: envelope.operation,
+      userId: envelope.principal.userId,
+      input: envelope.input,
+    });
+    const previous = await this.previousResult<S>(envelope.commandId, requestHash);
+    if (previous) return previous;
+
+    const metadata: EventMetadata = {
+      userId: envelope.principal.userId,
+      role: envelope.principal.role,
+      commandId: envelope.commandId,
+      correlationId: envelope.correlationId,
+      causationId: envelope.commandId,
+      mutation: envelope.operation,
+    };
+
+    for (let attempt = 1; ; attempt++) {
+      const { state, version } = await this.load(decider as Decider<never, E, S>, streamId);
+      options.authorize?.(state);
+      if (options.expectedVersion != null && options.expectedVersion !== version) {
+        throw new ConcurrencyError(streamId, options.expectedVersion, version);
+      }
+      let events: E[];
+      let companions: StreamAppend[] = [];
+      try {
+        events = decider.decide(command, state);
+        if (events.length && options.companions) {
+          companions = await options.companions(events, state, (d, id) => this.load(d, id));
+        }
+      } catch (err) {
+        // A concurrent twin of this very command may have just won; answer as it did.
+        if (err instanceof DomainError) {
+          const twin = await this.previousResult<S>(envelope.commandId, requestHash);
+          if (twin) return twin;
+        }
+        throw err;
+      }
+      if (events.length === 0) {
+        // Nothing to do (the command's effect is already there): answer with the current position.
+        const head = await this.store.readStream(streamId, { backwards: true, limit: 1 });
+        return { streamId, version, cursor: head[0]?.cursor ?? '', duplicate: false, state };
+      }
+      let result: AppendResult;
+      try {
+        result = await this.store.appendMany(
+          [
+            {
+              streamId,
+              streamType: decider.streamType,
+              events: events.map((e) => ({ type: e.type, data: e.data })),
+              expected: version === 0 ? 'noStream' : version,
+            },
+            ...companions,
+          ],
+          { commandId: envelope.commandId, requestHash, metadata },
+        );
+      } catch (err) {
+        if (
+          err instanceof ConcurrencyError &&
+          options.expectedVersion == null &&
+          attempt < this.maxAttempts
+        ) {
+          await sleep(Math.random() * 5 * attempt);
+          continue;
+        }
+        throw err;
+      }
+      if (result.duplicate) return fromAppendResult<S>(result);
+      const newVersion = result.streams[0]!.version;
+      const newState = events.reduce(decider.evolve, state);
+      await this.maybeSnapshot(decider, streamId, version, newVersion, newState);
+      return {
+        streamId,
+        version: newVersion,
+        cursor: result.cursor,
+        duplicate: false,
+        state: newState,
+      };
+    }
+  }
+
+  private async maybeSnapshot<S>(
+    decider: { snapshotVersion: number },
+    streamId: string,
+    from: number,
+    to: number,
+    state: S,
+  ) {
+    const every = this.options.snapshotEvery;
+    if (Math.floor(to / every) === Math.floor(from / every)) return;
+    try {
+      await this.snapshots.save({
+        streamId,
+        version: to,
+        schemaVersion: decider.snapshotVersion,
+        state,
+      });
+    } catch (err) {
+      // A snapshot is only an optimisation: the command has committed; log and go on.
+      this.options.onError?.(err, { streamId, version: to, what: 'snapshot' });
+    }
+  }
+
+  /** The stored result of an already processed command id, or IdempotencyConflict. */
+  private async previousResult<S>(
+    commandId: string,
+    requestHash: string,
+  ): Promise<CommandResult<S> | null> {
+    const r = await this.options.db.query<{ request_hash: string; result: StoredAppend }>(
+      'SELECT request_hash, result FROM processed_commands WHERE command_id = $1',
+      [commandId],
+    );
+    const row = r.rows[0];
+    if (!row) return null;
+    if (row.request_hash !== requestHash) throw new IdempotencyConflictError(commandId);
+    return fromStored(row.result);
+  }
+}
+
+/** The shape `strata_append` records as a command's result. */
+interface StoredAppend {
+  transactionId: string;
+  streams: { streamId: string; version: number }[];
+  events: [string, number, number][][];
+}
+
+function fromStored<S>(r: StoredAppend): CommandResult<S> {
+  const lastPosition = Math.max(...r.events.flat().map(([, , position]) => position));
+  return {
+    streamId: r.streams[0]!.streamId,
+    version: r.streams[0]!.version,
+    cursor: encodeCursorFor(r.transactionId, lastPosition),
+    duplicate: true,
+  };
+}
+
+function fromAppendResult<S>(r: AppendResult): CommandResult<S> {
+  return {
+    streamId: r.streams[0]!.streamId,
+    version: r.streams[0]!.version,
+    cursor: r.cursor,
+    duplicate: true,
+  };
+}
+
+const encodeCursorFor = (transactionId: string, globalPosition: number) =>
+  encodeCursor({ transactionId, globalPosition });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

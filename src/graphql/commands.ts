@@ -1,0 +1,89 @@
+import type { Principal } from '../auth/principal.js';
+import { isStaff } from '../auth/principal.js';
+import type { CommandEnvelope } from '../commands/handler.js';
+import type { GraphQLContext } from './context.js';
+import { ForbiddenErrorResult, toTypedError, ValidationErrorResult } from './errors.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function requirePrincipal(ctx: GraphQLContext): Principal {
+  if (!ctx.principal) {
+    throw new ForbiddenErrorResult(
+      'Authentication required: send "Authorization: Bearer <token>"',
+      'UNAUTHENTICATED',
+    );
+  }
+  return ctx.principal;
+}
+
+export function requireStaff(ctx: GraphQLContext): Principal {
+  const p = requirePrincipal(ctx);
+  if (!isStaff(p)) throw new ForbiddenErrorResult('Only admin or service callers may do this');
+  return p;
+}
+
+/** Checks that every named input id is a uuid; all problems are reported at once. */
+export function checkUuids(fields: Record<string, unknown>): void {
+  const bad = Object.entries(fields)
+    .filter(([, v]) => v !== undefined && v !== null && (typeof v !== 'string' || !UUID.test(v)))
+    .map(([path]) => ({ path, message: 'must be a uuid' }));
+  if (bad.length) throw new ValidationErrorResult('Invalid input', bad);
+}
+
+/**
+ * The envelope of a mutation's command: caller, correlation and the input that the
+ * idempotency fingerprint covers (everything but the commandId itself).
+ */
+export function envelope(
+  ctx: GraphQLContext,
+  operation: string,
+  input: { commandId: string } & Record<string, unknown>,
+): CommandEnvelope {
+  const principal = requirePrincipal(ctx);
+  checkUuids({ commandId: input.commandId });
+  const { commandId, ...rest } = input;
+  return {
+    commandId: commandId.toLowerCase(),
+    principal,
+    correlationId: ctx.correlationId,
+    operation,
+    input: rest,
+  };
+}
+
+/** Runs a mutation body, turning expected failures into typed payload members. */
+export async function asCommand<T>(
+  ctx: GraphQLContext,
+  operation: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    const typed = toTypedError(err);
+    if (
+      typed === err &&
+      !(
+        err instanceof Error &&
+        'code' in err &&
+        typeof (err as { code: unknown }).code === 'string' &&
+        err.constructor.name.endsWith('Result')
+      )
+    ) {
+      ctx.logger.error(
+        { err, correlationId: ctx.correlationId, operation },
+        'unexpected error in mutation',
+      );
+    }
+    throw typed;
+  }
+}
+
+/** What every `…Success` of API.md carries, plus the entity it names. */
+export interface CommandSuccess<T> {
+  /** Cursor of the last event the command appended. */
+  cursor: string;
+  /** The stream's version after the command. */
+  version: number;
+  entity: T;
+}

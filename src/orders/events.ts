@@ -1,0 +1,99 @@
+import type { DomainEvent } from '../shared/decider.js';
+import type { Money } from '../shared/money.js';
+
+/** Where an order is delivered. `line2` is absent (not empty) when there is none. */
+export interface Address {
+  line1: string;
+  line2?: string;
+  city: string;
+  postalCode: string;
+  /** ISO 3166-1 alpha-2, upper case (`DE`, `US` …). */
+  country: string;
+}
+
+/**
+ * One product in an order. Name, picture and unit price are copied from the catalogue when
+ * the line is added, so the order keeps what the customer saw even if the catalogue
+ * changes later, and the read side never has to look at product streams.
+ */
+export interface OrderLine {
+  productId: string;
+  productName: string;
+  imageUrl: string;
+  quantity: number;
+  /** Price of one unit when the line was added. */
+  unitPrice: Money;
+}
+
+/**
+ * The life of an order: created PENDING with its lines, paid (PAID), shipped (SHIPPED);
+ * cancelled from PENDING or PAID (CANCELLED), a paid order being refunded first.
+ * `total` in item events is the order total after the change.
+ */
+export type OrderEvent =
+  | DomainEvent<
+      'OrderCreated',
+      {
+        orderId: string;
+        customerId: string;
+        items: OrderLine[];
+        shippingAddress: Address;
+        total: Money;
+        createdAt: string;
+      }
+    >
+  | DomainEvent<
+      'OrderItemAdded',
+      { orderId: string; item: OrderLine; total: Money; addedAt: string }
+    >
+  | DomainEvent<
+      'OrderItemRemoved',
+      {
+        orderId: string;
+        productId: string;
+        /** Carried so the timeline can name what was removed without the earlier events. */
+        productName: string;
+        total: Money;
+        removedAt: string;
+      }
+    >
+  | DomainEvent<
+      'OrderShippingAddressChanged',
+      { orderId: string; shippingAddress: Address; changedAt: string }
+    >
+  | DomainEvent<'OrderPaid', { orderId: string; paymentId: string; amount: Money; paidAt: string }>
+  /** The fulfillment process has reserved the stock; the order may be handed to a carrier. */
+  | DomainEvent<'OrderReadyToShip', { orderId: string; shipmentId: string; readyAt: string }>
+  | DomainEvent<
+      'OrderShipped',
+      { orderId: string; carrier: string; trackingNumber: string; shippedAt: string }
+    >
+  /** Always directly followed by the `OrderCancelled` of the same command. */
+  | DomainEvent<
+      'OrderPaymentRefunded',
+      { orderId: string; paymentId: string; amount: Money; reason: string; refundedAt: string }
+    >
+  | DomainEvent<
+      'OrderCancelled',
+      {
+        orderId: string;
+        reason: string;
+        cancelledAt: string;
+        /** Whether a payment was refunded by the same cancellation. */
+        refunded: boolean;
+      }
+    >;
+
+export type OrderEventType = OrderEvent['type'];
+
+export const orderEventTypes: readonly OrderEventType[] = [
+  'OrderCreated',
+  'OrderItemAdded',
+  'OrderItemRemoved',
+  'OrderShippingAddressChanged',
+  'OrderPaid',
+  'OrderReadyToShip',
+  'OrderShipped',
+  'OrderPaymentRefunded',
+  'OrderCancelled',
+];

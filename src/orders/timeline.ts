@@ -1,0 +1,71 @@
+import { formatMoney } from '../catalog/money-format.js';
+import { assertNever } from '../shared/decider.js';
+import type { Address, OrderEvent } from './events.js';
+
+export { formatMoney };
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+const oneLine = (a: Address): string =>
+  [a.line1, a.line2, `${a.postalCode} ${a.city}`, a.country]
+    .filter((part) => part !== undefined)
+    .join(', ');
+
+/**
+ * A short sentence for an order's timeline and live feeds, from the event alone. "Items"
+ * counts units (3 × one product is 3 items), as a shopper would.
+ */
+export function describeOrderEvent(event: OrderEvent): string {
+  switch (event.type) {
+    case 'OrderCreated': {
+      const units = event.data.items.reduce((n, line) => n + line.quantity, 0);
+      return `Order created with ${plural(units, 'item')}, total ${formatMoney(event.data.total)}`;
+    }
+    case 'OrderItemAdded': {
+      const { item, total } = event.data;
+      return `Added ${item.quantity} × ${item.productName} at ${formatMoney(item.unitPrice)}; total ${formatMoney(total)}`;
+    }
+    case 'OrderItemRemoved':
+      return `Removed ${event.data.productName}; total ${formatMoney(event.data.total)}`;
+    case 'OrderShippingAddressChanged':
+      return `Shipping address changed to ${oneLine(event.data.shippingAddress)}`;
+    case 'OrderPaid':
+      return `Paid ${formatMoney(event.data.amount)} (payment ${event.data.paymentId})`;
+    case 'OrderReadyToShip':
+      return `Stock reserved; ready to ship (shipment ${event.data.shipmentId})`;
+    case 'OrderShipped':
+      return `Shipped with ${event.data.carrier}, tracking number ${event.data.trackingNumber}`;
+    case 'OrderPaymentRefunded':
+      return `Refunded ${formatMoney(event.data.amount)} (payment ${event.data.paymentId})`;
+    case 'OrderCancelled':
+      return `Cancelled: ${event.data.reason}${event.data.refunded ? '; payment refunded' : ''}`;
+    default:
+      return assertNever(event);
+  }
+}
+
+/** When the event happened in the domain (the command's `now`), for `TimelineEntry.at`. */
+export function orderEventTime(event: OrderEvent): string {
+  switch (event.type) {
+    case 'OrderCreated':
+      return event.data.createdAt;
+    case 'OrderItemAdded':
+      return event.data.addedAt;
+    case 'OrderItemRemoved':
+      return event.data.removedAt;
+    case 'OrderShippingAddressChanged':
+      return event.data.changedAt;
+    case 'OrderPaid':
+      return event.data.paidAt;
+    case 'OrderReadyToShip':
+      return event.data.readyAt;
+    case 'OrderShipped':
+      return event.data.shippedAt;
+    case 'OrderPaymentRefunded':
+      return event.data.refundedAt;
+    case 'OrderCancelled':
+      return event.data.cancelledAt;
+    default:
+      return assertNever(event);
+  }
+}

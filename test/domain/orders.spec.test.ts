@@ -1,0 +1,1165 @@
+import { describe, expect, it } from 'vitest';
+import type { ProductInfo } from '../../src/catalog/index.js';
+import type {
+  Address,
+  OrderCommand,
+  OrderEvent,
+  OrderLine,
+  OrderState,
+} from '../../src/orders/index.js';
+import {
+  describeOrderEvent,
+  formatMoney,
+  lineTotal,
+  MAX_ORDER_ITEMS,
+  orderDecider,
+  orderEventTime,
+  orderEventTypes,
+  orderStreamId,
+  orderTotal,
+  streamId,
+} from '../../src/orders/index.js';
+import type { DomainErrorKind } from '../../src/shared/decider.js';
+import { MAX_AMOUNT, type Money } from '../../src/shared/money.js';
+import { spec } from '../support/decider-spec.js';
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+const orderId = '9e4f5a60-1b2c-4d3e-8f70-a1b2c3d4e5f6';
+const customerId = '5b0c3f8e-6a43-4c3e-9d54-0a1f0e7b2c11';
+/** Product ids p(1), p(2) … */
+const p = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const T = (minute: number) => `2025-03-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
+const eur = (amount: number): Money => ({ amount, currency: 'EUR' });
+const usd = (amount: number): Money => ({ amount, currency: 'USD' });
+
+const info = (n: number, price: Money = eur(1000 + n)): ProductInfo => ({
+  name: `Product ${n}`,
+  imageUrl: `https://cdn.example.com/p/${n}.png`,
+  price,
+});
+const lamp: ProductInfo = {
+  name: 'Desk lamp',
+  imageUrl: 'https://cdn.example.com/lamp.png',
+  price: eur(1999),
+};
+const bulb: ProductInfo = {
+  name: 'Bulb',
+  imageUrl: 'https://cdn.example.com/bulb.png',
+  price: eur(500),
+};
+const catalogue: Record<string, ProductInfo | undefined> = { [p(1)]: lamp, [p(2)]: bulb };
+
+const address: Address = {
+  line1: '1 Main Street',
+  city: 'Berlin',
+  postalCode: '10115',
+  country: 'DE',
+};
+const otherAddress: Address = {
+  line1: '2 High Street',
+  line2: 'Flat 3',
+  city: 'London',
+  postalCode: 'SW1A 1AA',
+  country: 'GB',
+};
+
+const line = (n: number, quantity: number, product: ProductInfo): OrderLine => ({
+  productId: p(n),
+  productName: product.name,
+  imageUrl: product.imageUrl,
+  quantity,
+  unitPrice: product.price,
+});
+const lampLine = line(1, 3, lamp); // 3 × 19.99 = 59.97
+const bulbLine = line(2, 1, bulb); //  1 ×  5.00 =  5.00
+
+type Data<T extends OrderCommand['type']> = Extract<OrderCommand, { type: T }>['data'];
+
+const create = (over: Partial<Data<'CreateOrder'>> = {}): OrderCommand => ({
+  type: 'CreateOrder',
+  data: {
+    orderId,
+    customerId,
+    customerExists: true,
+    items: [
+      { productId: p(1), quantity: 3 },
+      { productId: p(2), quantity: 1 },
+    ],
+    products: catalogue,
+    shippingAddress: address,
+    now: T(0),
+    ...over,
+  },
+});
+const addItem = (
+  n: number,
+  quantity: number,
+  product: ProductInfo | undefined = info(n),
+): OrderCommand => ({
+  type: 'AddOrderItem',
+  data: { orderId, productId: p(n), quantity, product, now: T(5) },
+});
+const removeItem = (n: number): OrderCommand => ({
+  type: 'RemoveOrderItem',
+  data: { orderId, productId: p(n), now: T(5) },
+});
+const changeAddress = (
+  shippingAddress: Data<'ChangeShippingAddress'>['shippingAddress'] = otherAddress,
+): OrderCommand => ({
+  type: 'ChangeShippingAddress',
+  data: { orderId, shippingAddress, now: T(6) },
+});
+const pay = (amount: Money = eur(6497), paymentId = 'pay-1'): OrderCommand => ({
+  type: 'PayOrder',
+  data: { orderId, paymentId, amount, now: T(10) },
+});
+const ship = (carrier = 'DHL', trackingNumber = 'JD0123456789'): OrderCommand => ({
+  type: 'ShipOrder',
+  data: { orderId, carrier, trackingNumber, now: T(30) },
+});
+const cancel = (reason = 'Changed my mind'): OrderCommand => ({
+  type: 'CancelOrder',
+  data: { orderId, reason, now: T(40) },
+});
+const markReady = (shipmentId = 'shp-1'): OrderCommand => ({
+  type: 'MarkOrderReadyToShip',
+  data: { orderId, shipmentId, now: T(20) },
+});
+
+const created: OrderEvent = {
+  type: 'OrderCreated',
+  data: {
+    orderId,
+    customerId,
+    items: [lampLine, bulbLine],
+    shippingAddress: address,
+    total: eur(6497),
+    createdAt: T(0),
+  },
+};
+const paid: OrderEvent = {
+  type: 'OrderPaid',
+  data: { orderId, paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
+};
+const ready: OrderEvent = {
+  type: 'OrderReadyToShip',
+  data: { orderId, shipmentId: 'shp-1', readyAt: T(20) },
+};
+const shipped: OrderEvent = {
+  type: 'OrderShipped',
+  data: { orderId, carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(30) },
+};
+const refunded: OrderEvent = {
+  type: 'OrderPaymentRefunded',
+  data: {
+    orderId,
+    paymentId: 'pay-1',
+    amount: eur(6497),
+    reason: 'Changed my mind',
+    refundedAt: T(40),
+  },
+};
+const cancelled = (wasRefunded: boolean): OrderEvent => ({
+  type: 'OrderCancelled',
+  data: { orderId, reason: 'Changed my mind', cancelledAt: T(40), refunded: wasRefunded },
+});
+
+/** One history per situation an order can be in. */
+const histories = {
+  PENDING: [created],
+  PAID: [created, paid],
+  'PAID (ready to ship)': [created, paid, ready],
+  SHIPPED: [created, paid, ready, shipped],
+  'CANCELLED (unpaid)': [created, cancelled(false)],
+  'CANCELLED (refunded)': [created, paid, refunded, cancelled(true)],
+} satisfies Record<string, OrderEvent[]>;
+type Situation = keyof typeof histories;
+
+const orders = spec(orderDecider);
+
+// ---------------------------------------------------------------------------------------
+
+describe('order decider', () => {
+  it('names its stream and snapshot shape', () => {
+    expect(orderDecider.streamType).toBe('order');
+    expect(orderDecider.snapshotVersion).toBe(1);
+    expect(streamId(orderId)).toBe(`order-${orderId}`);
+    expect(orderStreamId).toBe(streamId);
+    expect(orderDecider.initialState).toEqual({ status: 'NOT_CREATED' });
+  });
+
+  describe('CreateOrder', () => {
+    it('creates a PENDING order, capturing name, image and price from the catalogue', () => {
+      const state = orders.when(create()).then([created]);
+      expect(state).toEqual({
+        status: 'PENDING',
+        orderId,
+        customerId,
+        items: [lampLine, bulbLine],
+        shippingAddress: address,
+        total: eur(6497),
+        createdAt: T(0),
+        updatedAt: T(0),
+      });
+    });
+
+    it('keeps line2 when given and leaves it out when null or omitted', () => {
+      const withLine2 = { ...address, line2: 'Hinterhaus' };
+      orders
+        .when(create({ shippingAddress: withLine2 }))
+        .then([
+          { ...created, data: { ...created.data, shippingAddress: withLine2 } } as OrderEvent,
+        ]);
+      orders.when(create({ shippingAddress: { ...address, line2: null } })).then([created]);
+      orders.when(create({ shippingAddress: { ...address, line2: undefined } })).then([created]);
+    });
+
+    it('accepts 10 items and quantities 1 and 1000', () => {
+      const items = Array.from({ length: MAX_ORDER_ITEMS }, (_, i) => ({
+        productId: p(i + 1),
+        quantity: i % 2 ? 1000 : 1,
+      }));
+      const products = Object.fromEntries(items.map((_, i) => [p(i + 1), info(i + 1)]));
+      const lines = items.map((item, i) => line(i + 1, item.quantity, info(i + 1)));
+      const total = lines.reduce((sum, l) => sum + l.unitPrice.amount * l.quantity, 0);
+      orders.when(create({ items, products })).then([
+        {
+          type: 'OrderCreated',
+          data: {
+            orderId,
+            customerId,
+            items: lines,
+            shippingAddress: address,
+            total: eur(total),
+            createdAt: T(0),
+          },
+        },
+      ]);
+    });
+
+    it('collects every invalid field in one error, with mutation-input paths', () => {
+      orders
+        .when(
+          create({
+            orderId: 'nope',
+            customerId: '',
+            items: [
+              { productId: 'x', quantity: 1 },
+              { productId: p(2), quantity: 0 },
+            ],
+            shippingAddress: {
+              line1: ' ',
+              line2: '',
+              city: '',
+              postalCode: 'p'.repeat(201),
+              country: 'de',
+            },
+          }),
+        )
+        .thenThrows({
+          kind: 'validation',
+          code: 'VALIDATION_FAILED',
+          fields: [
+            'id',
+            'customerId',
+            'items.0.productId',
+            'items.1.quantity',
+            'shippingAddress.line1',
+            'shippingAddress.line2',
+            'shippingAddress.city',
+            'shippingAddress.postalCode',
+            'shippingAddress.country',
+          ],
+        });
+    });
+
+    it.each([
+      ['no items', { items: [] }, ['items']],
+      [
+        '11 items',
+        { items: Array.from({ length: 11 }, (_, i) => ({ productId: p(i + 1), quantity: 1 })) },
+        ['items'],
+      ],
+      [
+        'the same product twice',
+        {
+          items: [
+            { productId: p(1), quantity: 1 },
+            { productId: p(2), quantity: 1 },
+            { productId: p(1), quantity: 2 },
+          ],
+        },
+        ['items.2.productId'],
+      ],
+      ['quantity 0', { items: [{ productId: p(1), quantity: 0 }] }, ['items.0.quantity']],
+      ['quantity 1001', { items: [{ productId: p(1), quantity: 1001 }] }, ['items.0.quantity']],
+      [
+        'a fractional quantity',
+        { items: [{ productId: p(1), quantity: 1.5 }] },
+        ['items.0.quantity'],
+      ],
+      ['a negative quantity', { items: [{ productId: p(1), quantity: -1 }] }, ['items.0.quantity']],
+      [
+        'an upper-case product id',
+        { items: [{ productId: orderId.toUpperCase(), quantity: 1 }] },
+        ['items.0.productId'],
+      ],
+      [
+        'a three-letter country',
+        { shippingAddress: { ...address, country: 'DEU' } },
+        ['shippingAddress.country'],
+      ],
+      [
+        'a lower-case country',
+        { shippingAddress: { ...address, country: 'de' } },
+        ['shippingAddress.country'],
+      ],
+      [
+        'a city over 200 characters',
+        { shippingAddress: { ...address, city: 'c'.repeat(201) } },
+        ['shippingAddress.city'],
+      ],
+      [
+        'a blank line2',
+        { shippingAddress: { ...address, line2: '  ' } },
+        ['shippingAddress.line2'],
+      ],
+      [
+        'a line1 with a line break',
+        { shippingAddress: { ...address, line1: '1 Main\nStreet' } },
+        ['shippingAddress.line1'],
+      ],
+    ] as [string, Partial<Data<'CreateOrder'>>, string[]][])(
+      'refuses %s',
+      (_what, over, fields) => {
+        orders
+          .when(create(over))
+          .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields });
+      },
+    );
+
+    it('refuses an unknown customer', () => {
+      orders
+        .when(create({ customerExists: false }))
+        .thenThrows({ kind: 'notFound', code: 'CUSTOMER_NOT_FOUND', message: customerId });
+    });
+
+    it('refuses unknown products, naming all of them', () => {
+      const error = orders
+        .when(
+          create({
+            items: [
+              { productId: p(1), quantity: 1 },
+              { productId: p(7), quantity: 1 },
+              { productId: p(8), quantity: 1 },
+            ],
+            products: { ...catalogue, [p(8)]: undefined },
+          }),
+        )
+        .thenThrows({ kind: 'notFound', code: 'PRODUCT_NOT_FOUND' });
+      expect(error.message).toContain(p(7));
+      expect(error.message).toContain(p(8));
+      expect(error.message).not.toContain(p(1));
+    });
+
+    it('refuses products priced in different currencies', () => {
+      orders
+        .when(create({ products: { [p(1)]: lamp, [p(2)]: { ...bulb, price: usd(500) } } }))
+        .thenThrows({ kind: 'business', code: 'MIXED_CURRENCIES', message: 'EUR, USD' });
+    });
+
+    it.each(Object.keys(histories) as Situation[])(
+      'refuses to create again when the order is %s',
+      (situation) => {
+        orders
+          .given(histories[situation])
+          .when(create())
+          .thenThrows({ kind: 'business', code: 'ORDER_ALREADY_EXISTS' });
+      },
+    );
+
+    it('validates input before looking at the state', () => {
+      orders
+        .given([created])
+        .when(create({ items: [] }))
+        .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['items'] });
+    });
+  });
+
+  describe('money arithmetic in integer minor units', () => {
+    it('3 × 19.99 is exactly 59.97', () => {
+      expect(lineTotal(lampLine)).toEqual(eur(5997));
+      orders.when(create({ items: [{ productId: p(1), quantity: 3 }] })).then([
+        {
+          type: 'OrderCreated',
+          data: {
+            ...(created.data as Extract<OrderEvent, { type: 'OrderCreated' }>['data']),
+            items: [lampLine],
+            total: eur(5997),
+          },
+        },
+      ]);
+    });
+
+    it('sums prices that floats get wrong (0.10 + 0.20)', () => {
+      const dime: ProductInfo = { ...lamp, price: eur(10) };
+      const twenty: ProductInfo = { ...bulb, price: eur(20) };
+      const [e] = orderDecider.decide(
+        create({
+          items: [
+            { productId: p(1), quantity: 1 },
+            { productId: p(2), quantity: 1 },
+          ],
+          products: { [p(1)]: dime, [p(2)]: twenty },
+        }),
+        orderDecider.initialState,
+      );
+      expect(e?.type === 'OrderCreated' && e.data.total).toEqual(eur(30));
+    });
+
+    it('stays exact up to the largest total, and refuses one cent more', () => {
+      // 2 lines × 1000 units × 500 000 000.00 = 1 000 000 000.00, exactly MAX_AMOUNT.
+      const half = eur(MAX_AMOUNT / 2 / 1000);
+      const items = [
+        { productId: p(1), quantity: 1000 },
+        { productId: p(2), quantity: 1000 },
+      ];
+      const products = { [p(1)]: info(1, half), [p(2)]: info(2, half) };
+      const [e] = orderDecider.decide(create({ items, products }), orderDecider.initialState);
+      if (e?.type !== 'OrderCreated') throw new Error('expected OrderCreated');
+      expect(e.data.total).toEqual(eur(MAX_AMOUNT));
+      expect(formatMoney(e.data.total)).toBe('1000000000.00 EUR');
+      const state = orderDecider.evolve(orderDecider.initialState, e);
+      // Paid to the cent even at this size.
+      orders
+        .given([e])
+        .when(pay(eur(MAX_AMOUNT)))
+        .then([{ ...paid, data: { ...paid.data, amount: eur(MAX_AMOUNT) } } as OrderEvent]);
+      orders
+        .given([e])
+        .when(pay(eur(MAX_AMOUNT - 1)))
+        .thenThrows({
+          kind: 'business',
+          code: 'PAYMENT_AMOUNT_MISMATCH',
+          message: 'expected exactly 1000000000.00 EUR',
+        });
+      expect(state.status).toBe('PENDING');
+
+      const tooMuch = { ...products, [p(2)]: info(2, eur(half.amount + 1)) };
+      orders.when(create({ items, products: tooMuch })).thenThrows({
+        kind: 'business',
+        code: 'ORDER_TOTAL_TOO_LARGE',
+        message: '1000000010.00 EUR',
+      });
+      orders
+        .given([e])
+        .when(addItem(3, 1, info(3, eur(1))))
+        .thenThrows({ kind: 'business', code: 'ORDER_TOTAL_TOO_LARGE' });
+    });
+
+    it('computes the worst case (10 × 1000 × the maximum price) exactly before refusing it', () => {
+      const items = Array.from({ length: 10 }, (_, i) => ({ productId: p(i + 1), quantity: 1000 }));
+      const products = Object.fromEntries(
+        items.map((_, i) => [p(i + 1), info(i + 1, eur(MAX_AMOUNT))]),
+      );
+      orders.when(create({ items, products })).thenThrows({
+        kind: 'business',
+        code: 'ORDER_TOTAL_TOO_LARGE',
+        message: '10000000000000.00 EUR',
+      });
+    });
+
+    it('computes the total from the lines, never from what a caller claims', () => {
+      expect(orderTotal([lampLine, bulbLine])).toEqual(eur(6497));
+      expect(() => orderTotal([])).toThrow();
+    });
+  });
+
+  describe('AddOrderItem', () => {
+    it('adds a line at the catalogue price of the moment and updates the total', () => {
+      const widget = info(3, eur(1234));
+      const state = orders
+        .given([created])
+        .when(addItem(3, 2, widget))
+        .then([
+          {
+            type: 'OrderItemAdded',
+            data: { orderId, item: line(3, 2, widget), total: eur(6497 + 2468), addedAt: T(5) },
+          },
+        ]);
+      expect(state).toMatchObject({
+        status: 'PENDING',
+        items: [lampLine, bulbLine, line(3, 2, widget)],
+        total: eur(8965),
+        updatedAt: T(5),
+      });
+    });
+
+    it('keeps the price captured earlier when the catalogue price has changed since', () => {
+      // Lamp now costs 25.00 in the catalogue; the existing line still says 19.99.
+      const state = orders
+        .given([created])
+        .when(addItem(3, 1, info(3, eur(100))))
+        .then([
+          {
+            type: 'OrderItemAdded',
+            data: { orderId, item: line(3, 1, info(3, eur(100))), total: eur(6597), addedAt: T(5) },
+          },
+        ]);
+      expect(state.status === 'PENDING' && state.items[0]?.unitPrice).toEqual(eur(1999));
+    });
+
+    it('refuses a product already in the order', () => {
+      orders
+        .given([created])
+        .when(addItem(1, 1, lamp))
+        .thenThrows({ kind: 'business', code: 'ITEM_ALREADY_IN_ORDER' });
+    });
+
+    it('refuses an 11th item', () => {
+      const full: OrderEvent[] = [created];
+      let total = 6497;
+      for (let n = 3; n <= MAX_ORDER_ITEMS; n++) {
+        total += info(n).price.amount;
+        full.push({
+          type: 'OrderItemAdded',
+          data: { orderId, item: line(n, 1, info(n)), total: eur(total), addedAt: T(n) },
+        });
+      }
+      expect(orders.given(full).state).toMatchObject({ items: { length: 10 } });
+      orders
+        .given(full)
+        .when(addItem(11, 1))
+        .thenThrows({ kind: 'business', code: 'TOO_MANY_ITEMS' });
+    });
+
+    it('refuses a product in another currency', () => {
+      orders
+        .given([created])
+        .when(addItem(3, 1, info(3, usd(100))))
+        .thenThrows({ kind: 'business', code: 'MIXED_CURRENCIES' });
+    });
+
+    it('refuses a product missing from the catalogue', () => {
+      orders
+        .given([created])
+        .when({
+          type: 'AddOrderItem',
+          data: { orderId, productId: p(3), quantity: 1, product: undefined, now: T(5) },
+        })
+        .thenThrows({ kind: 'notFound', code: 'PRODUCT_NOT_FOUND', message: p(3) });
+    });
+
+    it.each([[0], [1001], [2.5]])('refuses quantity %s', (quantity) => {
+      orders
+        .given([created])
+        .when(addItem(3, quantity))
+        .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['quantity'] });
+    });
+
+    it('validates the ids', () => {
+      orders
+        .given([created])
+        .when({
+          type: 'AddOrderItem',
+          data: { orderId: 'o', productId: 'p', quantity: 1, product: lamp, now: T(5) },
+        })
+        .thenThrows({
+          kind: 'validation',
+          code: 'VALIDATION_FAILED',
+          fields: ['orderId', 'productId'],
+        });
+    });
+  });
+
+  describe('RemoveOrderItem', () => {
+    it('removes a line and recomputes the total', () => {
+      const state = orders
+        .given([created])
+        .when(removeItem(2))
+        .then([
+          {
+            type: 'OrderItemRemoved',
+            data: {
+              orderId,
+              productId: p(2),
+              productName: 'Bulb',
+              total: eur(5997),
+              removedAt: T(5),
+            },
+          },
+        ]);
+      expect(state).toMatchObject({ items: [lampLine], total: eur(5997) });
+    });
+
+    it('never empties an order', () => {
+      const removed: OrderEvent = {
+        type: 'OrderItemRemoved',
+        data: { orderId, productId: p(2), productName: 'Bulb', total: eur(5997), removedAt: T(5) },
+      };
+      orders
+        .given([created, removed])
+        .when(removeItem(1))
+        .thenThrows({ kind: 'business', code: 'LAST_ITEM' });
+    });
+
+    it('refuses a product not in the order', () => {
+      orders
+        .given([created])
+        .when(removeItem(9))
+        .thenThrows({ kind: 'business', code: 'ITEM_NOT_IN_ORDER' });
+    });
+
+    it('lets a removed product be added again', () => {
+      const removed: OrderEvent = {
+        type: 'OrderItemRemoved',
+        data: { orderId, productId: p(2), productName: 'Bulb', total: eur(5997), removedAt: T(5) },
+      };
+      orders
+        .given([created, removed])
+        .when(addItem(2, 2, bulb))
+        .then([
+          {
+            type: 'OrderItemAdded',
+            data: { orderId, item: line(2, 2, bulb), total: eur(6997), addedAt: T(5) },
+          },
+        ]);
+    });
+  });
+
+  describe('ChangeShippingAddress', () => {
+    it.each(['PENDING', 'PAID', 'PAID (ready to ship)'] as Situation[])(
+      'changes the address of a %s order',
+      (situation) => {
+        const state = orders
+          .given(histories[situation])
+          .when(changeAddress())
+          .then([
+            {
+              type: 'OrderShippingAddressChanged',
+              data: { orderId, shippingAddress: otherAddress, changedAt: T(6) },
+            },
+          ]);
+        expect(state).toMatchObject({ shippingAddress: otherAddress, updatedAt: T(6) });
+      },
+    );
+
+    it('can drop line2', () => {
+      const withLine2: OrderEvent = {
+        type: 'OrderShippingAddressChanged',
+        data: { orderId, shippingAddress: otherAddress, changedAt: T(6) },
+      };
+      const state = orders
+        .given([created, withLine2])
+        .when(changeAddress({ ...otherAddress, line2: null }))
+        .then([
+          {
+            type: 'OrderShippingAddressChanged',
+            data: {
+              orderId,
+              shippingAddress: {
+                line1: '2 High Street',
+                city: 'London',
+                postalCode: 'SW1A 1AA',
+                country: 'GB',
+              },
+              changedAt: T(6),
+            },
+          },
+        ]);
+      expect(state.status === 'PENDING' && state.shippingAddress).not.toHaveProperty('line2');
+    });
+
+    it('refuses the same address (null line2 equals none)', () => {
+      orders
+        .given([created])
+        .when(changeAddress({ ...address, line2: null }))
+        .thenThrows({ kind: 'business', code: 'SHIPPING_ADDRESS_UNCHANGED' });
+    });
+
+    it('validates every field', () => {
+      orders
+        .given([created])
+        .when(
+          changeAddress({
+            line1: '',
+            city: 'x'.repeat(201),
+            postalCode: '\u0000',
+            country: 'Germany',
+          }),
+        )
+        .thenThrows({
+          kind: 'validation',
+          code: 'VALIDATION_FAILED',
+          fields: [
+            'shippingAddress.line1',
+            'shippingAddress.city',
+            'shippingAddress.postalCode',
+            'shippingAddress.country',
+          ],
+        });
+    });
+  });
+
+  describe('PayOrder', () => {
+    it('pays the exact total', () => {
+      const state = orders.given([created]).when(pay()).then([paid]);
+      expect(state).toEqual({
+        status: 'PAID',
+        orderId,
+        customerId,
+        items: [lampLine, bulbLine],
+        shippingAddress: address,
+        total: eur(6497),
+        payment: { paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
+        readyToShip: false,
+        shipmentId: null,
+        createdAt: T(0),
+        updatedAt: T(10),
+      });
+    });
+
+    it.each([
+      ['one cent short', eur(6496)],
+      ['one cent over', eur(6498)],
+      ['the right amount in another currency', usd(6497)],
+      ['nothing', eur(0)],
+    ])('refuses %s, naming the expected amount', (_what, amount) => {
+      orders.given([created]).when(pay(amount)).thenThrows({
+        kind: 'business',
+        code: 'PAYMENT_AMOUNT_MISMATCH',
+        message: 'expected exactly 64.97 EUR',
+      });
+    });
+
+    it('pays the total after items changed', () => {
+      const added: OrderEvent = {
+        type: 'OrderItemAdded',
+        data: { orderId, item: line(3, 1, info(3)), total: eur(7500), addedAt: T(5) },
+      };
+      orders
+        .given([created, added])
+        .when(pay(eur(6497)))
+        .thenThrows({ kind: 'business', code: 'PAYMENT_AMOUNT_MISMATCH', message: '75.00 EUR' });
+      orders
+        .given([created, added])
+        .when(pay(eur(7500)))
+        .then([{ ...paid, data: { ...paid.data, amount: eur(7500) } } as OrderEvent]);
+    });
+
+    it.each([
+      ['a blank payment id', { paymentId: '  ' }, ['paymentId']],
+      ['a payment id over 100 characters', { paymentId: 'x'.repeat(101) }, ['paymentId']],
+      ['a negative amount', { amount: eur(-6497) }, ['amount.amount']],
+      ['a fractional amount', { amount: eur(64.97) }, ['amount.amount']],
+      ['a bad currency', { amount: { amount: 6497, currency: '€' } }, ['amount.currency']],
+    ] as [string, Partial<Data<'PayOrder'>>, string[]][])('refuses %s', (_what, over, fields) => {
+      const command = pay();
+      orders
+        .given([created])
+        .when({
+          ...command,
+          data: { ...(command.data as Data<'PayOrder'>), ...over },
+        } as OrderCommand)
+        .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields });
+    });
+  });
+
+  describe('MarkOrderReadyToShip', () => {
+    it('marks a paid order ready; it stays PAID', () => {
+      const state = orders.given([created, paid]).when(markReady()).then([ready]);
+      expect(state).toMatchObject({
+        status: 'PAID',
+        readyToShip: true,
+        shipmentId: 'shp-1',
+        updatedAt: T(20),
+      });
+    });
+
+    it('is idempotent for the same shipment', () => {
+      orders.given([created, paid, ready]).when(markReady('shp-1')).then([]);
+    });
+
+    it('refuses another shipment', () => {
+      orders
+        .given([created, paid, ready])
+        .when(markReady('shp-2'))
+        .thenThrows({ kind: 'business', code: 'SHIPMENT_ALREADY_ASSIGNED' });
+    });
+
+    it('validates the shipment id', () => {
+      orders
+        .given([created, paid])
+        .when(markReady(''))
+        .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['shipmentId'] });
+    });
+  });
+
+  describe('ShipOrder', () => {
+    it.each(['PAID', 'PAID (ready to ship)'] as Situation[])('ships a %s order', (situation) => {
+      const state = orders.given(histories[situation]).when(ship()).then([shipped]);
+      expect(state).toMatchObject({
+        status: 'SHIPPED',
+        payment: { paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
+        shipment: { carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(30) },
+      });
+      expect(state).not.toHaveProperty('readyToShip');
+    });
+
+    it('validates carrier and tracking number', () => {
+      orders
+        .given([created, paid])
+        .when(ship(' ', 'x'.repeat(101)))
+        .thenThrows({
+          kind: 'validation',
+          code: 'VALIDATION_FAILED',
+          fields: ['carrier', 'trackingNumber'],
+        });
+    });
+  });
+
+  describe('CancelOrder', () => {
+    it('cancels a pending order without refund', () => {
+      const state = orders
+        .given([created])
+        .when(cancel())
+        .then([cancelled(false)]);
+      expect(state).toMatchObject({
+        status: 'CANCELLED',
+        payment: null,
+        refunded: false,
+        reason: 'Changed my mind',
+        cancelledAt: T(40),
+      });
+    });
+
+    it.each(['PAID', 'PAID (ready to ship)'] as Situation[])(
+      'refunds, then cancels, a %s order',
+      (situation) => {
+        const state = orders
+          .given(histories[situation])
+          .when(cancel())
+          .then([refunded, cancelled(true)]);
+        expect(state).toMatchObject({
+          status: 'CANCELLED',
+          payment: { paymentId: 'pay-1', amount: eur(6497) },
+          refunded: true,
+          total: eur(6497),
+        });
+      },
+    );
+
+    it('accepts a multi-line reason of 500 characters and refuses 501', () => {
+      const reason = `Line one\n${'r'.repeat(491)}`;
+      expect([...reason]).toHaveLength(500);
+      orders
+        .given([created])
+        .when(cancel(reason))
+        .then([{ ...cancelled(false), data: { ...cancelled(false).data, reason } } as OrderEvent]);
+      orders
+        .given([created])
+        .when(cancel(`${reason}r`))
+        .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['reason'] });
+    });
+
+    it('refuses a blank reason', () => {
+      orders
+        .given([created])
+        .when(cancel(' \n '))
+        .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['reason'] });
+    });
+  });
+
+  // -------------------------------------------------------------------------------------
+  // Every command in every situation. `ok` means the command is accepted.
+
+  describe('transitions', () => {
+    type Outcome = 'ok' | [DomainErrorKind, string];
+    const commands: Record<string, OrderCommand> = {
+      CreateOrder: create(),
+      AddOrderItem: addItem(3, 1),
+      RemoveOrderItem: removeItem(2),
+      ChangeShippingAddress: changeAddress(),
+      PayOrder: pay(),
+      MarkOrderReadyToShip: markReady('shp-1'),
+      ShipOrder: ship(),
+      CancelOrder: cancel(),
+    };
+    const notPending: Outcome = ['business', 'ORDER_NOT_PENDING'];
+    const notPaid: Outcome = ['business', 'ORDER_NOT_PAID'];
+    const exists: Outcome = ['business', 'ORDER_ALREADY_EXISTS'];
+    const isShipped: Outcome = ['business', 'ORDER_ALREADY_SHIPPED'];
+    const isCancelled: Outcome = ['business', 'ORDER_ALREADY_CANCELLED'];
+    const notFound: Outcome = ['notFound', 'ORDER_NOT_FOUND'];
+    const matrix: Record<'none' | Situation, Record<keyof typeof commands, Outcome>> = {
+      none: {
+        CreateOrder: 'ok',
+        AddOrderItem: notFound,
+        RemoveOrderItem: notFound,
+        ChangeShippingAddress: notFound,
+        PayOrder: notFound,
+        MarkOrderReadyToShip: notFound,
+        ShipOrder: notFound,
+        CancelOrder: notFound,
+      },
+      PENDING: {
+        CreateOrder: exists,
+        AddOrderItem: 'ok',
+        RemoveOrderItem: 'ok',
+        ChangeShippingAddress: 'ok',
+        PayOrder: 'ok',
+        MarkOrderReadyToShip: notPaid,
+        ShipOrder: notPaid,
+        CancelOrder: 'ok',
+      },
+      PAID: {
+        CreateOrder: exists,
+        AddOrderItem: notPending,
+        RemoveOrderItem: notPending,
+        ChangeShippingAddress: 'ok',
+        PayOrder: notPending,
+        MarkOrderReadyToShip: 'ok',
+        ShipOrder: 'ok',
+        CancelOrder: 'ok',
+      },
+      'PAID (ready to ship)': {
+        CreateOrder: exists,
+        AddOrderItem: notPending,
+        RemoveOrderItem: notPending,
+        ChangeShippingAddress: 'ok',
+        PayOrder: notPending,
+        MarkOrderReadyToShip: 'ok', // same shipment again: accepted with no events
+        ShipOrder: 'ok',
+        CancelOrder: 'ok',
+      },
+      SHIPPED: {
+        CreateOrder: exists,
+        AddOrderItem: notPending,
+        RemoveOrderItem: notPending,
+        ChangeShippingAddress: isShipped,
+        PayOrder: notPending,
+        MarkOrderReadyToShip: notPaid,
+        ShipOrder: notPaid,
+        CancelOrder: isShipped,
+      },
+      'CANCELLED (unpaid)': {
+        CreateOrder: exists,
+        AddOrderItem: notPending,
+        RemoveOrderItem: notPending,
+        ChangeShippingAddress: isCancelled,
+        PayOrder: notPending,
+        MarkOrderReadyToShip: notPaid,
+        ShipOrder: notPaid,
+        CancelOrder: isCancelled,
+      },
+      'CANCELLED (refunded)': {
+        CreateOrder: exists,
+        AddOrderItem: notPending,
+        RemoveOrderItem: notPending,
+        ChangeShippingAddress: isCancelled,
+        PayOrder: notPending,
+        MarkOrderReadyToShip: notPaid,
+        ShipOrder: notPaid,
+        CancelOrder: isCancelled,
+      },
+    };
+    const cases = Object.entries(matrix).flatMap(([situation, row]) =>
+      Object.entries(row).map(([command, outcome]) => [situation, command, outcome] as const),
+    );
+
+    it.each(cases)('%s + %s → %j', (situation, command, outcome) => {
+      const given = situation === 'none' ? [] : histories[situation as Situation];
+      const when = orders.given(given).when(commands[command]!);
+      if (outcome === 'ok') {
+        const events = orderDecider.decide(commands[command]!, orders.given(given).state);
+        when.then(events); // re-checks determinism, JSON shape and that evolve accepts them
+      } else {
+        when.thenThrows({ kind: outcome[0], code: outcome[1] });
+      }
+    });
+
+    it('leads to the status named by API.md', () => {
+      const statusAfter = (situation: Situation, command: OrderCommand): OrderState['status'] => {
+        const state = orders.given(histories[situation]).state;
+        return orderDecider.decide(command, state).reduce(orderDecider.evolve, state).status;
+      };
+      expect(orders.when(create()).then([created]).status).toBe('PENDING');
+      expect(statusAfter('PENDING', pay())).toBe('PAID');
+      expect(statusAfter('PAID', markReady())).toBe('PAID');
+      expect(statusAfter('PAID', ship())).toBe('SHIPPED');
+      expect(statusAfter('PENDING', cancel())).toBe('CANCELLED');
+      expect(statusAfter('PAID', cancel())).toBe('CANCELLED');
+    });
+  });
+
+  describe('evolve', () => {
+    it('folds a whole history to the expected state', () => {
+      const added: OrderEvent = {
+        type: 'OrderItemAdded',
+        data: { orderId, item: line(3, 2, info(3)), total: eur(6497 + 2006), addedAt: T(2) },
+      };
+      const removed: OrderEvent = {
+        type: 'OrderItemRemoved',
+        data: {
+          orderId,
+          productId: p(1),
+          productName: 'Desk lamp',
+          total: eur(500 + 2006),
+          removedAt: T(3),
+        },
+      };
+      const moved: OrderEvent = {
+        type: 'OrderShippingAddressChanged',
+        data: { orderId, shippingAddress: otherAddress, changedAt: T(4) },
+      };
+      const paidRight: OrderEvent = {
+        type: 'OrderPaid',
+        data: { orderId, paymentId: 'pay-9', amount: eur(2506), paidAt: T(10) },
+      };
+      const state = orders.given([created, added, removed, moved, paidRight, ready, shipped]).state;
+      expect(state).toEqual({
+        status: 'SHIPPED',
+        orderId,
+        customerId,
+        items: [bulbLine, line(3, 2, info(3))],
+        shippingAddress: otherAddress,
+        total: eur(2506),
+        payment: { paymentId: 'pay-9', amount: eur(2506), paidAt: T(10) },
+        shipmentId: 'shp-1',
+        shipment: { carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(30) },
+        createdAt: T(0),
+        updatedAt: T(30),
+      });
+    });
+
+    it('folds a refunded cancellation', () => {
+      expect(orders.given(histories['CANCELLED (refunded)']).state).toEqual({
+        status: 'CANCELLED',
+        orderId,
+        customerId,
+        items: [lampLine, bulbLine],
+        shippingAddress: address,
+        total: eur(6497),
+        payment: { paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
+        refunded: true,
+        reason: 'Changed my mind',
+        cancelledAt: T(40),
+        createdAt: T(0),
+        updatedAt: T(40),
+      });
+    });
+
+    it.each([
+      ['OrderPaid before OrderCreated', [], paid],
+      ['OrderCreated twice', [created], created],
+      [
+        'OrderItemAdded after payment',
+        [created, paid],
+        {
+          type: 'OrderItemAdded',
+          data: { orderId, item: line(3, 1, info(3)), total: eur(1), addedAt: T(1) },
+        },
+      ],
+      ['OrderShipped before payment', [created], shipped],
+      ['OrderCancelled after shipping', [created, paid, shipped], cancelled(true)],
+      ['OrderReadyToShip while pending', [created], ready],
+      ['OrderPaymentRefunded while pending', [created], refunded],
+    ] as [string, OrderEvent[], OrderEvent][])(
+      'refuses %s as a damaged stream',
+      (_what, history, event) => {
+        const state = history.reduce(orderDecider.evolve, orderDecider.initialState);
+        expect(() => orderDecider.evolve(state, event)).toThrow(/cannot apply/);
+      },
+    );
+  });
+
+  describe('timeline', () => {
+    it.each([
+      [created, 'Order created with 4 items, total 64.97 EUR'],
+      [
+        {
+          type: 'OrderCreated',
+          data: { ...(created.data as object), items: [lampLine], total: eur(5997) },
+        },
+        'Order created with 3 items, total 59.97 EUR',
+      ],
+      [
+        {
+          type: 'OrderCreated',
+          data: { ...(created.data as object), items: [bulbLine], total: eur(500) },
+        },
+        'Order created with 1 item, total 5.00 EUR',
+      ],
+      [
+        {
+          type: 'OrderItemAdded',
+          data: { orderId, item: line(2, 2, bulb), total: eur(6997), addedAt: T(5) },
+        },
+        'Added 2 × Bulb at 5.00 EUR; total 69.97 EUR',
+      ],
+      [
+        {
+          type: 'OrderItemRemoved',
+          data: {
+            orderId,
+            productId: p(2),
+            productName: 'Bulb',
+            total: eur(5997),
+            removedAt: T(5),
+          },
+        },
+        'Removed Bulb; total 59.97 EUR',
+      ],
+      [
+        {
+          type: 'OrderShippingAddressChanged',
+          data: { orderId, shippingAddress: otherAddress, changedAt: T(6) },
+        },
+        'Shipping address changed to 2 High Street, Flat 3, SW1A 1AA London, GB',
+      ],
+      [paid, 'Paid 64.97 EUR (payment pay-1)'],
+      [ready, 'Stock reserved; ready to ship (shipment shp-1)'],
+      [shipped, 'Shipped with DHL, tracking number JD0123456789'],
+      [refunded, 'Refunded 64.97 EUR (payment pay-1)'],
+      [cancelled(false), 'Cancelled: Changed my mind'],
+      [cancelled(true), 'Cancelled: Changed my mind; payment refunded'],
+    ] as [OrderEvent, string][])('describes %j', (event, text) => {
+      expect(describeOrderEvent(event)).toBe(text);
+    });
+
+    it('gives every event type a description and a time', () => {
+      const all = [
+        created,
+        { type: 'OrderItemAdded', data: { orderId, item: bulbLine, total: eur(1), addedAt: T(1) } },
+        {
+          type: 'OrderItemRemoved',
+          data: { orderId, productId: p(2), productName: 'Bulb', total: eur(1), removedAt: T(2) },
+        },
+        {
+          type: 'OrderShippingAddressChanged',
+          data: { orderId, shippingAddress: address, changedAt: T(3) },
+        },
+        paid,
+        ready,
+        shipped,
+        refunded,
+        cancelled(true),
+      ] as OrderEvent[];
+      expect(all.map((e) => e.type).sort()).toEqual([...orderEventTypes].sort());
+      expect(all.map(orderEventTime)).toEqual([
+        T(0),
+        T(1),
+        T(2),
+        T(3),
+        T(10),
+        T(20),
+        T(30),
+        T(40),
+        T(40),
+      ]);
+      for (const e of all) expect(describeOrderEvent(e).length).toBeGreaterThan(0);
+    });
+  });
+});
