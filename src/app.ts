@@ -14,6 +14,9 @@ import type { Services } from './graphql/context.js';
 import { createGraphQLServer } from './graphql/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { Notifier } from './live/notifier.js';
+import { ProjectionRuntime } from './projections/runtime.js';
+import { allProjections } from './projections/registry.js';
 
 export interface AppOverrides {
   logger?: Logger;
@@ -32,6 +35,8 @@ export interface App {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly services: Services;
+  readonly notifier: Notifier;
+  readonly projections: ProjectionRuntime;
   readonly tokens: TokenService;
   /** Tokens printed at start in development mode (no secret configured, embedded engine). */
   readonly devTokens: DevTokens | undefined;
@@ -69,10 +74,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     snapshotEvery: config.snapshotEvery,
     onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
   });
+  const notifier = new Notifier(db, logger);
+  const projections = new ProjectionRuntime(db, store, notifier, allProjections(), logger, {
+    onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
+  });
   const services: Services = {
     db,
     store,
     commands,
+    projections,
     logger,
     now: overrides.now ?? (() => new Date()),
     newId: overrides.newId ?? randomUUID,
@@ -117,6 +127,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await yoga.requestListener(req, res);
   }
 
+  try {
+    await notifier.start();
+    cleanups.push(() => notifier.stop());
+    await projections.start();
+    cleanups.push(() => projections.stop());
+  } catch (err) {
+    await runCleanups(cleanups, logger);
+    throw err;
+  }
+  metrics.observeProjections(() => projections.status());
+
   let stopped = false;
   return {
     config,
@@ -125,6 +146,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     metrics,
     logger,
     services,
+    notifier,
+    projections,
     tokens,
     devTokens: dev,
     async start() {

@@ -53,11 +53,15 @@ export async function openPglite(o: PgliteOptions = {}): Promise<Db & { pglite: 
     withSession<T>(fn: (s: Session) => Promise<T>) {
       return fn(session);
     },
-    async listen(channel, onNotify, options) {
-      const unlisten = await pglite.listen(channel, onNotify);
+    async listen(channels, onNotify, options) {
+      const unlisten = await Promise.all(
+        channels.map((channel) => pglite.listen(channel, (payload) => onNotify(channel, payload))),
+      );
       options?.onListening?.();
       return {
-        close: () => unlisten(),
+        close: async () => {
+          for (const u of unlisten) await u();
+        },
         backendPid: () => undefined,
       };
     },

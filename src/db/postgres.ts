@@ -105,8 +105,8 @@ export function openPostgres(o: PostgresOptions): Db {
     withSession<T>(fn: (s: Session) => Promise<T>) {
       return withClient((client) => fn(wrap(client)));
     },
-    listen(channel, onNotify, options) {
-      return PgListener.start(connectionConfig(o), channel, onNotify, options ?? {}, o.logger);
+    listen(channels, onNotify, options) {
+      return PgListener.start(connectionConfig(o), channels, onNotify, options ?? {}, o.logger);
     },
     async close() {
       if (!pool.ended && !pool.ending) await pool.end();
@@ -139,20 +139,20 @@ class PgListener implements Listener {
 
   private constructor(
     private readonly config: pg.ClientConfig,
-    private readonly channel: string,
-    private readonly onNotify: (payload: string) => void,
+    private readonly channels: readonly string[],
+    private readonly onNotify: (channel: string, payload: string) => void,
     private readonly options: ListenOptions,
     private readonly logger: PostgresOptions['logger'],
   ) {}
 
   static async start(
     config: pg.ClientConfig,
-    channel: string,
-    onNotify: (payload: string) => void,
+    channels: readonly string[],
+    onNotify: (channel: string, payload: string) => void,
     options: ListenOptions,
     logger?: PostgresOptions['logger'],
   ): Promise<PgListener> {
-    const l = new PgListener(config, channel, onNotify, options, logger);
+    const l = new PgListener(config, channels, onNotify, options, logger);
     await l.connect(); // the first connection must succeed, so start-up fails loudly
     return l;
   }
@@ -166,11 +166,12 @@ class PgListener implements Listener {
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));
     client.on('notification', (msg) => {
-      if (msg.channel === this.channel) this.onNotify(msg.payload ?? '');
+      if (this.channels.includes(msg.channel)) this.onNotify(msg.channel, msg.payload ?? '');
     });
     await client.connect();
     try {
-      await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+      for (const channel of this.channels)
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       const r = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       this.pid = r.rows[0]?.pid;
     } catch (err) {

@@ -45,10 +45,10 @@ export interface Db extends Queryable {
    * advisory locks). `exec` runs a multi-statement script.
    */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
-  /** LISTEN on a channel; `onNotify` receives the payload. */
+  /** LISTEN on the channels, on one connection; `onNotify` receives channel and payload. */
   listen(
-    channel: string,
-    onNotify: (payload: string) => void,
+    channels: readonly string[],
+    onNotify: (channel: string, payload: string) => void,
     options?: ListenOptions,
   ): Promise<Listener>;
   close(): Promise<void>;

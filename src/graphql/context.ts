@@ -3,12 +3,15 @@ import type { CommandHandler } from '../commands/handler.js';
 import type { Db } from '../db/types.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { Logger } from '../observability/logger.js';
+import type { ProjectionRuntime } from '../projections/runtime.js';
 
 /** Services shared by all requests, wired once by the composition root. */
 export interface Services {
   db: Db;
   store: EventStore;
   commands: CommandHandler;
+  /** The read side: projection status, rebuilds and read-your-writes waits. */
+  projections: ProjectionRuntime;
   logger: Logger;
   /** The clock: the only source of "now" for commands. */
   now(): Date;

@@ -1,0 +1,510 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../db/types.js';
+import {
+  compareLogPositions,
+  decodeCursor,
+  encodeCursor,
+  type LogPosition,
+} from '../eventstore/cursor.js';
+import type { EventStore } from '../eventstore/store.js';
+import type { StoredEvent } from '../eventstore/types.js';
+import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../live/notifier.js';
+import type { Logger } from '../observability/logger.js';
+import type { Projection } from './types.js';
+
+export type ProjectionState = 'running' | 'rebuilding' | 'paused' | 'stopped' | 'retired';
+
+export interface ProjectionStatus {
+  name: string;
+  generation: number;
+  codeVersion: number;
+  active: boolean;
+  state: ProjectionState;
+  /** `catching up` while far behind, else the stored state. */
+  phase: 'running' | 'catching up' | 'rebuilding' | 'paused' | 'stopped on error' | 'retired';
+  cursor: string | null;
+  eventsProcessed: number;
+  eventsBehind: number;
+  secondsBehind: number;
+  error: { eventId: string; cursor: string; type: string; message: string } | null;
+  leaseOwner: string | null;
+}
+
+export interface ProjectionRuntimeOptions {
+  batchSize?: number;
+  /** How long a runner's lease lasts without renewal; another process takes over after it. */
+  leaseMs?: number;
+  /** Safety-net poll when no wake-up arrives. */
+  idleMs?: number;
+  /** Identifies this process in leases. */
+  owner?: string;
+  onBatch?: (name: string, events: number, seconds: number) => void;
+  onPoison?: (name: string, error: ProjectionStatus['error']) => void;
+}
+
+export class ReadTimeoutError extends Error {
+  override name = 'ReadTimeoutError';
+  constructor(
+    readonly cursor: string,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `The read models did not reach the requested cursor within ${waitedMs} ms; try again shortly`,
+    );
+  }
+}
+
+class LeaseLost extends Error {}
+
+const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT.test(code);
+}
+
+const physical = (table: string, generation: number) => `${table}_g${generation}`;
+const SETUP_LOCK = 7_311_000_002;
+
+interface Row {
+  name: string;
+  generation: number;
+  code_version: number;
+  active: boolean;
+  state: ProjectionState;
+  checkpoint_txid: string;
+  checkpoint_position: number;
+  events_processed: number;
+  error: ProjectionStatus['error'];
+  lease_owner: string | null;
+}
+
+/**
+ * Runs the projections of this process: one runner per (projection, generation), each
+ * holding a lease so that across processes only one runner applies a generation. A runner
+ * reads the log in commit order from its checkpoint (the store's one `readAll`), applies a
+ * batch and moves the checkpoint in the same transaction, compare-and-set on the old one.
+ */
+export class ProjectionRuntime {
+  private readonly byName = new Map<string, Projection>();
+  private readonly runners = new Map<string, Promise<void>>();
+  private readonly wakers = new Set<() => void>();
+  private stopped = false;
+  private readonly owner: string;
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly idleMs: number;
+  private offEvents: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: EventStore,
+    private readonly notifier: Notifier,
+    projections: readonly Projection[],
+    private readonly logger: Logger,
+    private readonly options: ProjectionRuntimeOptions = {},
+  ) {
+    for (const p of projections) this.byName.set(p.name, p);
+    this.owner = options.owner ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.batchSize = options.batchSize ?? 1000;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.idleMs = options.idleMs ?? 2_000;
+  }
+
+  get projections(): Projection[] {
+    return [...this.byName.values()];
+  }
+
+  /** Creates missing generations and tables, then starts a runner for each live generation. */
+  async start(): Promise<void> {
+    this.offEvents = this.notifier.on(EVENTS_CHANNEL, () => this.wakeAll());
+    for (const p of this.byName.values()) await this.ensureActiveGeneration(p);
+    await this.spawnRunners();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.offEvents?.();
+    this.wakeAll();
+    await Promise.allSettled(this.runners.values());
+    // Let another process take over at once rather than after the lease expires.
+    await this.db
+      .query(
+        `UPDATE projections SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
+        [this.owner],
+      )
+      .catch(() => undefined);
+  }
+
+  private wakeAll() {
+    for (const w of [...this.wakers]) w();
+  }
+
+  /** Waits for a wake-up or the timeout, whichever comes first. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private async ensureActiveGeneration(p: Projection): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
+      const rows = (
+        await tx.query<Row>(
+          `SELECT * FROM projections WHERE name = $1 AND state <> 'retired' ORDER BY generation`,
+          [p.name],
+        )
+      ).rows;
+      if (rows.length === 0) {
+        await this.createGeneration(tx, p, 1, true);
+        return;
+      }
+      const active = rows.find((r) => r.active);
+      const building = rows.find((r) => r.state === 'rebuilding');
+      if (active && active.code_version !== p.version && !building) {
+        // New code: build the new shape beside the old one, which keeps serving meanwhile.
+        const next = Math.max(...rows.map((r) => r.generation)) + 1;
+        await this.createGeneration(tx, p, next, false);
+        this.logger.info(
+          { projection: p.name, generation: next },
+          'projection code changed: rebuilding',
+        );
+      }
+    });
+  }
+
+  private async createGeneration(
+    tx: Queryable,
+    p: Projection,
+    generation: number,
+    active: boolean,
+  ) {
+    const r = await tx.query<{ g: number }>(
+      'SELECT coalesce(max(generation), 0) AS g FROM projections WHERE name = $1',
+      [p.name],
+    );
+    const gen = Math.max(generation, (r.rows[0]?.g ?? 0) + 1);
+    for (const t of p.tables) await tx.query(t.ddl(physical(t.name, gen)));
+    await tx.query(
+      `INSERT INTO projections (name, generation, code_version, active, state) VALUES ($1, $2, $3, $4, $5)`,
+      [p.name, gen, p.version, active, active ? 'running' : 'rebuilding'],
+    );
+    if (active) await this.pointViews(tx, p, gen);
+    return gen;
+  }
+
+  private async pointViews(tx: Queryable, p: Projection, generation: number) {
+    for (const t of p.tables) {
+      await tx.query(`DROP VIEW IF EXISTS ${t.name}`);
+      await tx.query(`CREATE VIEW ${t.name} AS SELECT * FROM ${physical(t.name, generation)}`);
+    }
+  }
+
+  private async spawnRunners() {
+    const rows = (
+      await this.db.query<Row>(
+        `SELECT * FROM projections WHERE state IN ('running', 'rebuilding', 'paused', 'stopped')`,
+      )
+    ).rows;
+    for (const row of rows) this.spawn(row.name, row.generation);
+  }
+
+  private spawn(name: string, generation: number) {
+    const key = `${name}#${generation}`;
+    if (this.runners.has(key) || !this.byName.has(name)) return;
+    const run = this.run(this.byName.get(name)!, generation).finally(() =>
+      this.runners.delete(key),
+    );
+    this.runners.set(key, run);
+  }
+
+  /** One runner: lease → read → apply + checkpoint → repeat, until stopped or retired. */
+  private async run(p: Projection, generation: number): Promise<void> {
+    let slowMode = false; // after a failed batch: one event at a time, to find the poison one
+    let backoff = 100;
+    while (!this.stopped) {
+      try {
+        const lease = await this.lease(p.name, generation);
+        if (lease === 'retired') return;
+        if (!lease) {
+          await this.sleep(Math.min(this.leaseMs / 2, 5_000));
+          continue;
+        }
+        const events = await this.store.readAll({
+          after: encodeCursor(lease.checkpoint),
+          limit: slowMode ? 1 : this.batchSize,
+        });
+        if (events.length === 0) {
+          if (lease.state === 'rebuilding') await this.trySwitch(p, generation);
+          await this.sleep(this.idleMs);
+          continue;
+        }
+        const started = performance.now();
+        try {
+          await this.applyBatch(p, generation, lease.checkpoint, events);
+        } catch (err) {
+          if (err instanceof LeaseLost || isTransient(err)) throw err;
+          if (!slowMode && events.length > 1) {
+            slowMode = true;
+            continue;
+          }
+          await this.poison(p, generation, events[0]!, err);
+          continue;
+        }
+        slowMode = false;
+        backoff = 100;
+        this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
+        this.notifier.emit(CHECKPOINT_CHANNEL, 'notify');
+      } catch (err) {
+        if (this.stopped) return;
+        if (!(err instanceof LeaseLost))
+          this.logger.warn({ err, projection: p.name }, 'projection batch failed; retrying');
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  /** Takes or renews the lease; null when another process holds it or the generation is idle. */
+  private async lease(name: string, generation: number) {
+    const r = await this.db.query<Pick<Row, 'checkpoint_txid' | 'checkpoint_position' | 'state'>>(
+      `UPDATE projections SET lease_owner = $3, lease_until = now() + ($4 || ' milliseconds')::interval
+       WHERE name = $1 AND generation = $2 AND state IN ('running', 'rebuilding')
+         AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until < now())
+       RETURNING checkpoint_txid::text AS checkpoint_txid, checkpoint_position, state`,
+      [name, generation, this.owner, String(this.leaseMs)],
+    );
+    const row = r.rows[0];
+    if (!row) {
+      const s = await this.db.query<{ state: string }>(
+        'SELECT state FROM projections WHERE name = $1 AND generation = $2',
+        [name, generation],
+      );
+      return s.rows[0] === undefined || s.rows[0].state === 'retired' ? ('retired' as const) : null;
+    }
+    return {
+      state: row.state,
+      checkpoint: {
+        transactionId: row.checkpoint_txid,
+        globalPosition: row.checkpoint_position,
+      } satisfies LogPosition,
+    };
+  }
+
+  private async applyBatch(
+    p: Projection,
+    generation: number,
+    from: LogPosition,
+    events: StoredEvent[],
+  ) {
+    const last = events[events.length - 1]!;
+    const handled = new Set(p.eventTypes);
+    const relevant = events.filter((e) => handled.has(e.type));
+    await this.db.transaction(async (tx) => {
+      if (relevant.length) await p.apply(tx, relevant, (t) => physical(t, generation));
+      const moved = await tx.query(
+        `UPDATE projections
+         SET checkpoint_txid = $3::xid8, checkpoint_position = $4, events_processed = events_processed + $5,
+             updated_at = now(), lease_until = now() + ($7 || ' milliseconds')::interval
+         WHERE name = $1 AND generation = $2 AND lease_owner = $6
+           AND checkpoint_txid = $8::xid8 AND checkpoint_position = $9 AND state IN ('running', 'rebuilding')`,
+        [
+          p.name,
+          generation,
+          last.transactionId,
+          last.globalPosition,
+          events.length,
+          this.owner,
+          String(this.leaseMs),
+          from.transactionId,
+          from.globalPosition,
+        ],
+      );
+      if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
+      await tx.query(`SELECT pg_notify($1, '')`, [CHECKPOINT_CHANNEL]);
+    });
+  }
+
+  private async poison(p: Projection, generation: number, event: StoredEvent, err: unknown) {
+    const error = {
+      eventId: event.eventId,
+      cursor: event.cursor,
+      type: event.type,
+      message: (err as Error)?.message ?? String(err),
+    };
+    this.logger.error(
+      { projection: p.name, generation, ...error },
+      'projection stopped on a poison event',
+    );
+    await this.db.query(
+      `UPDATE projections SET state = 'stopped', error = $3::jsonb, updated_at = now() WHERE name = $1 AND generation = $2`,
+      [p.name, generation, JSON.stringify(error)],
+    );
+    this.options.onPoison?.(p.name, error);
+  }
+
+  /** A rebuilt generation that has caught up becomes the active one, all views at once. */
+  private async trySwitch(p: Projection, generation: number) {
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
+      const r = await tx.query<{ state: string }>(
+        'SELECT state FROM projections WHERE name = $1 AND generation = $2 FOR UPDATE',
+        [p.name, generation],
+      );
+      if (r.rows[0]?.state !== 'rebuilding') return;
+      await tx.query(
+        `UPDATE projections SET active = false, state = 'retired', lease_owner = NULL WHERE name = $1 AND active`,
+        [p.name],
+      );
+      await tx.query(
+        `UPDATE projections SET active = true, state = 'running' WHERE name = $1 AND generation = $2`,
+        [p.name, generation],
+      );
+      await this.pointViews(tx, p, generation);
+    });
+    this.logger.info({ projection: p.name, generation }, 'rebuilt projection is now active');
+    await this.dropRetiredTables(p);
+  }
+
+  private async dropRetiredTables(p: Projection) {
+    const rows = (
+      await this.db.query<{ generation: number }>(
+        `SELECT generation FROM projections WHERE name = $1 AND state = 'retired'`,
+        [p.name],
+      )
+    ).rows;
+    for (const { generation } of rows) {
+      for (const t of p.tables)
+        await this.db.query(`DROP TABLE IF EXISTS ${physical(t.name, generation)}`);
+    }
+  }
+
+  /** Starts building a new generation from the start of the log; the current one keeps serving. */
+  async rebuild(name: string): Promise<number> {
+    const p = this.byName.get(name);
+    if (!p) throw new Error(`Unknown projection ${name}`);
+    const generation = await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
+      await tx.query(
+        `UPDATE projections SET state = 'retired' WHERE name = $1 AND state = 'rebuilding'`,
+        [name],
+      );
+      return this.createGeneration(tx, p, 1, false);
+    });
+    this.spawn(name, generation);
+    return generation;
+  }
+
+  async pause(name: string): Promise<void> {
+    await this.db.query(
+      `UPDATE projections SET state = 'paused', updated_at = now() WHERE name = $1 AND state IN ('running', 'rebuilding') AND active`,
+      [name],
+    );
+  }
+
+  /** Resumes a paused projection, or one stopped on a poison event (after the fix). */
+  async resume(name: string): Promise<void> {
+    await this.db.query(
+      `UPDATE projections SET state = 'running', error = NULL, updated_at = now() WHERE name = $1 AND state IN ('paused', 'stopped') AND active`,
+      [name],
+    );
+    const rows = (
+      await this.db.query<Row>(`SELECT * FROM projections WHERE name = $1 AND active`, [name])
+    ).rows;
+    for (const r of rows) this.spawn(r.name, r.generation);
+    this.wakeAll();
+  }
+
+  async status(): Promise<ProjectionStatus[]> {
+    const rows = (
+      await this.db.query<Row>(
+        `SELECT * FROM projections WHERE state <> 'retired' ORDER BY name, generation`,
+      )
+    ).rows;
+    return Promise.all(
+      rows.map(async (r) => {
+        const lag = await this.db.query<{ behind: number; oldest: Date | null }>(
+          `SELECT count(*)::int8 AS behind, min(recorded_at) AS oldest FROM events
+           WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+             AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+          [r.checkpoint_txid, r.checkpoint_position],
+        );
+        const behind = lag.rows[0]?.behind ?? 0;
+        const oldest = lag.rows[0]?.oldest;
+        const secondsBehind = oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
+        const phase: ProjectionStatus['phase'] =
+          r.state === 'stopped'
+            ? 'stopped on error'
+            : r.state === 'running' && behind > this.batchSize
+              ? 'catching up'
+              : r.state;
+        return {
+          name: r.name,
+          generation: r.generation,
+          codeVersion: r.code_version,
+          active: r.active,
+          state: r.state,
+          phase,
+          cursor: r.checkpoint_position
+            ? encodeCursor({
+                transactionId: r.checkpoint_txid,
+                globalPosition: r.checkpoint_position,
+              })
+            : null,
+          eventsProcessed: r.events_processed,
+          eventsBehind: behind,
+          secondsBehind,
+          error: r.error,
+          leaseOwner: r.lease_owner,
+        };
+      }),
+    );
+  }
+
+  /**
+   * Read-your-writes: resolves once every named projection's active generation has
+   * applied the log up to `cursor`; throws ReadTimeoutError after `timeoutMs`.
+   */
+  async waitFor(
+    cursor: string,
+    names: readonly string[] = [...this.byName.keys()],
+    timeoutMs = 5_000,
+  ): Promise<void> {
+    const target = decodeCursor(cursor);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
+        `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
+        [names],
+      );
+      const reached =
+        r.rows.length === names.length &&
+        r.rows.every(
+          (row) =>
+            compareLogPositions(
+              { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
+              target,
+            ) >= 0,
+        );
+      if (reached) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ReadTimeoutError(cursor, timeoutMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, Math.min(left, 250));
+        const off = this.notifier.on(CHECKPOINT_CHANNEL, finish);
+        function finish() {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    }
+  }
+}

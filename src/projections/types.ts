@@ -1,0 +1,27 @@
+import type { Queryable } from '../db/types.js';
+import type { StoredEvent } from '../eventstore/types.js';
+
+/** A read table of a projection. Queries use the plain `name` (a view of the active generation). */
+export interface ProjectionTable {
+  name: string;
+  /** DDL that creates the physical table `table` (and its indexes, named after it). */
+  ddl(table: string): string;
+}
+
+/**
+ * A projection: read tables built from the log. It applies a batch of events inside the
+ * runtime's transaction, which also moves its checkpoint; so a batch is applied wholly
+ * with its checkpoint, or not at all. `apply` must be idempotent per event as well (each
+ * row remembers the last stream version it applied), so a re-delivered event changes
+ * nothing even if it somehow reached the projection twice.
+ */
+export interface Projection {
+  readonly name: string;
+  /** Version of the projection's code and tables; a new version is built beside the old. */
+  readonly version: number;
+  readonly tables: readonly ProjectionTable[];
+  /** Event types it reads; other events only move its checkpoint. */
+  readonly eventTypes: readonly string[];
+  /** `table(name)` gives the physical table of the generation being built. */
+  apply(tx: Queryable, events: StoredEvent[], table: (name: string) => string): Promise<void>;
+}
