@@ -1,0 +1,179 @@
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventStore } from '../../src/eventstore/store.js';
+import { Notifier } from '../../src/live/notifier.js';
+import { ProjectionRuntime, ReadTimeoutError } from '../../src/projections/runtime.js';
+import type { Projection } from '../../src/projections/types.js';
+import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { counts, countingProjection } from './toy.js';
+
+const logger = pino({ level: 'silent' });
+
+async function until(check: () => Promise<boolean>, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe(`projection runtime on ${engine}`, () => {
+  let t: TestDatabase;
+  let store: EventStore;
+  let notifier: Notifier;
+  let runtime: ProjectionRuntime | undefined;
+
+  beforeEach(async () => {
+    t = await createTestDatabase();
+    store = new EventStore(t.db);
+    notifier = new Notifier(t.db, logger, 200);
+    await notifier.start();
+  });
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+    await notifier.stop();
+    await t.dispose();
+  });
+
+  async function start(projections: Projection[], batchSize = 1000) {
+    runtime = new ProjectionRuntime(t.db, store, notifier, projections, logger, {
+      idleMs: 100,
+      batchSize,
+      leaseMs: 2_000,
+    });
+    await runtime.start();
+    return runtime;
+  }
+
+  const counted = (streamId: string, n = 1) =>
+    store.append(
+      streamId,
+      'thing',
+      Array.from({ length: n }, () => ({ type: 'Counted', data: {} })),
+    );
+
+  it('applies the log in batches and moves its checkpoint with the data', async () => {
+    await counted('a', 3);
+    await counted('b', 2);
+    await store.append('c', 'other', [{ type: 'Ignored', data: {} }]);
+    const r = await start([countingProjection('p1')], 2);
+    const last = await counted('a');
+    await r.waitFor(last.cursor, ['p1']);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 4, b: 2 });
+    const [status] = await r.status();
+    expect(status).toMatchObject({
+      name: 'p1',
+      generation: 1,
+      active: true,
+      state: 'running',
+      eventsBehind: 0,
+      eventsProcessed: 7,
+      cursor: last.cursor,
+    });
+  });
+
+  it('re-applying a batch changes nothing (rows remember their version)', async () => {
+    await counted('a', 3);
+    const r = await start([countingProjection('p1')]);
+    const head = (await store.head())!;
+    await r.waitFor(head.cursor, ['p1']);
+    const events = await store.readAll();
+    const p = countingProjection('p1');
+    await t.db.transaction((tx) => p.apply(tx, events, (name) => `${name}_g1`));
+    expect(await counts(t.db, 'p1')).toEqual({ a: 3 });
+  });
+
+  it('applies a batch wholly with its checkpoint or not at all', async () => {
+    await counted('a', 5);
+    let attempts = 0;
+    const p = countingProjection('p1', {
+      beforeApply: () => {
+        attempts++;
+      },
+    });
+    const failing: Projection = {
+      ...p,
+      async apply(tx, events, table) {
+        await p.apply(tx, events, table); // the rows are written …
+        if (attempts === 1) throw Object.assign(new Error('connection lost'), { code: '08006' }); // … then the transaction dies
+      },
+    };
+    const r = await start([failing]);
+    await r.waitFor((await store.head())!.cursor, ['p1']);
+    expect(attempts).toBe(2);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 5 }); // not 10: the first attempt left nothing
+  });
+
+  it('a poison event stops only its projection, visibly, and it resumes after the fix', async () => {
+    await counted('a', 2);
+    const poison = await store.append('a', 'thing', [{ type: 'Poison', data: {} }]);
+    await counted('a', 2);
+    let fixed = false;
+    const p = countingProjection('p1');
+    const fragile: Projection = {
+      ...p,
+      apply: (tx, events, table) =>
+        p.apply(tx, fixed ? events.filter((e) => e.type !== 'Poison') : events, table),
+    };
+    const r = await start([fragile, { ...countingProjection('p2'), eventTypes: ['Counted'] }]);
+    await until(async () => (await r.status()).find((s) => s.name === 'p1')?.state === 'stopped');
+    await r.waitFor((await store.head())!.cursor, ['p2']);
+    const status = await r.status();
+    const p1 = status.find((s) => s.name === 'p1')!;
+    expect(p1).toMatchObject({ phase: 'stopped on error', eventsBehind: 3 });
+    expect(p1.error).toMatchObject({
+      eventId: poison.events[0]!.eventId,
+      cursor: poison.cursor,
+      type: 'Poison',
+    });
+    expect(p1.error!.message).toMatch(/cannot digest/);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 2 }); // stopped right before the poison event
+    expect(await counts(t.db, 'p2')).toEqual({ a: 4 }); // the other projection went on
+
+    fixed = true;
+    await r.resume('p1');
+    await r.waitFor((await store.head())!.cursor, ['p1']);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 4 });
+    expect((await r.status()).find((s) => s.name === 'p1')).toMatchObject({
+      state: 'running',
+      error: null,
+      eventsBehind: 0,
+    });
+  });
+
+  it('rebuilds a new generation while the old one serves, then switches', async () => {
+    await counted('a', 3);
+    const r = await start([countingProjection('p1')]);
+    await r.waitFor((await store.head())!.cursor, ['p1']);
+    const generation = await r.rebuild('p1');
+    expect(generation).toBe(2);
+    // The view still shows generation 1 while 2 builds (or already 2, with the same rows).
+    expect(await counts(t.db, 'p1')).toEqual({ a: 3 });
+    await until(async () => (await r.status()).some((s) => s.generation === 2 && s.active));
+    await counted('b', 1);
+    await r.waitFor((await store.head())!.cursor, ['p1']);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 3, b: 1 });
+    const status = await r.status();
+    expect(status.map((s) => [s.name, s.generation, s.active])).toEqual([['p1', 2, true]]);
+    const tables = await t.db.query<{ n: string }>(
+      `SELECT table_name AS n FROM information_schema.tables WHERE table_name LIKE 'p1_counts_g%' ORDER BY 1`,
+    );
+    expect(tables.rows.map((x) => x.n)).toEqual(['p1_counts_g2']); // the old generation is dropped
+  });
+
+  it('read-your-writes waits for the cursor, and times out with a clear error when paused', async () => {
+    const r = await start([countingProjection('p1')]);
+    const first = await counted('a');
+    await r.waitFor(first.cursor, ['p1'], 5_000);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 1 });
+    await r.pause('p1');
+    const second = await counted('a');
+    const err = await r.waitFor(second.cursor, ['p1'], 300).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReadTimeoutError);
+    expect((err as Error).message).toMatch(/did not reach the requested cursor within 300 ms/);
+    await r.resume('p1');
+    await r.waitFor(second.cursor, ['p1'], 5_000);
+    expect(await counts(t.db, 'p1')).toEqual({ a: 2 });
+  });
+});
