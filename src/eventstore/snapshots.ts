@@ -32,8 +32,14 @@ export class SnapshotStore {
   }
 
   /** The newest snapshot of `schemaVersion` at or below `atOrBelow` (default: any version). */
-  async loadLatest<S>(streamId: string, schemaVersion: number, atOrBelow?: number): Promise<Snapshot<S> | null> {
+  async loadLatest<S>(
+    streamId: string,
+    schemaVersion: number,
+    atOrBelow?: number,
+  ): Promise<Snapshot<S> | null> {
     checkName('streamId', streamId);
+    checkPositiveInt('schemaVersion', schemaVersion, 1);
+    if (atOrBelow !== undefined) checkPositiveInt('atOrBelow', atOrBelow);
     const r = await this.db.query<{ version: number; state: S }>(
       `SELECT version, state FROM snapshots
        WHERE stream_id = $1 AND schema_version = $2 AND ($3::integer IS NULL OR version <= $3)

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/types.js';
 import { fingerprint } from '../shared/hash.js';
 import { decodeCursor, encodeCursor, START, type LogPosition } from './cursor.js';
-import { ConcurrencyError, IdempotencyConflictError, InvalidInputError, type ExpectedVersion } from './errors.js';
+import {
+  ConcurrencyError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  type ExpectedVersion,
+} from './errors.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -98,36 +103,44 @@ export class EventStore {
           streamId: s.streamId,
           streamType: s.streamType,
           expected: s.expected,
-          events: s.events.map((e) => ({ type: e.type, data: e.data, schemaVersion: e.schemaVersion ?? null })),
+          events: s.events.map((e) => ({
+            type: e.type,
+            data: e.data,
+            schemaVersion: e.schemaVersion ?? null,
+          })),
         })),
       );
     let row: AppendRow;
     try {
-      const r = await this.db.query<{ result: AppendRow }>('SELECT strata_append($1, $2, $3::jsonb) AS result', [
-        options.commandId ?? null,
-        options.commandId ? requestHash : null,
-        payload,
-      ]);
+      const r = await this.db.query<{ result: AppendRow }>(
+        'SELECT strata_append($1, $2, $3::jsonb) AS result',
+        [options.commandId ?? null, options.commandId ? requestHash : null, payload],
+      );
       row = r.rows[0]!.result;
     } catch (err) {
       throw translate(err);
     }
     const result = toAppendResult(row);
-    if (!result.duplicate) this.options.onAppend?.((performance.now() - started) / 1000, result.events.length);
+    if (!result.duplicate)
+      this.options.onAppend?.((performance.now() - started) / 1000, result.events.length);
     return result;
   }
 
   /** Validates and serialises an append; the JSON text goes to SQL as one parameter. */
   private prepare(streams: StreamAppend[], options: AppendOptions): string {
-    if (!Array.isArray(streams) || streams.length === 0) throw new InvalidInputError('streams', 'nothing to append');
+    if (!Array.isArray(streams) || streams.length === 0)
+      throw new InvalidInputError('streams', 'nothing to append');
     if (options.commandId !== undefined) checkUuid('commandId', options.commandId);
     const seen = new Set<string>();
-    const common = options.metadata ? toJson('metadata', options.metadata, this.maxEventBytes) : undefined;
+    const common = options.metadata
+      ? toJson('metadata', options.metadata, this.maxEventBytes)
+      : undefined;
     let total = 0;
     const parts = streams.map((s, si) => {
       checkName('streamId', s.streamId);
       checkName('streamType', s.streamType);
-      if (seen.has(s.streamId)) throw new InvalidInputError('streamId', `${s.streamId} appears twice in one append`);
+      if (seen.has(s.streamId))
+        throw new InvalidInputError('streamId', `${s.streamId} appears twice in one append`);
       seen.add(s.streamId);
       const expected = expectedToSql(s.expected);
       if (!Array.isArray(s.events) || s.events.length === 0) {
@@ -145,7 +158,9 @@ export class EventStore {
         const eventId = e.eventId ?? randomUUID();
         checkUuid(`${at}.eventId`, eventId);
         const data = toJson(`${at}.data`, e.data, this.maxEventBytes);
-        const own = e.metadata ? toJson(`${at}.metadata`, e.metadata, this.maxEventBytes) : undefined;
+        const own = e.metadata
+          ? toJson(`${at}.metadata`, e.metadata, this.maxEventBytes)
+          : undefined;
         const metadata = mergeMetadata(common, own);
         return `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(e.type)},"schemaVersion":${schemaVersion},"data":${data},"metadata":${metadata}}`;
       });
@@ -168,7 +183,9 @@ export class EventStore {
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE stream_id = $1 AND stream_version >= $2
          AND ($3::integer IS NULL OR stream_version <= $3)
-         AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+         -- A JS Date has milliseconds, the column microseconds: compare at the Date's
+         -- precision, so that asking as of an event's recordedAt includes that event.
+         AND ($4::timestamptz IS NULL OR recorded_at < $4::timestamptz + interval '1 millisecond')
        ORDER BY stream_version ${backwards ? 'DESC' : 'ASC'}
        LIMIT $5`,
       [streamId, fromVersion, toVersion ?? null, toTime ?? null, limit ?? null],
@@ -179,7 +196,10 @@ export class EventStore {
   /** The stream's current version; 0 when it does not exist. */
   async streamVersion(streamId: string): Promise<number> {
     checkName('streamId', streamId);
-    const r = await this.db.query<{ version: number }>('SELECT version FROM streams WHERE stream_id = $1', [streamId]);
+    const r = await this.db.query<{ version: number }>(
+      'SELECT version FROM streams WHERE stream_id = $1',
+      [streamId],
+    );
     return r.rows[0]?.version ?? 0;
   }
 
@@ -190,10 +210,12 @@ export class EventStore {
    * resumes from the last cursor it saw.
    */
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    const after = options.after ? decodeCursor(options.after) : START;
+    // null/undefined mean the start; anything else (even '') must be a well-formed cursor.
+    const after = options.after != null ? decodeCursor(options.after) : START;
     const limit = options.limit ?? 1000;
     checkPositiveInt('limit', limit, 1);
-    if (limit > MAX_READ_LIMIT) throw new InvalidInputError('limit', `must be at most ${MAX_READ_LIMIT}`);
+    if (limit > MAX_READ_LIMIT)
+      throw new InvalidInputError('limit', `must be at most ${MAX_READ_LIMIT}`);
     const filters: string[] = [];
     const params: unknown[] = [after.transactionId, after.globalPosition, limit];
     if (options.streamTypes?.length) {
@@ -212,9 +234,11 @@ export class EventStore {
     const r = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         AND transaction_id < (SELECT strata_read_horizon())
          ${filters.join(' ')}
-       ORDER BY transaction_id, global_position
+       -- Qualified: a bare name would sort by the text alias above ('10' < '9'), which
+       -- breaks resuming from cursors and cannot use the commit-order index.
+       ORDER BY events.transaction_id, events.global_position
        LIMIT $3`,
       params,
     );
@@ -223,23 +247,37 @@ export class EventStore {
 
   /** The position of the newest event visible to readers, or null for an empty log. */
   async head(): Promise<{ cursor: string; globalPosition: number; recordedAt: Date } | null> {
-    const r = await this.db.query<{ transaction_id: string; global_position: number; recorded_at: Date }>(
+    const r = await this.db.query<{
+      transaction_id: string;
+      global_position: number;
+      recorded_at: Date;
+    }>(
       `SELECT transaction_id::text AS transaction_id, global_position, recorded_at FROM events
-       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+       WHERE transaction_id < (SELECT strata_read_horizon())
+       ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`,
     );
     const row = r.rows[0];
     if (!row) return null;
     return {
-      cursor: encodeCursor({ transactionId: row.transaction_id, globalPosition: row.global_position }),
+      cursor: encodeCursor({
+        transactionId: row.transaction_id,
+        globalPosition: row.global_position,
+      }),
       globalPosition: row.global_position,
       recordedAt: row.recorded_at,
     };
   }
 
   private toEvent(row: EventRow): StoredEvent {
-    const { schemaVersion, data } = this.upcasters.upcast(row.event_type, row.schema_version, row.data);
-    const position: LogPosition = { transactionId: row.transaction_id, globalPosition: row.global_position };
+    const { schemaVersion, data } = this.upcasters.upcast(
+      row.event_type,
+      row.schema_version,
+      row.data,
+    );
+    const position: LogPosition = {
+      transactionId: row.transaction_id,
+      globalPosition: row.global_position,
+    };
     return {
       eventId: row.event_id,
       streamId: row.stream_id,
