@@ -14,7 +14,10 @@ import type { Services } from './graphql/context.js';
 import { createGraphQLServer } from './graphql/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { SubscriptionHub } from './live/hub.js';
 import { Notifier } from './live/notifier.js';
+import { attachWebSocketServer } from './live/ws.js';
+import { orderCustomerEnricher } from './orders/live.js';
 import { ProjectionRuntime } from './projections/runtime.js';
 import { allProjections } from './projections/registry.js';
 
@@ -26,6 +29,8 @@ export interface AppOverrides {
   now?: () => Date;
   /** The id generator for server-chosen ids. */
   newId?: () => string;
+  /** Live delivery limits (tests shrink them). */
+  live?: { bufferSize?: number; maxSocketBacklog?: number };
 }
 
 export interface App {
@@ -78,11 +83,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const projections = new ProjectionRuntime(db, store, notifier, allProjections(), logger, {
     onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
   });
+  const live = new SubscriptionHub(store, notifier, logger, {
+    enrich: orderCustomerEnricher(store),
+    ...overrides.live,
+  });
   const services: Services = {
     db,
     store,
     commands,
     projections,
+    live,
     logger,
     now: overrides.now ?? (() => new Date()),
     newId: overrides.newId ?? randomUUID,
@@ -132,6 +142,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     cleanups.push(() => notifier.stop());
     await projections.start();
     cleanups.push(() => projections.stop());
+    await live.start();
+    cleanups.push(() => live.stop());
   } catch (err) {
     await runCleanups(cleanups, logger);
     throw err;
@@ -159,6 +171,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         });
       });
       cleanups.push(() => closeServer(server));
+      const ws = attachWebSocketServer(server, yoga, tokens, logger);
+      // Stopped first: subscribers get a resumable close before anything else goes away.
+      cleanups.push(() => ws.close());
       const { port } = server.address() as AddressInfo;
       return `http://localhost:${port}`;
     },

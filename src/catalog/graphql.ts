@@ -1,6 +1,7 @@
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { PRODUCT_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
 import {
   BusinessRuleViolationResult,
   ConcurrencyErrorResult,
@@ -48,6 +49,17 @@ export function productView(state: ProductState): ProductView {
   };
 }
 
+/** The product from the read model once it has caught up with `cursor` (read-your-writes). */
+const readProductAfter = (ctx: GraphQLContext, productId: string, cursor: string) =>
+  readAfterWrite(
+    ctx,
+    cursor,
+    PRODUCT_READ_MODELS,
+    (l) => l.product.load(productId),
+    `product ${productId}`,
+  );
+
+/** Loads a product from the write model (queries and mutation results use the read model). */
 export async function loadProduct(
   ctx: GraphQLContext,
   productId: string,
@@ -114,10 +126,13 @@ builder.mutationField('registerProduct', (t) =>
           },
           env,
         );
-        const product = result.state
-          ? productView(result.state)
-          : await loadProduct(ctx, productId);
-        return { cursor: result.cursor, version: result.version, entity: product! };
+        // A replay answers with the first run's stream: a server-chosen id differs each run.
+        const id = result.streamId.replace(/^product-/, '');
+        return {
+          cursor: result.cursor,
+          version: result.version,
+          entity: await readProductAfter(ctx, id, result.cursor),
+        };
       }),
   }),
 );
@@ -154,10 +169,11 @@ builder.mutationField('restockProduct', (t) =>
           },
           env,
         );
-        const product = result.state
-          ? productView(result.state)
-          : await loadProduct(ctx, productId);
-        return { cursor: result.cursor, version: result.version, entity: product! };
+        return {
+          cursor: result.cursor,
+          version: result.version,
+          entity: await readProductAfter(ctx, productId, result.cursor),
+        };
       }),
   }),
 );
@@ -198,10 +214,11 @@ builder.mutationField('changeProductPrice', (t) =>
           },
           env,
         );
-        const product = result.state
-          ? productView(result.state)
-          : await loadProduct(ctx, productId);
-        return { cursor: result.cursor, version: result.version, entity: product! };
+        return {
+          cursor: result.cursor,
+          version: result.version,
+          entity: await readProductAfter(ctx, productId, result.cursor),
+        };
       }),
   }),
 );

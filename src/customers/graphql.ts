@@ -2,6 +2,7 @@ import { canActForCustomer } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { CUSTOMER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
 import {
   BusinessRuleViolationResult,
   ConcurrencyErrorResult,
@@ -39,7 +40,17 @@ export function customerView(state: CustomerState): CustomerView {
   return { id: state.customerId, name: state.name, email: state.email, phone: state.phone };
 }
 
-/** Loads a customer from the write model (the read model takes over with the read side). */
+/** The customer from the read model once it has caught up with `cursor` (read-your-writes). */
+const readCustomerAfter = (ctx: GraphQLContext, customerId: string, cursor: string) =>
+  readAfterWrite(
+    ctx,
+    cursor,
+    CUSTOMER_READ_MODELS,
+    (l) => l.customer.load(customerId),
+    `customer ${customerId}`,
+  );
+
+/** Loads a customer from the write model (queries and mutation results use the read model). */
 export async function loadCustomer(
   ctx: GraphQLContext,
   customerId: string,
@@ -153,10 +164,13 @@ builder.mutationField('registerCustomer', (t) =>
           env,
           { companions: () => emailReservations(ctx, customerId, input.email, undefined) },
         );
-        const customer = result.state
-          ? customerView(result.state)
-          : await loadCustomer(ctx, customerId);
-        return { cursor: result.cursor, version: result.version, entity: customer! };
+        // A replay answers with the first run's stream: a server-chosen id differs each run.
+        const id = result.streamId.replace(/^customer-/, '');
+        return {
+          cursor: result.cursor,
+          version: result.version,
+          entity: await readCustomerAfter(ctx, id, result.cursor),
+        };
       }),
   }),
 );
@@ -212,10 +226,11 @@ builder.mutationField('changeCustomerEmail', (t) =>
             companions: () => emailReservations(ctx, customerId, input.email, previous),
           },
         );
-        const customer = result.state
-          ? customerView(result.state)
-          : await loadCustomer(ctx, customerId);
-        return { cursor: result.cursor, version: result.version, entity: customer! };
+        return {
+          cursor: result.cursor,
+          version: result.version,
+          entity: await readCustomerAfter(ctx, customerId, result.cursor),
+        };
       }),
   }),
 );

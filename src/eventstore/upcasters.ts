@@ -25,7 +25,11 @@ export class UpcasterRegistry {
     return this.latest.get(type) ?? 1;
   }
 
-  upcast(type: string, schemaVersion: number, data: unknown): { schemaVersion: number; data: unknown } {
+  upcast(
+    type: string,
+    schemaVersion: number,
+    data: unknown,
+  ): { schemaVersion: number; data: unknown } {
     let version = schemaVersion;
     let current = data;
     for (;;) {

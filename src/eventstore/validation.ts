@@ -13,7 +13,8 @@ export function checkName(field: string, value: unknown): asserts value is strin
 }
 
 export function checkUuid(field: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidInputError(field, 'must be a uuid');
+  if (typeof value !== 'string' || !UUID.test(value))
+    throw new InvalidInputError(field, 'must be a uuid');
 }
 
 export function checkPositiveInt(field: string, value: unknown, min = 0): asserts value is number {
@@ -40,18 +41,23 @@ export function toJson(field: string, value: unknown, maxBytes: number): string 
       if (!Number.isFinite(v)) throw new InvalidInputError(path, 'is not a finite number');
       return;
     }
-    if (typeof v !== 'object') throw new InvalidInputError(path, `is a ${typeof v}, which JSON cannot hold`);
+    if (typeof v !== 'object')
+      throw new InvalidInputError(path, `is a ${typeof v}, which JSON cannot hold`);
     if (seen.has(v)) throw new InvalidInputError(path, 'is circular');
     const proto = Object.getPrototypeOf(v) as unknown;
     if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
-      throw new InvalidInputError(path, 'is not a plain object (use strings for dates and the like)');
+      throw new InvalidInputError(
+        path,
+        'is not a plain object (use strings for dates and the like)',
+      );
     }
     seen.add(v);
     if (Array.isArray(v)) {
       v.forEach((item, i) => check(item, `${path}[${i}]`));
     } else {
       for (const [k, item] of Object.entries(v)) {
-        if (k.includes('\u0000')) throw new InvalidInputError(path, 'has a key with a NUL character');
+        if (k.includes('\u0000'))
+          throw new InvalidInputError(path, 'has a key with a NUL character');
         if (item !== undefined) check(item, `${path}.${k}`);
       }
     }
@@ -61,6 +67,7 @@ export function toJson(field: string, value: unknown, maxBytes: number): string 
   check(value, field);
   const json = JSON.stringify(value);
   const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes > maxBytes) throw new InvalidInputError(field, `is ${bytes} bytes, over the limit of ${maxBytes}`);
+  if (bytes > maxBytes)
+    throw new InvalidInputError(field, `is ${bytes} bytes, over the limit of ${maxBytes}`);
   return json;
 }

@@ -1,9 +1,12 @@
+import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { CommandHandler } from '../commands/handler.js';
 import type { Db } from '../db/types.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { Logger } from '../observability/logger.js';
+import type { SubscriptionHub } from '../live/hub.js';
 import type { ProjectionRuntime } from '../projections/runtime.js';
+import type { Loaders } from './loaders.js';
 
 /** Services shared by all requests, wired once by the composition root. */
 export interface Services {
@@ -12,11 +15,15 @@ export interface Services {
   commands: CommandHandler;
   /** The read side: projection status, rebuilds and read-your-writes waits. */
   projections: ProjectionRuntime;
+  /** Live delivery of the log to subscriptions. */
+  live: SubscriptionHub;
   logger: Logger;
   /** The clock: the only source of "now" for commands. */
   now(): Date;
   /** The id generator for entities whose id the client did not choose. */
   newId(): string;
+  /** How long a read-your-writes wait (`consistentWith`, mutation results) may take; default 5000 ms. */
+  readTimeoutMs?: number;
 }
 
 /** What every resolver may use; built once per request (or per subscription operation). */
@@ -25,4 +32,8 @@ export interface GraphQLContext extends Services {
   principal: Principal | null;
   /** Ties the events of one request together across services; from `x-correlation-id` or new. */
   correlationId: string;
+  /** Per-request DataLoaders over the read models (see `createLoaders`). */
+  loaders: Loaders;
+  /** The graphql-ws socket of a subscription (for back-pressure); absent over HTTP and SSE. */
+  socket?: WebSocket;
 }

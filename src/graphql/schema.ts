@@ -6,6 +6,12 @@ import './errors.js';
 import '../customers/graphql.js';
 import '../catalog/graphql.js';
 import '../orders/graphql.js';
+import '../catalog/queries.js';
+import '../customers/queries.js';
+import '../orders/queries.js';
+import '../orders/history.js';
+import '../eventstore/graphql.js';
+import '../orders/subscriptions.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -4,8 +4,15 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
+import type { WebSocket } from 'ws';
 import type { GraphQLContext, Services } from './context.js';
+import { createLoaders } from './loaders.js';
 import { getSchema } from './schema.js';
+
+/** What the WebSocket server hands to yoga's context factory for each operation. */
+export interface WebSocketInitialContext {
+  websocket: { principal: Principal; correlationId: string; socket: WebSocket };
+}
 
 export interface GraphQLServerOptions {
   services: Services;
@@ -62,7 +69,19 @@ export function createGraphQLServer(
     },
     // Unexpected errors reach clients as "Unexpected error." with no stack or SQL.
     maskedErrors: true,
-    context: async ({ request }) => {
+    context: async (initial) => {
+      // graphql-ws operations arrive with the principal resolved when the socket opened.
+      const ws = (initial as Partial<WebSocketInitialContext>).websocket;
+      if (ws)
+        return {
+          ...o.services,
+          principal: ws.principal,
+          correlationId: ws.correlationId,
+          socket: ws.socket,
+          // A subscription lives long: no memoised rows across its events.
+          loaders: createLoaders(o.services.db, { cache: false }),
+        };
+      const { request } = initial;
       const correlationId = correlationIdFrom(request.headers.get('x-correlation-id'));
       let principal: Principal | null;
       try {
@@ -78,7 +97,7 @@ export function createGraphQLServer(
         }
         throw err;
       }
-      return { ...o.services, principal, correlationId };
+      return { ...o.services, principal, correlationId, loaders: createLoaders(o.services.db) };
     },
   });
 }

@@ -43,6 +43,8 @@ export interface HubOptions {
   batchSize?: number;
   /** Adds facts to events before fan-out (e.g. an order's customer id). */
   enrich?: (events: LiveEvent[]) => Promise<void>;
+  /** Bytes a WebSocket may have queued for a slow client before its feed stops pulling events. */
+  maxSocketBacklog?: number;
 }
 
 const position = (e: StoredEvent): LogPosition => ({
@@ -71,8 +73,11 @@ export class SubscriptionHub {
   private off: (() => void) | undefined;
   private readonly bufferSize: number;
   private readonly batchSize: number;
-  /** Store reads done by the hub's live loop (a read that found events counts). */
+  readonly maxSocketBacklog: number;
+  /** Store reads done by the hub's live loop that found events. */
   reads = 0;
+  /** All store reads of the live loop, empty ones included. */
+  readCalls = 0;
   /** Events delivered into subscriptions (after filtering). */
   delivered = 0;
 
@@ -84,6 +89,7 @@ export class SubscriptionHub {
   ) {
     this.bufferSize = options.bufferSize ?? 1000;
     this.batchSize = options.batchSize ?? 1000;
+    this.maxSocketBacklog = options.maxSocketBacklog ?? 1024 * 1024;
   }
 
   get subscriptionCount(): number {
@@ -128,6 +134,7 @@ export class SubscriptionHub {
         after: encode(this.position),
         limit: this.batchSize,
       });
+      this.readCalls++;
       if (events.length === 0) return;
       this.reads++;
       await this.options.enrich?.(events);
@@ -166,7 +173,8 @@ export class SubscriptionHub {
 
   /** @internal One replay page, in commit order, with the same enrichment as live events. */
   async replayPage(after: LogPosition, filter: LiveFilter): Promise<LiveEvent[]> {
-    const options: ReadAllOptions = { after: encode(after), limit: 200 };
+    // A page never exceeds a subscription's buffer, so the switch to live starts with room.
+    const options: ReadAllOptions = { after: encode(after), limit: Math.min(200, this.bufferSize) };
     if (filter.streamId !== undefined) options.streamId = filter.streamId;
     if (filter.streamTypes?.length) options.streamTypes = filter.streamTypes;
     if (filter.eventTypes?.length) options.eventTypes = filter.eventTypes;

@@ -1,12 +1,14 @@
 import { canActForCustomer, type Principal } from '../auth/principal.js';
-import { loadProduct, ProductRef } from '../catalog/graphql.js';
+import { ProductRef } from '../catalog/graphql.js';
 import { productDecider, productInfo, productStreamId } from '../catalog/decider.js';
+import { formatMoney } from '../catalog/money-format.js';
 import type { ProductInfo } from '../catalog/decider.js';
-import { CustomerRef, loadCustomer } from '../customers/graphql.js';
+import { CustomerRef } from '../customers/graphql.js';
 import { customerStreamId } from '../customers/decider.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { ORDER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
 import {
   BusinessRuleViolationResult,
   ConcurrencyErrorResult,
@@ -23,84 +25,37 @@ import {
   MoneyRef,
 } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
-import { multiply, type Money } from '../shared/money.js';
+import { ruleViolation } from '../shared/decider.js';
+import { multiply } from '../shared/money.js';
 import type { OrderCommand } from './commands.js';
-import {
-  orderDecider,
-  orderStreamId,
-  type ExistingOrder,
-  type OrderState,
-  type OrderStatus,
-} from './decider.js';
-import type { Address, OrderLine } from './events.js';
+import { orderDecider, orderStreamId, type OrderState } from './decider.js';
+import type { OrderLine } from './events.js';
+import type { OrderReadModel } from './projections.js';
 
-/** An order as clients see it. */
-export interface OrderView {
-  id: string;
-  status: OrderStatus;
-  customerId: string;
-  items: OrderLine[];
-  total: Money;
-  shippingAddress: Address;
-  payment: { paymentId: string; status: 'PAID' | 'REFUNDED'; amount: Money } | null;
-  shipment: { carrier: string; trackingNumber: string; status: string } | null;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export function orderView(state: ExistingOrder, version: number): OrderView {
-  const payment =
-    state.status === 'PAID' || state.status === 'SHIPPED'
-      ? {
-          paymentId: state.payment.paymentId,
-          status: 'PAID' as const,
-          amount: state.payment.amount,
-        }
-      : state.status === 'CANCELLED' && state.payment
-        ? {
-            paymentId: state.payment.paymentId,
-            status: state.refunded ? ('REFUNDED' as const) : ('PAID' as const),
-            amount: state.payment.amount,
-          }
-        : null;
-  const shipment =
-    state.status === 'SHIPPED'
-      ? {
-          carrier: state.shipment.carrier,
-          trackingNumber: state.shipment.trackingNumber,
-          status: 'SHIPPED',
-        }
-      : null;
-  return {
-    id: state.orderId,
-    status: state.status,
-    customerId: state.customerId,
-    items: state.items,
-    total: state.total,
-    shippingAddress: state.shippingAddress,
-    payment,
-    shipment,
-    version,
-    createdAt: state.createdAt,
-    updatedAt: state.updatedAt,
-  };
-}
+/** An order as clients see it: the read model's row (projection `orders`). */
+export type OrderView = OrderReadModel;
 
 export const OrderStatusEnum = builder.enumType('OrderStatus', {
   values: ['PENDING', 'PAID', 'SHIPPED', 'CANCELLED'] as const,
 });
 
-const OrderItemRef = builder.objectRef<OrderLine>('OrderItem').implement({
+export const OrderItemRef = builder.objectRef<OrderLine>('OrderItem').implement({
   description: 'One product in an order, at the price captured when it was added',
   fields: (t) => ({
     product: t.field({
       type: ProductRef,
-      resolve: async (line, _args, ctx) => {
-        const product = await loadProduct(ctx, line.productId);
-        if (!product) throw new Error(`product ${line.productId} of an order is missing`);
-        return product;
-      },
+      description:
+        'The catalogue entry as it is now (the line keeps the name and price of when it was added)',
+      resolve: async (line, _args, ctx) =>
+        // Each projection runs on its own: should the catalogue lag behind the orders, the
+        // line's captured data stands in (stock unknown: 0) rather than failing the order.
+        (await ctx.loaders.product.load(line.productId)) ?? {
+          id: line.productId,
+          name: line.productName,
+          imageUrl: line.imageUrl,
+          price: line.unitPrice,
+          availableStock: 0,
+        },
     }),
     productId: t.exposeID('productId'),
     productName: t.exposeString('productName'),
@@ -133,11 +88,14 @@ export const OrderRef = builder.objectRef<OrderView>('Order').implement({
     status: t.field({ type: OrderStatusEnum, resolve: (o) => o.status }),
     customer: t.field({
       type: CustomerRef,
-      resolve: async (o, _args, ctx) => {
-        const customer = await loadCustomer(ctx, o.customerId);
-        if (!customer) throw new Error(`customer ${o.customerId} of an order is missing`);
-        return customer;
-      },
+      resolve: async (o, _args, ctx) =>
+        // Should the customers projection lag behind the orders, the copy in the order serves.
+        (await ctx.loaders.customer.load(o.customerId)) ?? {
+          id: o.customerId,
+          name: o.customerName ?? '',
+          email: o.customerEmail ?? '',
+          phone: o.customerPhone ?? '',
+        },
     }),
     items: t.field({ type: [OrderItemRef], resolve: (o) => o.items }),
     itemCount: t.int({
@@ -176,7 +134,34 @@ function ownOrdersOnly(principal: Principal) {
   };
 }
 
-/** Runs one order command and answers with the order as the write model now has it. */
+/**
+ * GraphQL's Int is 32-bit, so `Money.amount` cannot show more than this, while the write
+ * model accepts totals up to MAX_AMOUNT. An order this API could not show is refused before
+ * anything is written (rather than written, then answered with a serialisation error).
+ */
+const MAX_GRAPHQL_INT = 2_147_483_647;
+
+const apiOrderDecider: typeof orderDecider = {
+  ...orderDecider,
+  decide(command, state) {
+    const events = orderDecider.decide(command, state);
+    for (const e of events) {
+      if (
+        (e.type === 'OrderCreated' || e.type === 'OrderItemAdded') &&
+        e.data.total.amount > MAX_GRAPHQL_INT
+      ) {
+        const most = { amount: MAX_GRAPHQL_INT, currency: e.data.total.currency };
+        throw ruleViolation(
+          'ORDER_TOTAL_TOO_LARGE',
+          `Order ${e.data.orderId} would total ${formatMoney(e.data.total)}; the most an order may total is ${formatMoney(most)}`,
+        );
+      }
+    }
+    return events;
+  },
+};
+
+/** Runs one order command and answers with the order as the read model has it then. */
 async function runOrderCommand(
   ctx: GraphQLContext,
   operation: string,
@@ -187,20 +172,20 @@ async function runOrderCommand(
 ) {
   const env = envelope(ctx, operation, { ...input, commandId: String(input.commandId) });
   if (options.staffOnly) requireStaff(ctx);
-  const result = await ctx.commands.execute(orderDecider, orderStreamId(orderId), command, env, {
+  const result = await ctx.commands.execute(apiOrderDecider, orderStreamId(orderId), command, env, {
     authorize: ownOrdersOnly(env.principal),
     ...(options.expectedVersion != null ? { expectedVersion: options.expectedVersion } : {}),
   });
-  let state = result.state;
-  let version = result.version;
-  if (!state || state.status === 'NOT_CREATED') {
-    const loaded = await ctx.commands.load(orderDecider, orderStreamId(orderId));
-    state = loaded.state;
-    version = loaded.version;
-  }
-  if (state.status === 'NOT_CREATED') throw new Error(`order ${orderId} vanished`);
-  return { cursor: result.cursor, version: result.version, entity: orderView(state, version) };
+  return {
+    cursor: result.cursor,
+    version: result.version,
+    entity: await readOrderAfter(ctx, orderId, result.cursor),
+  };
 }
+
+/** The order from the read model once it has caught up with `cursor` (read-your-writes). */
+const readOrderAfter = (ctx: GraphQLContext, orderId: string, cursor: string) =>
+  readAfterWrite(ctx, cursor, ORDER_READ_MODELS, (l) => l.order.load(orderId), `order ${orderId}`);
 
 /** The catalogue entries of the given products, as the write model has them now. */
 async function catalogue(
@@ -273,7 +258,7 @@ builder.mutationField('createOrder', (t) =>
             : {};
         const customerExists = (await ctx.store.streamVersion(customerStreamId(customerId))) > 0;
         const result = await ctx.commands.execute(
-          orderDecider,
+          apiOrderDecider,
           orderStreamId(orderId),
           {
             type: 'CreateOrder',
@@ -290,14 +275,12 @@ builder.mutationField('createOrder', (t) =>
           env,
           { authorize: ownOrdersOnly(env.principal) },
         );
+        // A replay answers with the first run's stream: a server-chosen id differs each run.
         const id = result.streamId.replace(/^order-/, '');
-        const loaded =
-          result.state ?? (await ctx.commands.load(orderDecider, result.streamId)).state;
-        if (loaded.status === 'NOT_CREATED') throw new Error(`order ${id} vanished`);
         return {
           cursor: result.cursor,
           version: result.version,
-          entity: orderView(loaded, result.version),
+          entity: await readOrderAfter(ctx, id, result.cursor),
         };
       }),
   }),

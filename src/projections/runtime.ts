@@ -229,28 +229,38 @@ export class ProjectionRuntime {
   private async run(p: Projection, generation: number): Promise<void> {
     let slowMode = false; // after a failed batch: one event at a time, to find the poison one
     let backoff = 100;
+    // The lease as this runner last knew it: renewed only when half used up, since every
+    // committed batch extends it anyway (one write less per batch).
+    let held: { checkpoint: LogPosition; state: ProjectionState; until: number } | undefined;
     while (!this.stopped) {
       try {
-        const lease = await this.lease(p.name, generation);
-        if (lease === 'retired') return;
-        if (!lease) {
-          await this.sleep(Math.min(this.leaseMs / 2, 5_000));
-          continue;
+        if (!held || Date.now() > held.until - this.leaseMs / 2) {
+          const lease = await this.lease(p.name, generation);
+          if (lease === 'retired') return;
+          if (!lease) {
+            held = undefined;
+            await this.sleep(Math.min(this.leaseMs / 2, 5_000));
+            continue;
+          }
+          held = { ...lease, until: Date.now() + this.leaseMs };
         }
         const events = await this.store.readAll({
-          after: encodeCursor(lease.checkpoint),
+          after: encodeCursor(held.checkpoint),
           limit: slowMode ? 1 : this.batchSize,
         });
         if (events.length === 0) {
-          if (lease.state === 'rebuilding') await this.trySwitch(p, generation);
+          if (held.state === 'rebuilding') await this.trySwitch(p, generation);
           await this.sleep(this.idleMs);
           continue;
         }
         const started = performance.now();
         try {
-          await this.applyBatch(p, generation, lease.checkpoint, events);
+          await this.applyBatch(p, generation, held.checkpoint, events);
         } catch (err) {
-          if (err instanceof LeaseLost || isTransient(err)) throw err;
+          if (err instanceof LeaseLost || isTransient(err)) {
+            held = undefined;
+            throw err;
+          }
           if (!slowMode && events.length > 1) {
             slowMode = true;
             continue;
@@ -258,6 +268,12 @@ export class ProjectionRuntime {
           await this.poison(p, generation, events[0]!, err);
           continue;
         }
+        const last = events[events.length - 1]!;
+        held.checkpoint = {
+          transactionId: last.transactionId,
+          globalPosition: last.globalPosition,
+        };
+        held.until = Date.now() + this.leaseMs;
         slowMode = false;
         backoff = 100;
         this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
@@ -308,6 +324,10 @@ export class ProjectionRuntime {
     const handled = new Set(p.eventTypes);
     const relevant = events.filter((e) => handled.has(e.type));
     await this.db.transaction(async (tx) => {
+      // Read tables are derived data: a crash may lose the last batches, but never one
+      // without its checkpoint (same transaction), so they are simply applied again. Not
+      // waiting for the WAL flush keeps projections off the append path's disk.
+      await tx.query('SET LOCAL synchronous_commit = off');
       if (relevant.length) await p.apply(tx, relevant, (t) => physical(t, generation));
       const moved = await tx.query(
         `UPDATE projections
@@ -344,7 +364,10 @@ export class ProjectionRuntime {
       'projection stopped on a poison event',
     );
     await this.db.query(
-      `UPDATE projections SET state = 'stopped', error = $3::jsonb, updated_at = now() WHERE name = $1 AND generation = $2`,
+      // A generation retired meanwhile (its tables dropped under a running batch) is not
+      // poisoned: its runner just ends.
+      `UPDATE projections SET state = 'stopped', error = $3::jsonb, updated_at = now()
+       WHERE name = $1 AND generation = $2 AND state IN ('running', 'rebuilding')`,
       [p.name, generation, JSON.stringify(error)],
     );
     this.options.onPoison?.(p.name, error);
@@ -433,7 +456,7 @@ export class ProjectionRuntime {
         const lag = await this.db.query<{ behind: number; oldest: Date | null }>(
           `SELECT count(*)::int8 AS behind, min(recorded_at) AS oldest FROM events
            WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-             AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+             AND transaction_id < (SELECT strata_read_horizon())`,
           [r.checkpoint_txid, r.checkpoint_position],
         );
         const behind = lag.rows[0]?.behind ?? 0;
@@ -479,32 +502,44 @@ export class ProjectionRuntime {
   ): Promise<void> {
     const target = decodeCursor(cursor);
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
-        `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
-        [names],
-      );
-      const reached =
-        r.rows.length === names.length &&
-        r.rows.every(
-          (row) =>
-            compareLogPositions(
-              { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
-              target,
-            ) >= 0,
+    // Listen before checking, so a checkpoint that moves in between still wakes us.
+    let woken = false;
+    let wake: (() => void) | undefined;
+    const off = this.notifier.on(CHECKPOINT_CHANNEL, () => {
+      woken = true;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        woken = false;
+        const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
+          `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
+          [names],
         );
-      if (reached) return;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ReadTimeoutError(cursor, timeoutMs);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, Math.min(left, 250));
-        const off = this.notifier.on(CHECKPOINT_CHANNEL, finish);
-        function finish() {
-          clearTimeout(timer);
-          off();
-          resolve();
-        }
-      });
+        const reached =
+          r.rows.length === names.length &&
+          r.rows.every(
+            (row) =>
+              compareLogPositions(
+                { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
+                target,
+              ) >= 0,
+          );
+        if (reached) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ReadTimeoutError(cursor, timeoutMs);
+        if (woken) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 250));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    } finally {
+      off();
     }
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppOverrides } from '../../src/app.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TestDatabase } from './db.js';
@@ -20,7 +20,7 @@ export interface TestApp {
   auth(
     principal: Partial<Principal> & Pick<Principal, 'role'>,
     ttlSeconds?: number,
-  ): Promise<Record<string, string>>;
+  ): Promise<{ authorization: string }>;
   stop(): Promise<void>;
 }
 
@@ -31,12 +31,13 @@ export const TEST_AUTH_SECRET = 'test-secret-test-secret-test-secret-0123456789'
 export async function startTestApp(
   t: TestDatabase,
   env: Record<string, string> = {},
+  overrides: Omit<AppOverrides, 'db'> = {},
 ): Promise<TestApp> {
   const config: Config = {
     ...loadConfig({ PORT: '0', LOG_LEVEL: 'silent', STRATA_AUTH_SECRET: TEST_AUTH_SECRET, ...env }),
     engine: t.db.engine,
   };
-  const app = await buildApp(config, { db: t.db });
+  const app = await buildApp(config, { db: t.db, ...overrides });
   const url = await app.start();
   return {
     app,

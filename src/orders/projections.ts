@@ -1,0 +1,521 @@
+import type { CustomerEvent } from '../customers/events.js';
+import type { Queryable } from '../db/types.js';
+import {
+  ddlBlock,
+  insertRows,
+  iso,
+  loadByIds,
+  upsertRows,
+  type Column,
+} from '../projections/batch.js';
+import type { Projection } from '../projections/types.js';
+import type { Money } from '../shared/money.js';
+import type { OrderStatus } from './decider.js';
+import { orderEventTypes, type Address, type OrderEvent, type OrderLine } from './events.js';
+import { describeOrderEvent, orderEventTime } from './timeline.js';
+
+/**
+ * The orders read model (projection `orders`):
+ *
+ * - `order_list`: one row per order, with everything an order page shows (lines with the
+ *   product name, picture and unit price captured in the order, address, payment,
+ *   shipment) and the customer's name and e-mail copied in, so lists filter and show
+ *   them without a join. A `CustomerEmailChanged` rewrites that customer's rows.
+ * - `order_timeline`: one row per order event, with a human-readable description.
+ * - `order_list_customers`: the projection's own lookup of customer name, e-mail and
+ *   phone (a projection never reads another projection's tables).
+ *
+ * Order numbers (`SO-000001`, …) are assigned in commit order, i.e. in the order the
+ * projection applies `OrderCreated`s, and stored: the same log always yields the same
+ * numbers, on every rebuild, and they never change once given.
+ */
+export const ORDERS_PROJECTION = 'orders';
+
+export const formatOrderNumber = (seq: number): string => `SO-${String(seq).padStart(6, '0')}`;
+
+export interface PaymentView {
+  paymentId: string;
+  status: 'PAID' | 'REFUNDED';
+  amount: Money;
+}
+
+export interface ShipmentView {
+  carrier: string;
+  trackingNumber: string;
+  status: string;
+}
+
+/** An order as the read model has it: what the GraphQL `Order` type shows. */
+export interface OrderReadModel {
+  id: string;
+  /** Position of the order in the log's commit order: 1, 2, 3 … (keyset for lists). */
+  seq: number;
+  orderNumber: string;
+  status: OrderStatus;
+  customerId: string;
+  customerName: string | null;
+  customerEmail: string | null;
+  customerPhone: string | null;
+  items: OrderLine[];
+  /** Units: the sum of the quantities. */
+  itemCount: number;
+  total: Money;
+  shippingAddress: Address;
+  payment: PaymentView | null;
+  shipment: ShipmentView | null;
+  version: number;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+}
+
+export interface TimelineEntry {
+  orderId: string;
+  version: number;
+  type: string;
+  at: Date | string;
+  description: string;
+  cursor: string;
+}
+
+interface OrderRow {
+  id: string;
+  order_seq: number;
+  order_number: string;
+  customer_id: string;
+  customer_name: string | null;
+  customer_email: string | null;
+  customer_phone: string | null;
+  status: OrderStatus;
+  total_amount: number;
+  currency: string;
+  item_count: number;
+  items: OrderLine[];
+  shipping_address: Address;
+  payment: PaymentView | null;
+  shipment: ShipmentView | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  version: number;
+}
+
+const ORDER_COLUMNS: readonly Column[] = [
+  ['id', 'text'],
+  ['order_seq', 'int8'],
+  ['order_number', 'text'],
+  ['customer_id', 'text'],
+  ['customer_name', 'text'],
+  ['customer_email', 'text'],
+  ['customer_phone', 'text'],
+  ['status', 'text'],
+  ['total_amount', 'int8'],
+  ['currency', 'text'],
+  ['item_count', 'int4'],
+  ['items', 'jsonb'],
+  ['shipping_address', 'jsonb'],
+  ['payment', 'jsonb'],
+  ['shipment', 'jsonb'],
+  ['created_at', 'timestamptz'],
+  ['updated_at', 'timestamptz'],
+  ['version', 'int4'],
+];
+
+const TIMELINE_COLUMNS: readonly Column[] = [
+  ['order_id', 'text'],
+  ['version', 'int4'],
+  ['type', 'text'],
+  ['at', 'timestamptz'],
+  ['description', 'text'],
+  ['cursor', 'text'],
+];
+
+interface LookupCustomer {
+  id: string;
+  name: string;
+  email: string;
+  phone: string;
+  version: number;
+}
+
+const CUSTOMER_COLUMNS: readonly Column[] = [
+  ['id', 'text'],
+  ['name', 'text'],
+  ['email', 'text'],
+  ['phone', 'text'],
+  ['version', 'int4'],
+];
+
+const units = (items: readonly OrderLine[]): number => items.reduce((n, l) => n + l.quantity, 0);
+
+/** Applies one order event (newer than the row) to the row. */
+function foldOrder(
+  row: OrderRow | undefined,
+  ev: OrderEvent,
+  version: number,
+  next: { seq: () => number; customer: (id: string) => LookupCustomer | undefined },
+): OrderRow {
+  if (ev.type === 'OrderCreated') {
+    const d = ev.data;
+    const seq = next.seq();
+    const c = next.customer(d.customerId);
+    return {
+      id: d.orderId,
+      order_seq: seq,
+      order_number: formatOrderNumber(seq),
+      customer_id: d.customerId,
+      customer_name: c?.name ?? null,
+      customer_email: c?.email ?? null,
+      customer_phone: c?.phone ?? null,
+      status: 'PENDING',
+      total_amount: d.total.amount,
+      currency: d.total.currency,
+      item_count: units(d.items),
+      items: d.items,
+      shipping_address: d.shippingAddress,
+      payment: null,
+      shipment: null,
+      created_at: d.createdAt,
+      updated_at: d.createdAt,
+      version,
+    };
+  }
+  if (!row) throw new Error(`${ev.type} for order ${ev.data.orderId}, which was never created`);
+  const base = { ...row, version, updated_at: orderEventTime(ev) };
+  switch (ev.type) {
+    case 'OrderItemAdded': {
+      const items = [...row.items, ev.data.item];
+      return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
+    }
+    case 'OrderItemRemoved': {
+      const items = row.items.filter((l) => l.productId !== ev.data.productId);
+      return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
+    }
+    case 'OrderShippingAddressChanged':
+      return { ...base, shipping_address: ev.data.shippingAddress };
+    case 'OrderPaid':
+      return {
+        ...base,
+        status: 'PAID',
+        payment: { paymentId: ev.data.paymentId, status: 'PAID', amount: ev.data.amount },
+      };
+    case 'OrderReadyToShip':
+      return base;
+    case 'OrderShipped':
+      return {
+        ...base,
+        status: 'SHIPPED',
+        shipment: {
+          carrier: ev.data.carrier,
+          trackingNumber: ev.data.trackingNumber,
+          status: 'SHIPPED',
+        },
+      };
+    case 'OrderPaymentRefunded':
+      return {
+        ...base,
+        payment: { paymentId: ev.data.paymentId, status: 'REFUNDED', amount: ev.data.amount },
+      };
+    case 'OrderCancelled':
+      return { ...base, status: 'CANCELLED' };
+  }
+}
+
+const CUSTOMER_EVENT_TYPES = ['CustomerRegistered', 'CustomerEmailChanged'] as const;
+const ORDER_EVENT_TYPES = new Set<string>(orderEventTypes);
+
+export const ordersProjection: Projection = {
+  name: ORDERS_PROJECTION,
+  version: 1,
+  tables: [
+    {
+      name: 'order_list',
+      ddl: (t) =>
+        ddlBlock(
+          `CREATE TABLE ${t} (
+            id text PRIMARY KEY,
+            order_seq bigint NOT NULL UNIQUE,
+            order_number text NOT NULL UNIQUE,
+            customer_id text NOT NULL,
+            customer_name text,
+            customer_email text,
+            customer_phone text,
+            status text NOT NULL,
+            total_amount bigint NOT NULL,
+            currency text NOT NULL,
+            item_count integer NOT NULL,
+            items jsonb NOT NULL,
+            shipping_address jsonb NOT NULL,
+            payment jsonb,
+            shipment jsonb,
+            created_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            version integer NOT NULL
+          )`,
+          // Newest first is order_seq DESC: the UNIQUE index serves the unfiltered list.
+          `CREATE INDEX ${t}_customer_idx ON ${t} (customer_id, order_seq)`,
+          `CREATE INDEX ${t}_status_idx ON ${t} (status, order_seq)`,
+          `CREATE INDEX ${t}_created_idx ON ${t} (created_at)`,
+        ),
+    },
+    {
+      name: 'order_timeline',
+      ddl: (t) =>
+        `CREATE TABLE ${t} (
+          order_id text NOT NULL,
+          version integer NOT NULL,
+          type text NOT NULL,
+          at timestamptz NOT NULL,
+          description text NOT NULL,
+          cursor text NOT NULL,
+          PRIMARY KEY (order_id, version)
+        )`,
+    },
+    {
+      name: 'order_list_customers',
+      ddl: (t) =>
+        `CREATE TABLE ${t} (
+          id text PRIMARY KEY,
+          name text NOT NULL,
+          email text NOT NULL,
+          phone text NOT NULL,
+          version integer NOT NULL
+        )`,
+    },
+  ],
+  eventTypes: [...orderEventTypes, ...CUSTOMER_EVENT_TYPES],
+  async apply(tx, events, table) {
+    const orderTable = table('order_list');
+    const timelineTable = table('order_timeline');
+    const customerTable = table('order_list_customers');
+
+    const orderEvents = events.filter((e) => ORDER_EVENT_TYPES.has(e.type));
+    const customerEvents = events.filter((e) => !ORDER_EVENT_TYPES.has(e.type));
+    const customerIds = new Set(
+      customerEvents.map((e) => (e.data as { customerId: string }).customerId),
+    );
+    let creates = 0;
+    for (const e of orderEvents) {
+      if (e.type !== 'OrderCreated') continue;
+      customerIds.add((e.data as { customerId: string }).customerId);
+      creates++;
+    }
+
+    // Load: the orders and customers this batch touches, and the last order number given.
+    const orderRows = await loadByIds<OrderRow>(
+      tx,
+      orderTable,
+      orderEvents.map((e) => (e.data as { orderId: string }).orderId),
+    );
+    const customerRows = await loadByIds<LookupCustomer>(tx, customerTable, customerIds);
+    const lastSeq =
+      creates === 0
+        ? 0
+        : ((
+            await tx.query<{ n: number }>(
+              `SELECT coalesce(max(order_seq), 0)::int8 AS n FROM ${orderTable}`,
+            )
+          ).rows[0]?.n ?? 0);
+    const orders = new Map(orderRows.map((r) => [r.id, r] as const));
+    const customers = new Map(customerRows.map((r) => [r.id, r] as const));
+
+    // Fold, in commit order.
+    let seq = lastSeq;
+    const changedOrders = new Set<string>();
+    const changedCustomers = new Set<string>();
+    const timeline: Record<string, unknown>[] = [];
+    const lookups = { seq: () => ++seq, customer: (id: string) => customers.get(id) };
+    for (const e of events) {
+      if (ORDER_EVENT_TYPES.has(e.type)) {
+        const ev = { type: e.type, data: e.data } as OrderEvent;
+        const row = orders.get(ev.data.orderId);
+        // Idempotent per row: an event at or below the row's version was applied already.
+        if (row && e.version <= row.version) continue;
+        orders.set(ev.data.orderId, foldOrder(row, ev, e.version, lookups));
+        changedOrders.add(ev.data.orderId);
+        timeline.push({
+          order_id: ev.data.orderId,
+          version: e.version,
+          type: e.type,
+          at: orderEventTime(ev),
+          description: describeOrderEvent(ev),
+          cursor: e.cursor,
+        });
+        continue;
+      }
+      const ev = { type: e.type, data: e.data } as CustomerEvent;
+      const c = customers.get(ev.data.customerId);
+      if (c && e.version <= c.version) continue;
+      if (ev.type === 'CustomerRegistered') {
+        const { customerId: id, name, email, phone } = ev.data;
+        customers.set(id, { id, name, email, phone, version: e.version });
+      } else {
+        if (!c) throw new Error(`email change of customer ${ev.data.customerId}, not registered`);
+        customers.set(c.id, { ...c, email: ev.data.email, version: e.version });
+      }
+      changedCustomers.add(ev.data.customerId);
+    }
+
+    // Write back: one statement per table.
+    await upsertRows(
+      tx,
+      orderTable,
+      ORDER_COLUMNS,
+      [...changedOrders].map((id) => {
+        const r = orders.get(id)!;
+        return { ...r, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
+      }),
+      { key: ['id'], newerOnly: true, keep: ['order_seq', 'order_number'] },
+    );
+    await insertRows(tx, timelineTable, TIMELINE_COLUMNS, timeline, ['order_id', 'version']);
+    if (changedCustomers.size > 0) {
+      await upsertRows(
+        tx,
+        customerTable,
+        CUSTOMER_COLUMNS,
+        [...changedCustomers].map((id) => customers.get(id)!),
+        { key: ['id'], newerOnly: true },
+      );
+      // The copies in the orders of customers whose details changed (an e-mail change).
+      await tx.query(
+        `UPDATE ${orderTable} o
+         SET customer_name = c.name, customer_email = c.email, customer_phone = c.phone
+         FROM ${customerTable} c
+         WHERE c.id = ANY($1::text[]) AND o.customer_id = c.id
+           AND (o.customer_name, o.customer_email, o.customer_phone)
+               IS DISTINCT FROM (c.name, c.email, c.phone)`,
+        [[...changedCustomers]],
+      );
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------
+// Reads (the views `order_list` and `order_timeline` only)
+
+const ORDER_SELECT = `SELECT id, order_seq, order_number, customer_id, customer_name, customer_email,
+  customer_phone, status, total_amount, currency, item_count, items, shipping_address, payment,
+  shipment, created_at, updated_at, version FROM order_list`;
+
+function toReadModel(r: OrderRow): OrderReadModel {
+  return {
+    id: r.id,
+    seq: r.order_seq,
+    orderNumber: r.order_number,
+    status: r.status,
+    customerId: r.customer_id,
+    customerName: r.customer_name,
+    customerEmail: r.customer_email,
+    customerPhone: r.customer_phone,
+    items: r.items,
+    itemCount: r.item_count,
+    total: { amount: r.total_amount, currency: r.currency },
+    shippingAddress: r.shipping_address,
+    payment: r.payment,
+    shipment: r.shipment,
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export async function ordersByIds(
+  db: Queryable,
+  ids: readonly string[],
+): Promise<OrderReadModel[]> {
+  const r = await db.query<OrderRow>(`${ORDER_SELECT} WHERE id = ANY($1::text[])`, [ids]);
+  return r.rows.map(toReadModel);
+}
+
+/** What a list of orders may be narrowed by (API.md `OrderFilter`). */
+export interface OrderListFilter {
+  customerId?: string | null | undefined;
+  status?: OrderStatus | null | undefined;
+  /** Case-insensitive substring of the customer's e-mail, taken literally. */
+  customerEmail?: string | null | undefined;
+  /** Total at least this many minor units (whatever the currency). */
+  minAmount?: number | null | undefined;
+  /** Created at or after (inclusive). */
+  createdFrom?: Date | null | undefined;
+  /** Created before (exclusive). */
+  createdTo?: Date | null | undefined;
+}
+
+function whereClause(f: OrderListFilter, params: unknown[]): string[] {
+  const where: string[] = [];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (f.customerId != null) add((p) => `customer_id = ${p}::text`, f.customerId.toLowerCase());
+  if (f.status != null) add((p) => `status = ${p}::text`, f.status);
+  // position() matches the text itself: no LIKE wildcards, no regular expression.
+  if (f.customerEmail != null && f.customerEmail !== '')
+    add((p) => `position(lower(${p}::text) in lower(customer_email)) > 0`, f.customerEmail);
+  if (f.minAmount != null) add((p) => `total_amount >= ${p}::int8`, f.minAmount);
+  if (f.createdFrom != null) add((p) => `created_at >= ${p}::timestamptz`, f.createdFrom);
+  if (f.createdTo != null) add((p) => `created_at < ${p}::timestamptz`, f.createdTo);
+  return where;
+}
+
+/**
+ * A page of orders, newest first (by commit order of their creation), after the order
+ * with `afterSeq`; `limit + 1` rows tell whether there is more. Keyset pagination: stable
+ * while orders are added (new ones come before the first page, never inside a walk).
+ */
+export async function ordersPage(
+  db: Queryable,
+  filter: OrderListFilter,
+  o: { limit: number; afterSeq?: number | undefined },
+): Promise<{ rows: OrderReadModel[]; hasNextPage: boolean }> {
+  const params: unknown[] = [o.limit + 1];
+  const where = whereClause(filter, params);
+  if (o.afterSeq !== undefined) {
+    params.push(o.afterSeq);
+    where.push(`order_seq < $${params.length}::int8`);
+  }
+  const r = await db.query<OrderRow>(
+    `${ORDER_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY order_seq DESC LIMIT $1`,
+    params,
+  );
+  return {
+    rows: r.rows.slice(0, o.limit).map(toReadModel),
+    hasNextPage: r.rows.length > o.limit,
+  };
+}
+
+export async function countOrders(db: Queryable, filter: OrderListFilter): Promise<number> {
+  const params: unknown[] = [];
+  const where = whereClause(filter, params);
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int8 AS n FROM order_list ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+    params,
+  );
+  return r.rows[0]?.n ?? 0;
+}
+
+/** The timeline entries of the orders of `ids`, oldest first. */
+export async function timelinesByOrderIds(
+  db: Queryable,
+  ids: readonly string[],
+): Promise<TimelineEntry[]> {
+  const r = await db.query<{
+    order_id: string;
+    version: number;
+    type: string;
+    at: Date;
+    description: string;
+    cursor: string;
+  }>(
+    `SELECT order_id, version, type, at, description, cursor FROM order_timeline
+     WHERE order_id = ANY($1::text[]) ORDER BY order_id, version`,
+    [ids],
+  );
+  return r.rows.map((x) => ({
+    orderId: x.order_id,
+    version: x.version,
+    type: x.type,
+    at: x.at,
+    description: x.description,
+    cursor: x.cursor,
+  }));
+}

@@ -1,0 +1,190 @@
+import { canActForCustomer, isStaff } from '../auth/principal.js';
+import { CustomerRef } from '../customers/graphql.js';
+import { builder } from '../graphql/builder.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { awaitReadModels, ORDER_READ_MODELS } from '../graphql/loaders.js';
+import {
+  checkFirst,
+  connection,
+  connectionType,
+  decodePageCursor,
+  encodePageCursor,
+  readError,
+  requireReader,
+} from '../graphql/read.js';
+import { OrderRef, OrderStatusEnum } from './graphql.js';
+import {
+  countOrders,
+  ordersPage,
+  type OrderListFilter,
+  type OrderReadModel,
+  type TimelineEntry,
+} from './projections.js';
+
+/*
+ * Order queries (read models `order_list` and `order_timeline`, through the request's
+ * DataLoaders).
+ *
+ * Authorisation: staff (admin, service) read every order. A customer reads its own
+ * orders only:
+ * - `order(id)` of another customer's order answers null, as for an unknown id;
+ * - `orders` is always narrowed to the caller's own customer id; naming another customer
+ *   in `filter.customerId` is a FORBIDDEN error (a filter can narrow, never widen).
+ *
+ * Lists are newest first: by the commit order of the orders' creation (the order number),
+ * with keyset cursors, so walking the pages never skips or repeats an order, even while
+ * new orders arrive (they appear before the first page).
+ */
+
+const ORDERS_MAX_FIRST = 100;
+const ORDER_CURSOR = 'o1';
+
+const TimelineEntryRef = builder.objectRef<TimelineEntry>('TimelineEntry').implement({
+  description: 'One event in the life of an order, in words',
+  fields: (t) => ({
+    type: t.exposeString('type', { description: 'The event type, e.g. OrderPaid' }),
+    at: t.field({
+      type: 'DateTime',
+      description: 'When it happened',
+      resolve: (e) => e.at,
+    }),
+    description: t.exposeString('description'),
+    version: t.exposeInt('version', { description: 'The order version this event made' }),
+  }),
+});
+
+builder.objectFields(OrderRef, (t) => ({
+  orderNumber: t.exposeString('orderNumber', {
+    description: 'Human-readable, unique and stable, e.g. SO-000042 (numbered in commit order)',
+  }),
+  timeline: t.field({
+    type: [TimelineEntryRef],
+    description: 'Every event of the order, oldest first',
+    resolve: (o, _args, ctx) => ctx.loaders.timeline.load(o.id),
+  }),
+}));
+
+const OrderConnectionRef = connectionType('Order', OrderRef, {
+  totalCount: true,
+  description: 'Orders, newest first',
+});
+
+const OrderFilterInput = builder.inputType('OrderFilter', {
+  fields: (t) => ({
+    customerId: t.id({ required: false }),
+    status: t.field({ type: OrderStatusEnum, required: false }),
+    customerEmail: t.string({
+      required: false,
+      description:
+        'Case-insensitive substring of the customer’s e-mail, taken literally (no wildcards)',
+    }),
+    minAmount: t.int({
+      required: false,
+      description: 'Total at least this, in minor units (of whatever currency)',
+    }),
+    createdFrom: t.field({
+      type: 'DateTime',
+      required: false,
+      description: 'Created at or after (inclusive)',
+    }),
+    createdTo: t.field({
+      type: 'DateTime',
+      required: false,
+      description: 'Created before (exclusive)',
+    }),
+  }),
+});
+
+function parseSeq(v: unknown): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new Error('bad cursor');
+  return v as number;
+}
+
+/** One page of orders as a connection; the rows prime the request's order loader. */
+async function orderConnection(
+  ctx: GraphQLContext,
+  filter: OrderListFilter,
+  args: { first?: number | null; after?: string | null },
+) {
+  const limit = checkFirst(args.first, 20, ORDERS_MAX_FIRST);
+  const afterSeq = decodePageCursor(ORDER_CURSOR, args.after, parseSeq);
+  const page = await ordersPage(ctx.db, filter, { limit, afterSeq });
+  for (const o of page.rows) ctx.loaders.order.prime(o.id, o);
+  return connection<OrderReadModel>(
+    page.rows,
+    (o) => encodePageCursor(ORDER_CURSOR, o.seq),
+    page.hasNextPage,
+    () => countOrders(ctx.db, filter),
+  );
+}
+
+builder.queryField('order', (t) =>
+  t.field({
+    type: OrderRef,
+    nullable: true,
+    description:
+      'An order; null when unknown or another customer’s. With `consistentWith`, answered once the read models have reached that cursor.',
+    args: {
+      id: t.arg.id({ required: true }),
+      consistentWith: t.arg({ type: 'Cursor', required: false }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      await awaitReadModels(ctx, args.consistentWith, ORDER_READ_MODELS);
+      const order = await ctx.loaders.order.load(String(args.id).toLowerCase());
+      return order && canActForCustomer(principal, order.customerId) ? order : null;
+    },
+  }),
+);
+
+builder.queryField('orders', (t) =>
+  t.field({
+    type: OrderConnectionRef,
+    description:
+      'Orders, newest first; at most 100 per page. A customer sees its own orders only. With `consistentWith`, answered once the read models have reached that cursor.',
+    args: {
+      filter: t.arg({ type: OrderFilterInput, required: false }),
+      first: t.arg.int({ required: false, defaultValue: 20 }),
+      after: t.arg.string({ required: false }),
+      consistentWith: t.arg({ type: 'Cursor', required: false }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      const filter: OrderListFilter = {
+        customerId: args.filter?.customerId == null ? null : String(args.filter.customerId),
+        status: args.filter?.status ?? null,
+        customerEmail: args.filter?.customerEmail ?? null,
+        minAmount: args.filter?.minAmount ?? null,
+        createdFrom: args.filter?.createdFrom ?? null,
+        createdTo: args.filter?.createdTo ?? null,
+      };
+      if (!isStaff(principal)) {
+        const own = principal.role === 'customer' ? principal.customerId : undefined;
+        if (!own) throw readError('FORBIDDEN', 'Only staff or a customer may list orders');
+        if (filter.customerId != null && filter.customerId.toLowerCase() !== own.toLowerCase())
+          throw readError('FORBIDDEN', 'A customer may only list its own orders');
+        filter.customerId = own;
+      }
+      await awaitReadModels(ctx, args.consistentWith, ORDER_READ_MODELS);
+      return orderConnection(ctx, filter, args);
+    },
+  }),
+);
+
+builder.objectField(CustomerRef, 'orders', (t) =>
+  t.field({
+    type: OrderConnectionRef,
+    description: 'This customer’s orders, newest first; at most 100 per page',
+    args: {
+      first: t.arg.int({ required: false, defaultValue: 20 }),
+      after: t.arg.string({ required: false }),
+      status: t.arg({ type: OrderStatusEnum, required: false }),
+    },
+    resolve: (c, args, ctx) => {
+      const principal = requireReader(ctx);
+      if (!canActForCustomer(principal, c.id))
+        throw readError('FORBIDDEN', 'These orders belong to another customer');
+      return orderConnection(ctx, { customerId: c.id, status: args.status ?? null }, args);
+    },
+  }),
+);

@@ -1,0 +1,182 @@
+import { GraphQLError } from 'graphql';
+import { canActForCustomer, isStaff } from '../auth/principal.js';
+import { StoredEventRef } from '../eventstore/graphql.js';
+import { builder } from '../graphql/builder.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { readError, requireReader } from '../graphql/read.js';
+import { cutOffError, deliver, isCutOff, type CutOff } from '../live/delivery.js';
+import type { LiveEvent } from '../live/hub.js';
+import { orderDecider, orderStreamId, ORDER_STREAM_TYPE, type OrderStatus } from './decider.js';
+import type { OrderEvent } from './events.js';
+import { OrderStatusEnum } from './graphql.js';
+import { describeOrderEvent, orderEventTime } from './timeline.js';
+
+/** One step of an order's life, as live feeds show it. */
+interface TimelineEvent {
+  event: LiveEvent;
+  orderId: string;
+  description: string;
+  at: string;
+  status: OrderStatus;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The order's status right after `event`; only an address change needs the aggregate. */
+async function statusAfter(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
+  const event = { type: e.type, data: e.data } as OrderEvent;
+  switch (event.type) {
+    case 'OrderCreated':
+    case 'OrderItemAdded':
+    case 'OrderItemRemoved':
+      return 'PENDING';
+    case 'OrderPaid':
+    case 'OrderReadyToShip':
+    case 'OrderPaymentRefunded':
+      return 'PAID';
+    case 'OrderShipped':
+      return 'SHIPPED';
+    case 'OrderCancelled':
+      return 'CANCELLED';
+    case 'OrderShippingAddressChanged': {
+      const { state } = await ctx.commands.load(orderDecider, e.streamId, { version: e.version });
+      return state.status === 'NOT_CREATED' ? 'PENDING' : state.status;
+    }
+    default:
+      return event satisfies never;
+  }
+}
+
+async function toTimelineEvent(
+  ctx: GraphQLContext,
+  item: LiveEvent | CutOff,
+): Promise<TimelineEvent> {
+  if (isCutOff(item)) throw cutOffError(item);
+  const event = { type: item.type, data: item.data } as OrderEvent;
+  return {
+    event: item,
+    orderId: item.streamId.replace(/^order-/, ''),
+    description: describeOrderEvent(event),
+    at: orderEventTime(event),
+    status: await statusAfter(ctx, item),
+  };
+}
+
+const OrderTimelineEventRef = builder.objectRef<TimelineEvent>('OrderTimelineEvent').implement({
+  description: 'An event of an order, live',
+  fields: (t) => ({
+    cursor: t.field({
+      type: 'Cursor',
+      description: 'Resume the feed after this event',
+      resolve: (e) => e.event.cursor,
+    }),
+    orderId: t.id({ resolve: (e) => e.orderId }),
+    type: t.string({ resolve: (e) => e.event.type }),
+    version: t.int({ resolve: (e) => e.event.version }),
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    description: t.string({ resolve: (e) => e.description }),
+    status: t.field({
+      type: OrderStatusEnum,
+      description: 'The order status after this event',
+      resolve: (e) => e.status,
+    }),
+    event: t.field({ type: StoredEventRef, resolve: (e) => e.event }),
+  }),
+});
+
+builder.subscriptionField('orderTimeline', (t) =>
+  t.field({
+    type: OrderTimelineEventRef,
+    description: "An order's events from its start (or after `after`), then live",
+    args: {
+      orderId: t.arg.id({ required: true }),
+      after: t.arg({ type: 'Cursor', required: false }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      const orderId = String(args.orderId).toLowerCase();
+      if (!UUID.test(orderId))
+        throw readError('BAD_USER_INPUT', 'orderId must be a uuid', { argument: 'orderId' });
+      const { state } = await ctx.commands.load(orderDecider, orderStreamId(orderId));
+      if (state.status === 'NOT_CREATED') {
+        // Not yet created is fine for staff (watch an order being placed); customers see only their own.
+        if (!isStaff(principal))
+          throw new GraphQLError(`Order ${orderId} not found`, {
+            extensions: { code: 'NOT_FOUND' },
+          });
+      } else if (!canActForCustomer(principal, state.customerId)) {
+        throw readError('FORBIDDEN', 'This order belongs to another customer');
+      }
+      const sub = ctx.live.subscribe(
+        { streamId: orderStreamId(orderId) },
+        args.after ? { replay: 'after', after: args.after } : { replay: 'all' },
+      );
+      return deliver(ctx, sub);
+    },
+    resolve: (item, _args, ctx) => toTimelineEvent(ctx, item),
+  }),
+);
+
+builder.subscriptionField('orderUpdates', (t) =>
+  t.field({
+    type: OrderTimelineEventRef,
+    description:
+      'Every order event of one customer, live (admin and service may omit customerId: all orders)',
+    args: {
+      customerId: t.arg.id({ required: false }),
+      after: t.arg({
+        type: 'Cursor',
+        required: false,
+        description: 'Replay from this cursor first',
+      }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      let customerId = args.customerId != null ? String(args.customerId).toLowerCase() : undefined;
+      if (principal.role === 'customer') customerId ??= principal.customerId;
+      if (customerId === undefined) {
+        if (!isStaff(principal)) throw readError('FORBIDDEN', 'customerId is required');
+      } else if (!canActForCustomer(principal, customerId)) {
+        throw readError('FORBIDDEN', 'A customer may only follow its own orders');
+      }
+      const sub = ctx.live.subscribe(
+        {
+          streamTypes: [ORDER_STREAM_TYPE],
+          ...(customerId ? { where: (e) => e.customerId === customerId } : {}),
+        },
+        args.after ? { replay: 'after', after: args.after } : { replay: 'none' },
+      );
+      return deliver(ctx, sub);
+    },
+    resolve: (item, _args, ctx) => toTimelineEvent(ctx, item),
+  }),
+);
+
+builder.subscriptionField('events', (t) =>
+  t.field({
+    type: StoredEventRef,
+    description: 'The whole log in commit order, live; from `after` when given (admin only)',
+    args: {
+      after: t.arg({ type: 'Cursor', required: false }),
+      streamTypes: t.arg.stringList({ required: false }),
+      eventTypes: t.arg.stringList({ required: false }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      if (principal.role !== 'admin')
+        throw readError('FORBIDDEN', 'Only admins may follow the log');
+      const sub = ctx.live.subscribe(
+        {
+          ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),
+          ...(args.eventTypes ? { eventTypes: args.eventTypes } : {}),
+        },
+        args.after ? { replay: 'after', after: args.after } : { replay: 'none' },
+      );
+      return deliver(ctx, sub);
+    },
+    resolve: (item) => {
+      if (isCutOff(item)) throw cutOffError(item);
+      return item;
+    },
+  }),
+);

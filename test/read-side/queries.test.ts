@@ -1,0 +1,603 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execute, parse } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../../src/auth/principal.js';
+import type { Db } from '../../src/db/types.js';
+import type { StreamAppend } from '../../src/eventstore/types.js';
+import type { GraphQLContext } from '../../src/graphql/context.js';
+import { createLoaders } from '../../src/graphql/loaders.js';
+import { getSchema } from '../../src/graphql/schema.js';
+import type { OrderLine } from '../../src/orders/events.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import {
+  appendAll,
+  caughtUp,
+  customerRegistered,
+  event,
+  line,
+  orderCreated,
+  productRegistered,
+  total,
+} from './support.js';
+
+/**
+ * The read-side queries over a log appended straight to the store: 250 orders of nine
+ * customers (some with e-mails full of LIKE and regex characters), in two currencies,
+ * in every status. Expectations are computed here from the same fixture data.
+ */
+
+type Status = 'PENDING' | 'PAID' | 'SHIPPED' | 'CANCELLED';
+
+interface Expected {
+  i: number;
+  id: string;
+  customer: number;
+  status: Status;
+  items: OrderLine[];
+  total: { amount: number; currency: string };
+  createdAt: Date;
+  orderNumber: string;
+}
+
+const T0 = Date.parse('2026-02-01T08:00:00.000Z');
+const N = 250;
+const EMAILS = [
+  'Ann.Smith@Example.org', // 0, changed later to ann.new@example.org
+  'per%cent@x.org', // 1
+  'perXcent@x.org', // 2: what "r%c" would match as a LIKE pattern
+  'under_score@x.org', // 3
+  'underxscore@x.org', // 4: what "r_s" would match as a LIKE pattern
+  'back\\slash@x.org', // 5
+  'backslash@x.org', // 6: what "k\s" would match as a LIKE pattern (backslash escapes)
+  'dot.star*(paren@x.org', // 7
+  'dotxstarr(paren@x.org', // 8: what ".star*(" would match as a regular expression
+];
+const ANN_NEW_EMAIL = 'ann.new@example.org';
+
+const ORDER_NODE = `id orderNumber status version itemCount createdAt
+  total { amount currency }
+  customer { id email }
+  items { productId productName quantity unitPrice { amount currency } product { id name } }`;
+
+describe(`read-side queries on ${engine}`, () => {
+  let t: TestDatabase;
+  let s: TestApp;
+  let admin: Record<string, string>;
+  let service: Record<string, string>;
+  const customers = EMAILS.map(() => randomUUID());
+  const products = { a: randomUUID(), b: randomUUID(), c: randomUUID() };
+  const orders: Expected[] = [];
+
+  const gql = async (query: string, variables: Record<string, unknown> = {}, headers = admin) => {
+    const r = await s.graphql<any>(query, variables, headers);
+    expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+    return r.body.data;
+  };
+  const gqlError = async (
+    query: string,
+    variables: Record<string, unknown>,
+    headers: Record<string, string>,
+  ) => {
+    const r = await s.graphql<any>(query, variables, headers);
+    expect(r.body.errors?.length, JSON.stringify(r.body)).toBeGreaterThan(0);
+    return r.body.errors![0]!;
+  };
+  const as = (customer: number) => s.auth({ role: 'customer', customerId: customers[customer]! });
+
+  /** Walks every page of `orders(filter)` with page size `first`; returns ids in order. */
+  async function walk(filter: object, first: number, headers = admin) {
+    const ids: string[] = [];
+    let after: string | null = null;
+    let totalCount = -1;
+    for (let page = 0; page < 100; page++) {
+      const d: any = await gql(
+        `query($f: OrderFilter, $first: Int, $after: String) {
+          orders(filter: $f, first: $first, after: $after) {
+            totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`,
+        { f: filter, first, after },
+        headers,
+      );
+      const c = d.orders;
+      totalCount = c.totalCount;
+      ids.push(...c.edges.map((e: any) => e.node.id));
+      expect(c.edges.length).toBeLessThanOrEqual(first);
+      if (c.edges.length) expect(c.pageInfo.endCursor).toBe(c.edges[c.edges.length - 1].cursor);
+      if (!c.pageInfo.hasNextPage) return { ids, totalCount };
+      expect(c.edges.length).toBe(first);
+      after = c.pageInfo.endCursor;
+    }
+    throw new Error('too many pages');
+  }
+
+  const newestFirst = (pred: (o: Expected) => boolean) =>
+    orders
+      .filter(pred)
+      .sort((a, b) => b.i - a.i)
+      .map((o) => o.id);
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    s = await startTestApp(t);
+    admin = await s.auth({ role: 'admin' });
+    service = await s.auth({ role: 'service' });
+    const store = s.app.store;
+
+    const setup: StreamAppend[] = [
+      productRegistered(products.a, 'Anvil', 1000),
+      productRegistered(products.b, 'Bolt', 250),
+      productRegistered(products.c, 'Crate', 999, 'USD'),
+      ...customers.map((c, k) => customerRegistered(c, `Customer ${k}`, EMAILS[k]!)),
+    ];
+    const creates: StreamAppend[] = [];
+    const later: StreamAppend[] = [];
+    for (let i = 0; i < N; i++) {
+      const id = randomUUID();
+      const items =
+        i % 10 === 9
+          ? [line(products.c, 1 + (i % 2), 999, 'USD', 'Crate')]
+          : [
+              line(products.a, 1 + (i % 3), 1000, 'EUR', 'Anvil'),
+              ...(i % 4 === 0 ? [line(products.b, 2, 250, 'EUR', 'Bolt')] : []),
+            ];
+      const createdAt = new Date(T0 + i * 60_000);
+      const status: Status = (['PENDING', 'PAID', 'SHIPPED', 'CANCELLED', 'CANCELLED'] as const)[
+        i % 5
+      ]!;
+      orders.push({
+        i,
+        id,
+        customer: i % customers.length,
+        status,
+        items,
+        total: total(items),
+        createdAt,
+        orderNumber: `SO-${String(i + 1).padStart(6, '0')}`,
+      });
+      creates.push(orderCreated(id, customers[i % customers.length]!, items, createdAt));
+      const at = new Date(T0 + i * 60_000 + 30_000).toISOString();
+      const pay = event('OrderPaid', {
+        orderId: id,
+        paymentId: `p${i}`,
+        amount: total(items),
+        paidAt: at,
+      });
+      const follow =
+        i % 5 === 1
+          ? [pay]
+          : i % 5 === 2
+            ? [
+                pay,
+                event('OrderShipped', {
+                  orderId: id,
+                  carrier: 'UPS',
+                  trackingNumber: `T${i}`,
+                  shippedAt: at,
+                }),
+              ]
+            : i % 5 === 3
+              ? [
+                  event('OrderCancelled', {
+                    orderId: id,
+                    reason: 'no',
+                    cancelledAt: at,
+                    refunded: false,
+                  }),
+                ]
+              : i % 5 === 4
+                ? [
+                    pay,
+                    event('OrderPaymentRefunded', {
+                      orderId: id,
+                      paymentId: `p${i}`,
+                      amount: total(items),
+                      reason: 'no',
+                      refundedAt: at,
+                    }),
+                    event('OrderCancelled', {
+                      orderId: id,
+                      reason: 'no',
+                      cancelledAt: at,
+                      refunded: true,
+                    }),
+                  ]
+                : [];
+      if (follow.length)
+        later.push({ streamId: `order-${id}`, streamType: 'order', expected: 1, events: follow });
+    }
+    await appendAll(store, setup);
+    await appendAll(store, creates);
+    await appendAll(store, later);
+    const changed = await store.append(
+      `customer-${customers[0]}`,
+      'customer',
+      [
+        event('CustomerEmailChanged', {
+          customerId: customers[0],
+          previousEmail: EMAILS[0],
+          email: ANN_NEW_EMAIL,
+          changedAt: new Date().toISOString(),
+        }),
+      ],
+      { expected: 1 },
+    );
+    await caughtUp(s.app.projections, changed.cursor);
+  });
+
+  afterAll(async () => {
+    await s?.stop();
+    await t?.dispose();
+  });
+
+  it('pages through all 250 orders, newest first, without loss or repetition', async () => {
+    const expected = newestFirst(() => true);
+    for (const first of [100, 33]) {
+      const { ids, totalCount } = await walk({}, first);
+      expect(totalCount).toBe(N);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids).toEqual(expected);
+    }
+  });
+
+  it('pages through filtered lists the same way', async () => {
+    const { ids, totalCount } = await walk({ status: 'SHIPPED' }, 7);
+    expect(ids).toEqual(newestFirst((o) => o.status === 'SHIPPED'));
+    expect(totalCount).toBe(ids.length);
+    const own = await walk({}, 6, await as(3));
+    expect(own.ids).toEqual(newestFirst((o) => o.customer === 3));
+  });
+
+  it('numbers orders SO-000001 … in commit order and shows every detail', async () => {
+    const probe = [orders[0]!, orders[8]!, orders[9]!, orders[N - 1]!];
+    const d = await gql(
+      `query { ${probe.map((o, k) => `o${k}: order(id: "${o.id}") { ${ORDER_NODE} shippingAddress { city } payment { status } timeline { type version description at } }`).join(' ')} }`,
+    );
+    probe.forEach((o, k) => {
+      const got = d[`o${k}`];
+      expect(got).toMatchObject({
+        id: o.id,
+        orderNumber: o.orderNumber,
+        status: o.status,
+        total: o.total,
+        itemCount: o.items.reduce((n, l) => n + l.quantity, 0),
+        createdAt: o.createdAt.toISOString(),
+        customer: {
+          id: customers[o.customer],
+          email: o.customer === 0 ? ANN_NEW_EMAIL : EMAILS[o.customer],
+        },
+        shippingAddress: { city: 'Berlin' },
+      });
+      expect(got.items).toEqual(
+        o.items.map((l) => ({
+          productId: l.productId,
+          productName: l.productName,
+          quantity: l.quantity,
+          unitPrice: l.unitPrice,
+          product: { id: l.productId, name: l.productName },
+        })),
+      );
+      expect(got.timeline[0]).toMatchObject({
+        type: 'OrderCreated',
+        version: 1,
+        at: o.createdAt.toISOString(),
+      });
+      expect(got.timeline.map((e: any) => e.version)).toEqual(
+        got.timeline.map((_: unknown, n: number) => n + 1),
+      );
+      expect(got.timeline).toHaveLength(got.version);
+    });
+    expect(d.o0.payment).toBeNull(); // pending
+    expect(d.o1.payment).toBeNull(); // cancelled unpaid (8 % 5 = 3)
+    expect(d.o2.payment).toEqual({ status: 'REFUNDED' }); // paid, then cancelled (9 % 5 = 4)
+    expect(d.o3.payment).toEqual({ status: 'REFUNDED' });
+  });
+
+  it('filters by status, customer, amount and creation time, and counts the matches', async () => {
+    const from = new Date(T0 + 40 * 60_000);
+    const to = new Date(T0 + 120 * 60_000);
+    const cases: [object, (o: Expected) => boolean][] = [
+      [{ status: 'PAID' }, (o) => o.status === 'PAID'],
+      [{ customerId: customers[4] }, (o) => o.customer === 4],
+      [
+        { customerId: customers[4]!.toUpperCase(), status: 'CANCELLED' },
+        (o) => o.customer === 4 && o.status === 'CANCELLED',
+      ],
+      [{ minAmount: 3000 }, (o) => o.total.amount >= 3000],
+      [{ createdFrom: from.toISOString() }, (o) => o.createdAt >= from],
+      [{ createdTo: to.toISOString() }, (o) => o.createdAt < to],
+      [
+        { createdFrom: from.toISOString(), createdTo: to.toISOString(), minAmount: 2000 },
+        (o) => o.createdAt >= from && o.createdAt < to && o.total.amount >= 2000,
+      ],
+    ];
+    for (const [filter, pred] of cases) {
+      const { ids, totalCount } = await walk(filter, 100);
+      const expected = newestFirst(pred);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(ids, JSON.stringify(filter)).toEqual(expected);
+      expect(totalCount).toBe(expected.length);
+    }
+  });
+
+  it('filters by e-mail substring case-insensitively and literally (%, _, \\, .*( match themselves)', async () => {
+    const cases: [string, number[]][] = [
+      ['r%c', [1]],
+      ['%', [1]],
+      ['r_s', [3]],
+      ['_', [3]],
+      ['k\\s', [5]],
+      ['\\', [5]],
+      ['.star*(', [7]],
+      ['*(', [7]],
+      ['(', [7, 8]],
+      ['ANN.NEW@', [0]], // the e-mail as changed, in any case
+      ['ann.smith', []], // the old address is gone from her orders
+      ['@X.ORG', [1, 2, 3, 4, 5, 6, 7, 8]],
+    ];
+    for (const [needle, who] of cases) {
+      const { ids, totalCount } = await walk({ customerEmail: needle }, 100);
+      expect(ids, needle).toEqual(newestFirst((o) => who.includes(o.customer)));
+      expect(totalCount).toBe(ids.length);
+    }
+    const both = await walk({ customerEmail: '_', status: 'PENDING' }, 100);
+    expect(both.ids).toEqual(newestFirst((o) => o.customer === 3 && o.status === 'PENDING'));
+  });
+
+  it('refuses a page larger than 100 and cursors it did not make', async () => {
+    const big = await gqlError(`{ orders(first: 101) { totalCount } }`, {}, admin);
+    expect(big.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(big.message).toMatch(/first must be between 0 and 100/);
+    const negative = await gqlError(`{ orders(first: -1) { totalCount } }`, {}, admin);
+    expect(negative.extensions?.code).toBe('BAD_USER_INPUT');
+    const bad = await gqlError(`{ orders(after: "nonsense") { totalCount } }`, {}, admin);
+    expect(bad.extensions?.code).toBe('BAD_USER_INPUT');
+    const productsBig = await gqlError(`{ products(first: 1000) { totalCount } }`, {}, admin);
+    expect(productsBig.extensions?.code).toBe('BAD_USER_INPUT');
+    const none = await gql(
+      `{ orders(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }`,
+    );
+    expect(none.orders).toEqual({ totalCount: N, edges: [], pageInfo: { hasNextPage: true } });
+  });
+
+  it('statistics match the orders: counts by status, spent on PAID and SHIPPED, average', async () => {
+    for (let k = 0; k < customers.length; k++) {
+      const mine = orders.filter((o) => o.customer === k);
+      const spentOrders = mine.filter((o) => o.status === 'PAID' || o.status === 'SHIPPED');
+      const currencies = [...new Set(mine.map((o) => o.total.currency))].map((currency) => ({
+        currency,
+        n: mine.filter((o) => o.total.currency === currency).length,
+        spent: spentOrders.filter((o) => o.total.currency === currency),
+      }));
+      currencies.sort(
+        (a, b) =>
+          b.spent.length - a.spent.length || b.n - a.n || a.currency.localeCompare(b.currency),
+      );
+      const main = currencies[0]!;
+      const sum = main.spent.reduce((n, o) => n + o.total.amount, 0);
+      const expected = {
+        customerId: customers[k],
+        orderCount: mine.length,
+        totalSpent: { amount: sum, currency: main.currency },
+        averageOrderValue: {
+          amount: main.spent.length ? Math.round(sum / main.spent.length) : 0,
+          currency: main.currency,
+        },
+        byStatus: (['PENDING', 'PAID', 'SHIPPED', 'CANCELLED'] as const).map((status) => ({
+          status,
+          count: mine.filter((o) => o.status === status).length,
+        })),
+        totalSpentByCurrency: currencies
+          .filter((c) => c.spent.length)
+          .map((c) => ({
+            currency: c.currency,
+            amount: c.spent.reduce((n, o) => n + o.total.amount, 0),
+          }))
+          .sort((a, b) => a.currency.localeCompare(b.currency)),
+      };
+      const fields = `customerId orderCount totalSpent { amount currency } averageOrderValue { amount currency }
+        byStatus { status count } totalSpentByCurrency { amount currency }`;
+      const d = await gql(
+        `query($c: ID!) { orderStatistics(customerId: $c) { ${fields} } customer(id: $c) { statistics { ${fields} } } }`,
+        { c: customers[k] },
+        await as(k),
+      );
+      expect(d.orderStatistics).toEqual(expected);
+      expect(d.customer.statistics).toEqual(expected);
+    }
+    const nobody = await gql(
+      `query($c: ID!) { orderStatistics(customerId: $c) { orderCount totalSpent { amount currency } byStatus { count } } }`,
+      {
+        c: randomUUID(),
+      },
+    );
+    expect(nobody.orderStatistics).toEqual({
+      orderCount: 0,
+      totalSpent: { amount: 0, currency: 'XXX' },
+      byStatus: [{ count: 0 }, { count: 0 }, { count: 0 }, { count: 0 }],
+    });
+  });
+
+  it('shows a customer with its orders (by status, paged) and the catalogue', async () => {
+    const d = await gql(
+      `query($c: ID!) { customer(id: $c) { id name email phone
+          orders(first: 5) { totalCount edges { node { id } } pageInfo { hasNextPage } }
+          paid: orders(status: PAID, first: 100) { totalCount edges { node { id status } } } } }`,
+      { c: customers[2] },
+    );
+    expect(d.customer).toMatchObject({ id: customers[2], name: 'Customer 2', email: EMAILS[2] });
+    expect(d.customer.orders.edges.map((e: any) => e.node.id)).toEqual(
+      newestFirst((o) => o.customer === 2).slice(0, 5),
+    );
+    expect(d.customer.orders.totalCount).toBe(orders.filter((o) => o.customer === 2).length);
+    expect(d.customer.paid.edges.map((e: any) => e.node.id)).toEqual(
+      newestFirst((o) => o.customer === 2 && o.status === 'PAID'),
+    );
+
+    const names: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const p: any = await gql(
+        `query($after: String) { products(first: 2, after: $after) { totalCount edges { node { id name price { amount currency } availableStock } } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
+      names.push(...p.products.edges.map((e: any) => e.node.name));
+      expect(p.products.totalCount).toBe(3);
+      if (!p.products.pageInfo.hasNextPage) break;
+      after = p.products.pageInfo.endCursor;
+    }
+    expect(names).toEqual(['Anvil', 'Bolt', 'Crate']);
+    const one = await gql(
+      `query($id: ID!) { product(id: $id) { name price { amount currency } availableStock } }`,
+      {
+        id: products.c,
+      },
+    );
+    expect(one.product).toEqual({
+      name: 'Crate',
+      price: { amount: 999, currency: 'USD' },
+      availableStock: 100,
+    });
+    expect((await gql(`query { product(id: "${randomUUID()}") { id } }`)).product).toBeNull();
+    expect((await gql(`query { order(id: "not-a-uuid") { id } }`)).order).toBeNull();
+  });
+
+  it('answers a page of 50 orders with customers, items, products and timelines in ≤ 5 statements', async () => {
+    /** The app's database, counting the statements the request sends. */
+    const counted = (db: Db) => {
+      const c = Object.create(db) as Db & { statements: string[] };
+      c.statements = [];
+      c.query = (sql, params) => {
+        c.statements.push(sql);
+        return db.query(sql, params);
+      };
+      return c;
+    };
+    const principal: Principal = { userId: 'count', role: 'admin' };
+    const run = async (first: number, withTimeline: boolean) => {
+      const db = counted(s.app.db);
+      const contextValue: GraphQLContext = {
+        ...s.app.services,
+        db,
+        principal,
+        correlationId: randomUUID(),
+        loaders: createLoaders(db),
+      };
+      const r = await execute({
+        schema: getSchema(),
+        document: parse(`query($first: Int) { orders(first: $first) { totalCount
+          edges { node { ${ORDER_NODE} customer { name phone } ${withTimeline ? 'timeline { type description }' : ''} } } } }`),
+        variableValues: { first },
+        contextValue,
+      });
+      expect(r.errors).toBeUndefined();
+      const edges = (r.data as any).orders.edges;
+      expect(edges).toHaveLength(first);
+      expect(
+        edges.every((e: any) => e.node.items.every((i: any) => i.product.id === i.productId)),
+      ).toBe(true);
+      return db.statements.length;
+    };
+    const fifty = await run(50, false);
+    expect(fifty).toBe(4); // page, count, customers, products
+    expect(await run(5, false)).toBe(fifty);
+    expect(await run(100, false)).toBe(fifty);
+    expect(await run(50, true)).toBe(5); // + timelines
+  });
+
+  it('gives the same order numbers after a rebuild of the orders projection', async () => {
+    const generation = async () =>
+      (await s.app.projections.status()).find((p) => p.name === 'orders' && p.active)!.generation;
+    const before = await generation();
+    const rebuilt = await s.app.projections.rebuild('orders');
+    expect(rebuilt).toBeGreaterThan(before);
+    // The old generation serves until the new one has caught up and the views switch.
+    for (let i = 0; i < 600 && (await generation()) !== rebuilt; i++) await sleep(50);
+    expect(await generation()).toBe(rebuilt);
+    const numbers = new Map<string, string>();
+    let after: string | null = null;
+    for (;;) {
+      const d: any = await gql(
+        `query($after: String) { orders(first: 100, after: $after) { edges { node { id orderNumber } } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
+      for (const e of d.orders.edges) numbers.set(e.node.id, e.node.orderNumber);
+      if (!d.orders.pageInfo.hasNextPage) break;
+      after = d.orders.pageInfo.endCursor;
+    }
+    expect(numbers.size).toBe(N);
+    for (const o of orders) expect(numbers.get(o.id)).toBe(o.orderNumber);
+  });
+
+  describe('authorisation', () => {
+    it('requires a token for every read', async () => {
+      for (const q of [
+        `{ orders { totalCount } }`,
+        `{ order(id: "${orders[0]!.id}") { id } }`,
+        `{ customer(id: "${customers[0]}") { id } }`,
+        `{ products { totalCount } }`,
+        `{ orderStatistics(customerId: "${customers[0]}") { orderCount } }`,
+        `{ orderHistory(id: "${orders[0]!.id}") { orderId } }`,
+        `{ events { edges { cursor } } }`,
+      ]) {
+        const e = await gqlError(q, {}, {});
+        expect(e.extensions?.code, q).toBe('UNAUTHENTICATED');
+      }
+    });
+
+    it('lets staff read every customer’s orders, and a customer only its own', async () => {
+      const ann = orders.find((o) => o.customer === 0)!;
+      const q = `query($o: ID!, $c: ID!) { order(id: $o) { id customer { id } }
+        customer(id: $c) { id orders(first: 1) { totalCount } }
+        history: orderHistory(id: $o) { orderId at { version } statusHistory { status } events(first: 5) { edges { cursor } } } }`;
+      for (const headers of [admin, service, await as(0)]) {
+        const d = await gql(q, { o: ann.id, c: customers[0] }, headers);
+        expect(d.order).toEqual({ id: ann.id, customer: { id: customers[0] } });
+        expect(d.customer.orders.totalCount).toBe(orders.filter((o) => o.customer === 0).length);
+        expect(d.history.at.version).toBeGreaterThan(0);
+        expect(d.history.statusHistory[0]).toEqual({ status: 'PENDING' });
+        expect(d.history.events.edges.length).toBeGreaterThan(0);
+      }
+      // Another customer: the order and the customer read as unknown, the history as empty.
+      const d = await gql(q, { o: ann.id, c: customers[0] }, await as(1));
+      expect(d).toEqual({
+        order: null,
+        customer: null,
+        history: { orderId: ann.id, at: null, statusHistory: [], events: { edges: [] } },
+      });
+    });
+
+    it('keeps a customer’s lists to its own orders whatever the filter', async () => {
+      const mine = newestFirst((o) => o.customer === 1);
+      const bob = await as(1);
+      expect((await walk({}, 100, bob)).ids).toEqual(mine);
+      // Filters narrow, never widen: another's e-mail finds nothing.
+      expect((await walk({ customerEmail: 'ann.new' }, 100, bob)).ids).toEqual([]);
+      expect((await walk({ customerEmail: '%' }, 100, bob)).ids).toEqual(mine);
+      expect((await walk({ customerId: customers[1] }, 100, bob)).ids).toEqual(mine);
+      const other = await gqlError(
+        `query($c: ID!) { orders(filter: { customerId: $c }) { totalCount } }`,
+        { c: customers[0] },
+        bob,
+      );
+      expect(other.extensions?.code).toBe('FORBIDDEN');
+      const stats = await gqlError(
+        `query($c: ID!) { orderStatistics(customerId: $c) { orderCount } }`,
+        { c: customers[0] },
+        bob,
+      );
+      expect(stats.extensions?.code).toBe('FORBIDDEN');
+      // The catalogue is for everyone signed in.
+      expect((await gql(`{ products { totalCount } }`, {}, bob)).products.totalCount).toBe(3);
+    });
+
+    it('lets only admins read the log', async () => {
+      for (const headers of [service, await as(0)]) {
+        const e = await gqlError(`{ events(first: 1) { edges { cursor } } }`, {}, headers);
+        expect(e.extensions?.code).toBe('FORBIDDEN');
+      }
+      const d = await gql(`{ events(first: 1) { edges { node { type } } } }`);
+      expect(d.events.edges).toHaveLength(1);
+    });
+  });
+});

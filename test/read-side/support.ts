@@ -1,0 +1,195 @@
+/**
+ * Helpers for the read-side tests: hand-made events for projections applied directly,
+ * and fixtures appended straight to the event store (fast: no HTTP, no command handler).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../../src/db/types.js';
+import { encodeCursor } from '../../src/eventstore/cursor.js';
+import type { EventStore } from '../../src/eventstore/store.js';
+import type { NewEvent, StoredEvent, StreamAppend } from '../../src/eventstore/types.js';
+import type { Address, OrderLine } from '../../src/orders/events.js';
+import type { Projection } from '../../src/projections/types.js';
+import type { ProjectionRuntime } from '../../src/projections/runtime.js';
+
+export const ADDRESS: Address = {
+  line1: 'Main 1',
+  city: 'Berlin',
+  postalCode: '10115',
+  country: 'DE',
+};
+
+// ---------------------------------------------------------------------------------------
+// Hand-made stored events, in log order
+
+/** Builds StoredEvents as the store would hand them out: versions per stream, positions. */
+export class EventLog {
+  private position = 0;
+  private readonly versions = new Map<string, number>();
+  readonly events: StoredEvent[] = [];
+
+  add(streamType: string, id: string, type: string, data: unknown, at = new Date()): StoredEvent {
+    const streamId = `${streamType}-${id}`;
+    const version = (this.versions.get(streamId) ?? 0) + 1;
+    this.versions.set(streamId, version);
+    const globalPosition = ++this.position;
+    const transactionId = String(1000 + globalPosition);
+    const e: StoredEvent = {
+      eventId: randomUUID(),
+      streamId,
+      streamType,
+      type,
+      schemaVersion: 1,
+      version,
+      globalPosition,
+      transactionId,
+      cursor: encodeCursor({ transactionId, globalPosition }),
+      recordedAt: at,
+      data,
+      metadata: {},
+      correlationId: null,
+      causationId: null,
+    };
+    this.events.push(e);
+    return e;
+  }
+}
+
+/** Creates a projection's tables with a suffix of the test's choosing; returns the mapping. */
+export async function createTables(
+  db: Queryable,
+  p: Projection,
+  suffix: string,
+): Promise<(name: string) => string> {
+  for (const t of p.tables) await db.query(t.ddl(`${t.name}_${suffix}`));
+  return (name) => `${name}_${suffix}`;
+}
+
+/** Applies `events` as the runtime does: only the types the projection reads, in one transaction. */
+export async function applyAll(
+  db: Db,
+  p: Projection,
+  events: readonly StoredEvent[],
+  table: (name: string) => string,
+  batchSize = events.length,
+): Promise<void> {
+  const handled = new Set(p.eventTypes);
+  for (let i = 0; i < events.length; i += Math.max(1, batchSize)) {
+    const batch = events.slice(i, i + Math.max(1, batchSize)).filter((e) => handled.has(e.type));
+    if (batch.length) await db.transaction((tx) => p.apply(tx, batch, table));
+  }
+}
+
+/** Every row of a table, ordered by all its columns' text: comparable with toEqual. */
+export async function rowsOf(db: Queryable, table: string, orderBy: string) {
+  return (await db.query(`SELECT * FROM ${table} ORDER BY ${orderBy}`)).rows;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures appended to a real store
+
+export const line = (
+  productId: string,
+  quantity: number,
+  amount: number,
+  currency = 'EUR',
+  name = `Product ${productId.slice(0, 4)}`,
+): OrderLine => ({
+  productId,
+  productName: name,
+  imageUrl: `https://img.example/${productId}.png`,
+  quantity,
+  unitPrice: { amount, currency },
+});
+
+export const total = (items: readonly OrderLine[]) => ({
+  amount: items.reduce((n, l) => n + l.unitPrice.amount * l.quantity, 0),
+  currency: items[0]!.unitPrice.currency,
+});
+
+export function customerRegistered(id: string, name: string, email: string, at = new Date()) {
+  return {
+    streamId: `customer-${id}`,
+    streamType: 'customer',
+    expected: 'noStream' as const,
+    events: [
+      {
+        type: 'CustomerRegistered',
+        data: { customerId: id, name, email, phone: '+49 30 1', registeredAt: at.toISOString() },
+      },
+    ],
+  } satisfies StreamAppend;
+}
+
+export function productRegistered(
+  id: string,
+  name: string,
+  amount: number,
+  currency = 'EUR',
+  stock = 100,
+  at = new Date(),
+) {
+  return {
+    streamId: `product-${id}`,
+    streamType: 'product',
+    expected: 'noStream' as const,
+    events: [
+      {
+        type: 'ProductRegistered',
+        data: {
+          productId: id,
+          name,
+          imageUrl: `https://img.example/${id}.png`,
+          price: { amount, currency },
+          initialStock: stock,
+          registeredAt: at.toISOString(),
+        },
+      },
+    ],
+  } satisfies StreamAppend;
+}
+
+export function orderCreated(
+  id: string,
+  customerId: string,
+  items: OrderLine[],
+  createdAt: Date,
+): StreamAppend {
+  return {
+    streamId: `order-${id}`,
+    streamType: 'order',
+    expected: 'noStream',
+    events: [
+      {
+        type: 'OrderCreated',
+        data: {
+          orderId: id,
+          customerId,
+          items,
+          shippingAddress: ADDRESS,
+          total: total(items),
+          createdAt: createdAt.toISOString(),
+        },
+      },
+    ],
+  };
+}
+
+/** Appends many streams, at most `chunk` per transaction (the store takes ≤ 1000 events). */
+export async function appendAll(store: EventStore, appends: StreamAppend[], chunk = 200) {
+  let cursor = '';
+  for (let i = 0; i < appends.length; i += chunk) {
+    const r = await store.appendMany(appends.slice(i, i + chunk));
+    cursor = r.cursor;
+  }
+  return cursor;
+}
+
+/** Waits until every projection has applied the log up to `cursor` (bounded: 30 s). */
+export const caughtUp = (projections: ProjectionRuntime, cursor: string) =>
+  projections.waitFor(
+    cursor,
+    projections.projections.map((p) => p.name),
+    30_000,
+  );
+
+export const event = (type: string, data: unknown): NewEvent => ({ type, data });
