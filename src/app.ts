@@ -15,7 +15,7 @@ import { createGraphQLServer } from './graphql/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { SubscriptionHub } from './live/hub.js';
-import { Notifier } from './live/notifier.js';
+import { EVENTS_CHANNEL, Notifier } from './live/notifier.js';
 import { attachWebSocketServer } from './live/ws.js';
 import { orderCustomerEnricher } from './orders/live.js';
 import { ProjectionRuntime } from './projections/runtime.js';
@@ -70,16 +70,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     throw err;
   }
 
+  const notifier = new Notifier(db, logger);
   const store = new EventStore(db, {
     maxEventBytes: config.maxEventBytes,
     onAppend: metrics.recordAppend,
+    afterCommit: () => notifier.announce(EVENTS_CHANNEL),
   });
   const commands = new CommandHandler(store, new SnapshotStore(db), {
     db,
     snapshotEvery: config.snapshotEvery,
     onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
   });
-  const notifier = new Notifier(db, logger);
   const projections = new ProjectionRuntime(db, store, notifier, allProjections(), logger, {
     onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
   });

@@ -28,6 +28,14 @@ export interface EventStoreOptions {
   upcasters?: UpcasterRegistry;
   /** Told of every append that wrote (for metrics). */
   onAppend?: (seconds: number, events: number) => void;
+  /**
+   * Wakes readers after each committed append. Without it, the append's own transaction
+   * sends the NOTIFY (so any writer wakes every reader); with it, the caller does, after
+   * commit and coalesced, which keeps notifying transactions from serialising commits.
+   * Only for a store whose appends are statements of their own (not one bound to a
+   * caller's open transaction, where "after" would come before the commit).
+   */
+  afterCommit?: () => void;
 }
 
 export const MAX_READ_LIMIT = 10_000;
@@ -113,16 +121,23 @@ export class EventStore {
     let row: AppendRow;
     try {
       const r = await this.db.query<{ result: AppendRow }>(
-        'SELECT strata_append($1, $2, $3::jsonb) AS result',
-        [options.commandId ?? null, options.commandId ? requestHash : null, payload],
+        'SELECT strata_append($1, $2, $3::jsonb, $4) AS result',
+        [
+          options.commandId ?? null,
+          options.commandId ? requestHash : null,
+          payload,
+          this.options.afterCommit === undefined,
+        ],
       );
       row = r.rows[0]!.result;
     } catch (err) {
       throw translate(err);
     }
     const result = toAppendResult(row);
-    if (!result.duplicate)
+    if (!result.duplicate) {
       this.options.onAppend?.((performance.now() - started) / 1000, result.events.length);
+      this.options.afterCommit?.();
+    }
     return result;
   }
 

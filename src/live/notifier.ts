@@ -57,6 +57,38 @@ export class Notifier {
     return () => set.delete(handler);
   }
 
+  private sending = new Set<string>();
+  private resend = new Set<string>();
+
+  /**
+   * Announces a commit on `channel`: wakes this process's readers at once, and the other
+   * processes' through PostgreSQL. At most one NOTIFY per channel is in flight; commits
+   * announced meanwhile are covered by one more NOTIFY sent after it, so the last wake-up
+   * always follows the last commit. (A crash between commit and NOTIFY costs the other
+   * processes only latency: their slow poll finds the events.)
+   */
+  announce(channel: string): void {
+    this.emit(channel, 'notify');
+    if (this.sending.has(channel)) {
+      this.resend.add(channel);
+      return;
+    }
+    this.sending.add(channel);
+    const send = (): void => {
+      this.resend.delete(channel);
+      this.db
+        .query('SELECT pg_notify($1, $2)', [channel, ''])
+        .catch((err: unknown) =>
+          this.logger.warn({ err, channel }, 'NOTIFY failed; peers rely on their poll'),
+        )
+        .finally(() => {
+          if (this.resend.has(channel) && !this.stopped) send();
+          else this.sending.delete(channel);
+        });
+    };
+    send();
+  }
+
   /** Wakes local handlers directly (e.g. after a local commit, without a round trip). */
   emit(channel: string, reason: WakeReason): void {
     for (const h of this.handlers.get(channel) ?? []) {
@@ -73,7 +105,10 @@ export class Notifier {
     return this.listener?.backendPid();
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.poll);
     await this.listener?.close();
     this.listener = undefined;

@@ -94,6 +94,8 @@ export class ProjectionRuntime {
   private readonly leaseMs: number;
   private readonly idleMs: number;
   private offEvents: (() => void) | undefined;
+  /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
+  private announcedAt = 0;
 
   constructor(
     private readonly db: Db,
@@ -116,7 +118,10 @@ export class ProjectionRuntime {
 
   /** Creates missing generations and tables, then starts a runner for each live generation. */
   async start(): Promise<void> {
-    this.offEvents = this.notifier.on(EVENTS_CHANNEL, () => this.wakeAll());
+    this.offEvents = this.notifier.on(EVENTS_CHANNEL, (reason) => {
+      if (reason === 'notify') this.announcedAt = Date.now();
+      this.wakeAll();
+    });
     for (const p of this.byName.values()) await this.ensureActiveGeneration(p);
     await this.spawnRunners();
   }
@@ -219,9 +224,16 @@ export class ProjectionRuntime {
   private spawn(name: string, generation: number) {
     const key = `${name}#${generation}`;
     if (this.runners.has(key) || !this.byName.has(name)) return;
-    const run = this.run(this.byName.get(name)!, generation).finally(() =>
-      this.runners.delete(key),
-    );
+    const run = this.run(this.byName.get(name)!, generation).finally(() => {
+      this.runners.delete(key);
+      // A generation ends when a rebuild (maybe in another process) replaced it: pick up
+      // whatever generation is live now.
+      if (!this.stopped) {
+        this.spawnRunners().catch((err: unknown) =>
+          this.logger.warn({ err }, 'could not start projection runners'),
+        );
+      }
+    });
     this.runners.set(key, run);
   }
 
@@ -232,6 +244,7 @@ export class ProjectionRuntime {
     // The lease as this runner last knew it: renewed only when half used up, since every
     // committed batch extends it anyway (one write less per batch).
     let held: { checkpoint: LogPosition; state: ProjectionState; until: number } | undefined;
+    let recheck = 5; // ms; see SubscriptionHub.recheck for why an empty read is retried
     while (!this.stopped) {
       try {
         if (!held || Date.now() > held.until - this.leaseMs / 2) {
@@ -250,9 +263,15 @@ export class ProjectionRuntime {
         });
         if (events.length === 0) {
           if (held.state === 'rebuilding') await this.trySwitch(p, generation);
-          await this.sleep(this.idleMs);
+          if (Date.now() - this.announcedAt < 1_000 && recheck <= 320) {
+            await this.sleep(recheck);
+            recheck *= 2;
+          } else {
+            await this.sleep(this.idleMs);
+          }
           continue;
         }
+        recheck = 5;
         const started = performance.now();
         try {
           await this.applyBatch(p, generation, held.checkpoint, events);
@@ -277,7 +296,7 @@ export class ProjectionRuntime {
         slowMode = false;
         backoff = 100;
         this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
-        this.notifier.emit(CHECKPOINT_CHANNEL, 'notify');
+        this.notifier.announce(CHECKPOINT_CHANNEL);
       } catch (err) {
         if (this.stopped) return;
         if (!(err instanceof LeaseLost))
@@ -348,7 +367,6 @@ export class ProjectionRuntime {
         ],
       );
       if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
-      await tx.query(`SELECT pg_notify($1, '')`, [CHECKPOINT_CHANNEL]);
     });
   }
 

@@ -81,7 +81,11 @@ CREATE TABLE snapshots (
 --
 -- p_streams: [{streamId, streamType, expected: 'any'|'no_stream'|'stream_exists'|'<n>',
 --              events: [{eventId, type, schemaVersion, data, metadata}]}]
-CREATE FUNCTION strata_append(p_command_id uuid, p_request_hash text, p_streams jsonb)
+-- p_notify: send the wake-up NOTIFY from inside the transaction. A process that wakes
+-- its readers itself after commit (coalesced, see src/live/notifier.ts) passes false:
+-- PostgreSQL serialises the commits of all notifying transactions on one lock.
+CREATE FUNCTION strata_append(p_command_id uuid, p_request_hash text, p_streams jsonb,
+                              p_notify boolean DEFAULT true)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   s          jsonb;
@@ -164,7 +168,9 @@ BEGIN
   END LOOP;
 
   -- A wake-up only: no event data (8000-byte limit; and it is never replayed).
-  PERFORM pg_notify('strata_events', '');
+  IF p_notify THEN
+    PERFORM pg_notify('strata_events', '');
+  END IF;
 
   v_result := jsonb_build_object('transactionId', v_txid::text, 'streams', v_streams, 'events', v_events);
   IF p_command_id IS NOT NULL THEN
