@@ -22,6 +22,8 @@ import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
 import type { Db, Queryable } from '../src/db/types.js';
 import { EventStore, type NewEvent } from '../src/eventstore/index.js';
+import { EVENTS_CHANNEL, Notifier } from '../src/live/notifier.js';
+import pino from 'pino';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const READ_SECONDS = Math.max(1, (SECONDS * 3) / 5);
@@ -291,7 +293,9 @@ async function main() {
   );
   try {
     await db.query(`CREATE TABLE ${RAW_TABLE} (LIKE events INCLUDING ALL)`);
-    const store = new EventStore(db);
+    // As the server runs it: readers are woken after commit, coalesced (docs/adr/0005).
+    const notifier = new Notifier(db, pino({ level: 'silent' }));
+    const store = new EventStore(db, { afterCommit: () => notifier.announce(EVENTS_CHANNEL) });
     const run = `${process.pid}-${Date.now().toString(36)}`;
 
     // (a) appends to new streams.

@@ -122,7 +122,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const health = await checkHealth(db);
+      const health = await checkHealth(db, projections);
       res.writeHead(health.status === 'ok' ? 200 : 503, {
         'content-type': 'application/json',
         'cache-control': 'no-store',
@@ -211,17 +211,34 @@ export interface Health {
   engine: string;
   database: 'up' | 'down';
   error?: string;
+  /** The active generation of each projection: its state and lag. */
+  projections?: { name: string; state: string; eventsBehind: number; secondsBehind: number }[];
 }
 
-async function checkHealth(db: Db): Promise<Health> {
-  try {
-    await Promise.race([
-      db.query('SELECT 1'),
-      new Promise((_, reject) =>
+async function checkHealth(db: Db, projections: ProjectionRuntime): Promise<Health> {
+  const within2s = <T>(p: Promise<T>) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
         setTimeout(() => reject(new Error('database did not answer within 2 s')), 2_000).unref(),
       ),
     ]);
-    return { status: 'ok', engine: db.engine, database: 'up' };
+  try {
+    await within2s(db.query('SELECT 1'));
+    const status = await within2s(projections.status()).catch(() => []);
+    return {
+      status: 'ok',
+      engine: db.engine,
+      database: 'up',
+      projections: status
+        .filter((p) => p.active)
+        .map((p) => ({
+          name: p.name,
+          state: p.phase,
+          eventsBehind: p.eventsBehind,
+          secondsBehind: Math.round(p.secondsBehind * 1000) / 1000,
+        })),
+    };
   } catch (err) {
     return {
       status: 'unavailable',

@@ -6,6 +6,9 @@ export const EVENTS_CHANNEL = 'strata_events';
 /** Projections notify it when a checkpoint moves (read-your-writes waiters wake on it). */
 export const CHECKPOINT_CHANNEL = 'strata_checkpoints';
 
+/** Least time between two NOTIFYs of one channel from this process. */
+const NOTIFY_INTERVAL_MS = 5;
+
 export type WakeReason = 'notify' | 'reconnect' | 'poll';
 
 /**
@@ -76,13 +79,19 @@ export class Notifier {
     this.sending.add(channel);
     const send = (): void => {
       this.resend.delete(channel);
+      if (this.stopped) {
+        this.sending.delete(channel);
+        return;
+      }
       this.db
         .query('SELECT pg_notify($1, $2)', [channel, ''])
         .catch((err: unknown) =>
           this.logger.warn({ err, channel }, 'NOTIFY failed; peers rely on their poll'),
         )
         .finally(() => {
-          if (this.resend.has(channel) && !this.stopped) send();
+          // Commits announced meanwhile get one more NOTIFY, a few ms later, so a burst of
+          // appends costs the database a handful of NOTIFYs rather than one each.
+          if (this.resend.has(channel) && !this.stopped) setTimeout(send, NOTIFY_INTERVAL_MS);
           else this.sending.delete(channel);
         });
     };

@@ -117,7 +117,10 @@ export class ProjectionRuntime {
   }
 
   /** Creates missing generations and tables, then starts a runner for each live generation. */
+  private started = false;
+
   async start(): Promise<void> {
+    this.started = true;
     this.offEvents = this.notifier.on(EVENTS_CHANNEL, (reason) => {
       if (reason === 'notify') this.announcedAt = Date.now();
       this.wakeAll();
@@ -285,6 +288,7 @@ export class ProjectionRuntime {
             continue;
           }
           await this.poison(p, generation, events[0]!, err);
+          held = undefined; // stopped: wait (re-leasing fails) until resumed
           continue;
         }
         const last = events[events.length - 1]!;
@@ -427,8 +431,13 @@ export class ProjectionRuntime {
     }
   }
 
-  /** Starts building a new generation from the start of the log; the current one keeps serving. */
-  async rebuild(name: string): Promise<number> {
+  /**
+   * Starts building a new generation from the start of the log while the current one
+   * keeps serving; it becomes active once caught up. The runner runs in this process when
+   * the runtime is started, or when `run` is set (the CLI), else in whichever server
+   * process picks it up.
+   */
+  async rebuild(name: string, options: { run?: boolean } = {}): Promise<number> {
     const p = this.byName.get(name);
     if (!p) throw new Error(`Unknown projection ${name}`);
     const generation = await this.db.transaction(async (tx) => {
@@ -439,7 +448,7 @@ export class ProjectionRuntime {
       );
       return this.createGeneration(tx, p, 1, false);
     });
-    this.spawn(name, generation);
+    if (this.started || options.run) this.spawn(name, generation);
     return generation;
   }
 
@@ -459,7 +468,7 @@ export class ProjectionRuntime {
     const rows = (
       await this.db.query<Row>(`SELECT * FROM projections WHERE name = $1 AND active`, [name])
     ).rows;
-    for (const r of rows) this.spawn(r.name, r.generation);
+    if (this.started) for (const r of rows) this.spawn(r.name, r.generation);
     this.wakeAll();
   }
 

@@ -102,18 +102,17 @@ DECLARE
   v_previous processed_commands%ROWTYPE;
 BEGIN
   -- Stream locks first, before any transaction id exists (see above). Class 1398034497
-  -- ('STRA') keeps these two-key locks apart from other advisory locks.
+  -- ('STRA') keeps these two-key locks apart from other advisory locks. Sorted, so two
+  -- multi-stream appends cannot deadlock.
   PERFORM pg_advisory_xact_lock(1398034497, h)
   FROM (SELECT DISTINCT hashtext(value->>'streamId') AS h FROM jsonb_array_elements(p_streams) ORDER BY 1) AS k;
-  v_txid := pg_current_xact_id();
 
   IF p_command_id IS NOT NULL THEN
-    -- A concurrent twin of this command waits here until the first commits or aborts.
-    INSERT INTO processed_commands (command_id, request_hash, result)
-    VALUES (p_command_id, p_request_hash, '{}')
-    ON CONFLICT (command_id) DO NOTHING;
-    IF NOT FOUND THEN
-      SELECT * INTO v_previous FROM processed_commands WHERE command_id = p_command_id;
+    -- A concurrent twin of this command (maybe aimed at other streams, e.g. a server-chosen
+    -- id) waits here until the first commits or aborts, then sees its record.
+    PERFORM pg_advisory_xact_lock(1398034498, hashtext(p_command_id::text));
+    SELECT * INTO v_previous FROM processed_commands WHERE command_id = p_command_id;
+    IF FOUND THEN
       IF v_previous.request_hash IS DISTINCT FROM p_request_hash THEN
         RAISE EXCEPTION 'command % was already used with different input', p_command_id
           USING ERRCODE = 'SX001', DETAIL = p_command_id::text;
@@ -121,35 +120,30 @@ BEGIN
       RETURN v_previous.result || '{"duplicate": true}';
     END IF;
   END IF;
+  v_txid := pg_current_xact_id();
 
   FOR s IN SELECT value FROM jsonb_array_elements(p_streams) LOOP
     v_stream := s->>'streamId';
     v_expected := s->>'expected';
     v_count := jsonb_array_length(s->'events');
-    LOOP
-      SELECT version INTO v_current FROM streams WHERE stream_id = v_stream FOR UPDATE;
-      v_exists := FOUND;
-      IF NOT v_exists THEN
-        v_current := 0;
-      END IF;
-      IF (v_expected = 'no_stream' AND v_exists)
-         OR (v_expected = 'stream_exists' AND NOT v_exists)
-         OR (v_expected NOT IN ('any', 'no_stream', 'stream_exists') AND v_current <> v_expected::integer) THEN
-        RAISE EXCEPTION 'stream % expected version %, actual %', v_stream, v_expected, v_current
-          USING ERRCODE = 'SX002',
-                DETAIL = jsonb_build_object('streamId', v_stream, 'expected', v_expected, 'actual', v_current)::text;
-      END IF;
-      IF v_exists THEN
-        UPDATE streams SET version = v_current + v_count, updated_at = now() WHERE stream_id = v_stream;
-        EXIT;
-      END IF;
-      -- A concurrent creator of the same stream makes this wait, then do nothing; go round
-      -- again to lock its row and check the expectation against what it wrote.
-      INSERT INTO streams (stream_id, stream_type, version)
-      VALUES (v_stream, s->>'streamType', v_count)
-      ON CONFLICT (stream_id) DO NOTHING;
-      EXIT WHEN FOUND;
-    END LOOP;
+    -- The stream's advisory lock serialises its writers, so a plain read is current.
+    SELECT version INTO v_current FROM streams WHERE stream_id = v_stream;
+    v_exists := FOUND;
+    IF NOT v_exists THEN
+      v_current := 0;
+    END IF;
+    IF (v_expected = 'no_stream' AND v_exists)
+       OR (v_expected = 'stream_exists' AND NOT v_exists)
+       OR (v_expected NOT IN ('any', 'no_stream', 'stream_exists') AND v_current <> v_expected::integer) THEN
+      RAISE EXCEPTION 'stream % expected version %, actual %', v_stream, v_expected, v_current
+        USING ERRCODE = 'SX002',
+              DETAIL = jsonb_build_object('streamId', v_stream, 'expected', v_expected, 'actual', v_current)::text;
+    END IF;
+    IF v_exists THEN
+      UPDATE streams SET version = v_current + v_count, updated_at = now() WHERE stream_id = v_stream;
+    ELSE
+      INSERT INTO streams (stream_id, stream_type, version) VALUES (v_stream, s->>'streamType', v_count);
+    END IF;
 
     WITH ins AS (
       INSERT INTO events (event_id, stream_id, stream_type, event_type, schema_version,
@@ -174,7 +168,8 @@ BEGIN
 
   v_result := jsonb_build_object('transactionId', v_txid::text, 'streams', v_streams, 'events', v_events);
   IF p_command_id IS NOT NULL THEN
-    UPDATE processed_commands SET result = v_result WHERE command_id = p_command_id;
+    INSERT INTO processed_commands (command_id, request_hash, result)
+    VALUES (p_command_id, p_request_hash, v_result);
   END IF;
   RETURN v_result || '{"duplicate": false}';
 END $$;
