@@ -102,9 +102,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   let tokens: TokenService;
   let dev: DevTokens | undefined;
   try {
-    const secret = await resolveSecret(config);
-    tokens = createTokenService({ secret: secret.secret });
-    dev = secret.development ? await devTokens(tokens) : undefined;
+    if (config.authJwksUrl) {
+      tokens = createTokenService({ jwksUrl: config.authJwksUrl });
+    } else {
+      const secret = await resolveSecret(config);
+      tokens = createTokenService({ secret: secret.secret });
+      dev = secret.development ? await devTokens(tokens) : undefined;
+    }
   } catch (err) {
     await runCleanups(cleanups, logger);
     throw err;

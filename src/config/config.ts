@@ -13,6 +13,8 @@ export interface Config {
   port: number;
   /** HS256 secret for bearer tokens; undefined means development mode (embedded engine only). */
   authSecret: string | undefined;
+  /** An external issuer's JWKS URL: tokens are verified against its keys instead of a secret. */
+  authJwksUrl: string | undefined;
   snapshotEvery: number;
   /** Largest accepted event payload (data), in bytes of UTF-8 JSON. */
   maxEventBytes: number;
@@ -47,6 +49,12 @@ const schema = z
       .string()
       .min(32, 'STRATA_AUTH_SECRET must be at least 32 characters')
       .optional(),
+    STRATA_AUTH_JWKS_URL: z
+      .string()
+      .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+        message: 'STRATA_AUTH_JWKS_URL must be an http(s) URL',
+      })
+      .optional(),
     STRATA_SNAPSHOT_EVERY: positiveInt('STRATA_SNAPSHOT_EVERY', 1, 1_000_000).default(50),
     STRATA_MAX_EVENT_BYTES: positiveInt('STRATA_MAX_EVENT_BYTES', 1024, 64 * 1024 * 1024).default(
       256 * 1024,
@@ -57,12 +65,19 @@ const schema = z
     NODE_ENV: z.string().default('development'),
   })
   .superRefine((env, ctx) => {
-    if (env.DATABASE_URL && !env.STRATA_AUTH_SECRET) {
+    if (env.STRATA_AUTH_SECRET && env.STRATA_AUTH_JWKS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STRATA_AUTH_JWKS_URL'],
+        message: 'set either STRATA_AUTH_SECRET or STRATA_AUTH_JWKS_URL, not both',
+      });
+    }
+    if (env.DATABASE_URL && !env.STRATA_AUTH_SECRET && !env.STRATA_AUTH_JWKS_URL) {
       ctx.addIssue({
         code: 'custom',
         path: ['STRATA_AUTH_SECRET'],
         message:
-          'STRATA_AUTH_SECRET is required with DATABASE_URL (development mode is only for the embedded engine)',
+          'STRATA_AUTH_SECRET (or STRATA_AUTH_JWKS_URL) is required with DATABASE_URL (development mode is only for the embedded engine)',
       });
     }
   });
@@ -95,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.STRATA_DATA_DIR,
     port: e.PORT,
     authSecret: e.STRATA_AUTH_SECRET,
+    authJwksUrl: e.STRATA_AUTH_JWKS_URL,
     snapshotEvery: e.STRATA_SNAPSHOT_EVERY,
     maxEventBytes: e.STRATA_MAX_EVENT_BYTES,
     logLevel: e.LOG_LEVEL,

@@ -20,7 +20,24 @@ describe('configuration', () => {
     });
     expect(c.engine).toBe('postgres');
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/x' })).toThrow(
-      /STRATA_AUTH_SECRET is required/,
+      /STRATA_AUTH_SECRET \(or STRATA_AUTH_JWKS_URL\) is required/,
+    );
+  });
+
+  it('accepts an external JWKS URL instead of a secret, not both', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u@127.0.0.1:5432/x',
+      STRATA_AUTH_JWKS_URL: 'https://id.example/.well-known/jwks.json',
+    });
+    expect(c.authJwksUrl).toBe('https://id.example/.well-known/jwks.json');
+    expect(() =>
+      loadConfig({
+        STRATA_AUTH_JWKS_URL: 'https://a.example/j',
+        STRATA_AUTH_SECRET: 's'.repeat(32),
+      }),
+    ).toThrow(/not both/);
+    expect(() => loadConfig({ STRATA_AUTH_JWKS_URL: 'ftp://a.example/j' })).toThrow(
+      /http\(s\) URL/,
     );
   });
 
