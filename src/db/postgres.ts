@@ -56,7 +56,7 @@ function wrap(client: pg.ClientBase): Session {
 }
 
 export function openPostgres(o: PostgresOptions): Db {
-  const pool = new pg.Pool({ ...connectionConfig(o), max: o.max ?? 10 });
+  const pool = new pg.Pool({ ...connectionConfig(o), max: o.max ?? 20 });
   // An idle client whose server went away emits here; without a handler the process
   // would crash. The pool drops that client and opens a new one on the next checkout.
   pool.on('error', (err) => o.logger?.warn({ err }, 'idle PostgreSQL client lost'));

@@ -96,6 +96,11 @@ export class ProjectionRuntime {
   private offEvents: (() => void) | undefined;
   /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
   private announcedAt = 0;
+  /**
+   * Checkpoints this process has committed for the active generations it runs: lets a
+   * read-your-writes wait answer from memory. Only ever behind the truth, never ahead.
+   */
+  private readonly localCheckpoints = new Map<string, LogPosition>();
 
   constructor(
     private readonly db: Db,
@@ -281,6 +286,7 @@ export class ProjectionRuntime {
         } catch (err) {
           if (err instanceof LeaseLost || isTransient(err)) {
             held = undefined;
+            this.localCheckpoints.delete(p.name);
             throw err;
           }
           if (!slowMode && events.length > 1) {
@@ -297,6 +303,7 @@ export class ProjectionRuntime {
           globalPosition: last.globalPosition,
         };
         held.until = Date.now() + this.leaseMs;
+        if (held.state === 'running') this.localCheckpoints.set(p.name, held.checkpoint);
         slowMode = false;
         backoff = 100;
         this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
@@ -397,13 +404,24 @@ export class ProjectionRuntime {
 
   /** A rebuilt generation that has caught up becomes the active one, all views at once. */
   private async trySwitch(p: Projection, generation: number) {
-    await this.db.transaction(async (tx) => {
+    const switched = await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
-      const r = await tx.query<{ state: string }>(
-        'SELECT state FROM projections WHERE name = $1 AND generation = $2 FOR UPDATE',
-        [p.name, generation],
-      );
-      if (r.rows[0]?.state !== 'rebuilding') return;
+      // Lock both rows: the serving generation cannot commit another batch meanwhile.
+      const rows = (
+        await tx.query<{ generation: number; state: string; active: boolean; ahead: boolean }>(
+          `SELECT generation, state, active,
+                  (checkpoint_txid, checkpoint_position) >
+                    (SELECT checkpoint_txid, checkpoint_position FROM projections
+                     WHERE name = $1 AND generation = $2) AS ahead
+           FROM projections WHERE name = $1 AND (generation = $2 OR active) FOR UPDATE`,
+          [p.name, generation],
+        )
+      ).rows;
+      const mine = rows.find((r) => r.generation === generation);
+      if (mine?.state !== 'rebuilding') return false;
+      // Switch only when caught up with the serving generation too: no reader that saw an
+      // event through the old one (or its runner's memory) may miss it in the new one.
+      if (rows.some((r) => r.active && r.ahead)) return false;
       await tx.query(
         `UPDATE projections SET active = false, state = 'retired', lease_owner = NULL WHERE name = $1 AND active`,
         [p.name],
@@ -413,7 +431,9 @@ export class ProjectionRuntime {
         [p.name, generation],
       );
       await this.pointViews(tx, p, generation);
+      return true;
     });
+    if (!switched) return;
     this.logger.info({ projection: p.name, generation }, 'rebuilt projection is now active');
     await this.dropRetiredTables(p);
   }
@@ -536,28 +556,40 @@ export class ProjectionRuntime {
       woken = true;
       wake?.();
     });
+    let lastDbCheck = 0;
+    const inMemory = () =>
+      names.every((n) => {
+        const c = this.localCheckpoints.get(n);
+        return c !== undefined && compareLogPositions(c, target) >= 0;
+      });
     try {
       for (;;) {
         woken = false;
-        const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
-          `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
-          [names],
-        );
-        const reached =
-          r.rows.length === names.length &&
-          r.rows.every(
-            (row) =>
-              compareLogPositions(
-                { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
-                target,
-              ) >= 0,
+        if (inMemory()) return;
+        // The database knows the checkpoints of projections run by other processes (and
+        // ours, if memory lags after a lost lease): ask it now and then, not per wake-up.
+        if (Date.now() - lastDbCheck >= 100) {
+          lastDbCheck = Date.now();
+          const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
+            `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
+            [names],
           );
-        if (reached) return;
+          const reached =
+            r.rows.length === names.length &&
+            r.rows.every(
+              (row) =>
+                compareLogPositions(
+                  { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
+                  target,
+                ) >= 0,
+            );
+          if (reached) return;
+        }
         const left = deadline - Date.now();
         if (left <= 0) throw new ReadTimeoutError(cursor, timeoutMs);
         if (woken) continue;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, 250));
+          const timer = setTimeout(resolve, Math.min(left, 100));
           wake = () => {
             clearTimeout(timer);
             resolve();
