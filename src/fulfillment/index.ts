@@ -1,0 +1,4 @@
+export * from './ids.js';
+export * from './process.js';
+export * from './shipment.js';
+export * from './timeline.js';

@@ -1,0 +1,1228 @@
+import type { ProductCommand } from '../catalog/commands.js';
+import { productStreamId } from '../catalog/decider.js';
+import type { ProductEvent } from '../catalog/events.js';
+import type { OrderCommand } from '../orders/commands.js';
+import { orderStreamId } from '../orders/decider.js';
+import type { OrderEvent, OrderLine } from '../orders/events.js';
+import { assertNever, type Decider, type DomainEvent } from '../shared/decider.js';
+import { deriveCommandId, shipmentIdFor } from './ids.js';
+import {
+  shipmentStreamId,
+  type ShipmentCommand,
+  type ShipmentEvent,
+  type ShipmentItem,
+} from './shipment.js';
+
+/*
+ * The fulfillment process manager (DESIGN.md, "Process managers"): payment → stock
+ * reservation → shipment, with compensation. It is a decider like the aggregates, with
+ * one difference in what goes in and out:
+ *
+ * - In: a trigger, i.e. a log event it reacts to (OrderPaid, StockReserved, OrderCancelled
+ *   …, each with its event id) or the outcome of a command it sent that the log cannot
+ *   tell (a refusal, a permanent failure), or a deadline check.
+ * - Out: events for its own stream `fulfillment-<orderId>`, and the commands to send.
+ *
+ * Every command it sends is one "…Requested" event in its stream, carrying the command id
+ * and everything the command says, so:
+ * - the commands follow from the events alone (`commandOf`); recording comes first;
+ * - a step is never taken twice: a re-delivered trigger finds the step in the state and
+ *   records nothing;
+ * - after a crash between recording and sending, `pendingCommands(state)` names every
+ *   command not yet known to have landed, and sending it again is harmless: its id is
+ *   derived (`deriveCommandId`) and its input, time included, comes from the event, so the
+ *   command side sees a replay.
+ */
+
+/** Event-store stream type of fulfillment processes. */
+export const FULFILLMENT_STREAM_TYPE = 'fulfillment';
+
+/** The stream of one order's fulfillment process: `fulfillment-<orderId>`. */
+export const fulfillmentStreamId = (orderId: string): string => `fulfillment-${orderId}`;
+
+/** One line of a paid order as fulfillment sees it: what to reserve, pack and ship. */
+export type FulfillmentItem = ShipmentItem;
+
+/**
+ * The lines of an order as fulfillment needs them (the runner reads them from the order),
+ * without the fields it does not keep.
+ */
+export const fulfillmentItems = (
+  lines: readonly (OrderLine | FulfillmentItem)[],
+): FulfillmentItem[] =>
+  lines.map(({ productId, productName, quantity }) => ({ productId, productName, quantity }));
+
+/**
+ * The kinds of step the process takes; each sends one command. Stock steps exist once per
+ * product: their key is `<step>:<productId>`.
+ */
+export type FulfillmentStep =
+  | 'reserve-stock'
+  | 'release-stock'
+  | 'refund'
+  | 'create-shipment'
+  | 'mark-ready-to-ship'
+  | 'dispatch-shipment'
+  | 'cancel-shipment';
+
+/** Steps whose completion the process learns from an event of another stream. */
+export type ConfirmedStep = Extract<
+  FulfillmentStep,
+  'create-shipment' | 'mark-ready-to-ship' | 'dispatch-shipment' | 'cancel-shipment'
+>;
+
+/** The key of a step in the state, and the step part of its derived command id. */
+export const stepKey = (step: FulfillmentStep, productId: string | null = null): string =>
+  productId === null ? step : `${step}:${productId}`;
+
+interface Outgoing<T extends string, C> {
+  /** Derived from the cause and the step: the same on every re-run. */
+  commandId: string;
+  step: FulfillmentStep;
+  /** The aggregate that receives the command. */
+  target: T;
+  streamId: string;
+  command: C;
+}
+
+/** A command the process sends, addressed to one aggregate's stream. */
+export type OutgoingCommand =
+  | Outgoing<'product', ProductCommand>
+  | Outgoing<'order', OrderCommand>
+  | Outgoing<'shipment', ShipmentCommand>;
+
+// ---------------------------------------------------------------------------------------
+// Triggers
+
+type EventOf<E extends DomainEvent, T extends E['type']> = Extract<E, { type: T }>;
+
+/** A log event as the runner hands it over: the event and its id in the store. */
+export type Observed<E extends DomainEvent> = E & { eventId: string };
+
+/**
+ * What the process reacts to. Log events come with their event id, the cause every
+ * command id is derived from. Command outcomes name the command; what follows from them
+ * derives its ids from that command id.
+ */
+export type FulfillmentTrigger =
+  /**
+   * An order was paid. `items` are the order's lines, which the runner reads from the
+   * order stream: they cannot change once the order is paid, so any read gives the same.
+   */
+  | (Observed<EventOf<OrderEvent, 'OrderPaid'>> & { items: FulfillmentItem[] })
+  | Observed<EventOf<OrderEvent, 'OrderReadyToShip' | 'OrderShipped' | 'OrderCancelled'>>
+  | Observed<EventOf<ProductEvent, 'StockReserved' | 'StockReleased'>>
+  | Observed<EventOf<ShipmentEvent, 'ShipmentCreated' | 'ShipmentDispatched' | 'ShipmentCancelled'>>
+  /** A ReserveStock the process sent was refused with INSUFFICIENT_STOCK. */
+  | {
+      type: 'StockReservationRefused';
+      data: {
+        orderId: string;
+        commandId: string;
+        /** Units the product had available, as the runner learnt when refused. */
+        available: number;
+        refusedAt: string;
+      };
+    }
+  /** Any other business refusal (a DomainError) of a command the process sent. */
+  | {
+      type: 'CommandRejected';
+      data: {
+        orderId: string;
+        commandId: string;
+        code: string;
+        message: string;
+        rejectedAt: string;
+      };
+    }
+  /** A command the process sent failed for good: the runner gave up retrying. */
+  | {
+      type: 'CommandFailed';
+      data: { orderId: string; commandId: string; reason: string; failedAt: string };
+    }
+  /** Time passes: flags the process if it is late (see {@link isLate}). */
+  | {
+      type: 'CheckReservationDeadline';
+      data: { orderId: string; now: string; limitMs: number };
+    };
+
+export type FulfillmentTriggerType = FulfillmentTrigger['type'];
+
+/** The log events the process reacts to: the runner's reader filter. */
+export const fulfillmentTriggerEventTypes = [
+  'OrderPaid',
+  'OrderReadyToShip',
+  'OrderShipped',
+  'OrderCancelled',
+  'StockReserved',
+  'StockReleased',
+  'ShipmentCreated',
+  'ShipmentDispatched',
+  'ShipmentCancelled',
+] as const satisfies readonly FulfillmentTriggerType[];
+
+/** The order whose process a trigger belongs to: every trigger names it. */
+export const triggerOrderId = (trigger: FulfillmentTrigger): string => trigger.data.orderId;
+
+// ---------------------------------------------------------------------------------------
+// Events of the process stream
+
+/** The facts of a refused reservation. */
+export interface StockShortage {
+  productId: string;
+  productName: string;
+  requested: number;
+  available: number;
+}
+
+/**
+ * The process's own history. "…Requested" events each stand for one command sent;
+ * "…ForItem", "…Noted" and `StepCompleted` record what the process learnt from other
+ * streams; the `Fulfillment…` events mark where the process as a whole stands.
+ */
+export type FulfillmentEvent =
+  | DomainEvent<
+      'FulfillmentStarted',
+      {
+        orderId: string;
+        paymentId: string;
+        shipmentId: string;
+        /** Sorted by product id: the order in which stock is reserved. */
+        items: FulfillmentItem[];
+        startedAt: string;
+      }
+    >
+  | DomainEvent<
+      'StockReservationRequested',
+      {
+        orderId: string;
+        commandId: string;
+        productId: string;
+        productName: string;
+        quantity: number;
+        requestedAt: string;
+      }
+    >
+  | DomainEvent<
+      'StockReservedForItem',
+      {
+        orderId: string;
+        productId: string;
+        productName: string;
+        quantity: number;
+        reservedAt: string;
+      }
+    >
+  | DomainEvent<'StockShortageDetected', StockShortage & { orderId: string; detectedAt: string }>
+  /** Every item is reserved. */
+  | DomainEvent<'StockReservationCompleted', { orderId: string; reservedAt: string }>
+  | DomainEvent<
+      'StockReleaseRequested',
+      {
+        orderId: string;
+        commandId: string;
+        productId: string;
+        productName: string;
+        requestedAt: string;
+      }
+    >
+  | DomainEvent<
+      'StockReleasedForItem',
+      {
+        orderId: string;
+        productId: string;
+        productName: string;
+        quantity: number;
+        releasedAt: string;
+      }
+    >
+  /** Sent as CancelOrder: cancelling a paid order refunds its payment. */
+  | DomainEvent<
+      'RefundRequested',
+      { orderId: string; commandId: string; reason: string; requestedAt: string }
+    >
+  | DomainEvent<
+      'ShipmentRequested',
+      {
+        orderId: string;
+        commandId: string;
+        shipmentId: string;
+        items: FulfillmentItem[];
+        requestedAt: string;
+      }
+    >
+  | DomainEvent<
+      'ReadyToShipRequested',
+      { orderId: string; commandId: string; shipmentId: string; requestedAt: string }
+    >
+  | DomainEvent<
+      'ShipmentDispatchRequested',
+      {
+        orderId: string;
+        commandId: string;
+        shipmentId: string;
+        carrier: string;
+        trackingNumber: string;
+        requestedAt: string;
+      }
+    >
+  | DomainEvent<
+      'ShipmentCancellationRequested',
+      {
+        orderId: string;
+        commandId: string;
+        shipmentId: string;
+        reason: string;
+        requestedAt: string;
+      }
+    >
+  /** The order was handed to a carrier (`shipOrder`). */
+  | DomainEvent<
+      'OrderShipmentNoted',
+      { orderId: string; carrier: string; trackingNumber: string; shippedAt: string }
+    >
+  /** The order was cancelled, by the process's refund or by anyone else. */
+  | DomainEvent<
+      'OrderCancellationNoted',
+      { orderId: string; reason: string; refunded: boolean; cancelledAt: string }
+    >
+  /**
+   * A shipment or order step took effect. `commandId` is null when someone else's
+   * command did it (the process had not sent one, or its own was still on the way).
+   */
+  | DomainEvent<
+      'StepCompleted',
+      { orderId: string; step: ConfirmedStep; commandId: string | null; completedAt: string }
+    >
+  /** A step was refused because it was no longer needed: the order had moved on. */
+  | DomainEvent<
+      'StepSkipped',
+      {
+        orderId: string;
+        step: FulfillmentStep;
+        productId: string | null;
+        commandId: string;
+        code: string;
+        reason: string;
+        skippedAt: string;
+      }
+    >
+  /** The shipment has left with the carrier: nothing more to do. */
+  | DomainEvent<'FulfillmentCompleted', { orderId: string; completedAt: string }>
+  /** The order was cancelled and everything the process held for it is given back. */
+  | DomainEvent<'FulfillmentCancelled', { orderId: string; reason: string; cancelledAt: string }>
+  /** A step failed for good; the process needs a person. */
+  | DomainEvent<
+      'FulfillmentFailed',
+      {
+        orderId: string;
+        step: FulfillmentStep;
+        productId: string | null;
+        commandId: string;
+        /** The refusal's code; null for a failure that was not a refusal. */
+        code: string | null;
+        reason: string;
+        failedAt: string;
+      }
+    >
+  /** Paid, but the stock was not reserved within `limitMs`. */
+  | DomainEvent<'FulfillmentFlaggedLate', { orderId: string; limitMs: number; flaggedAt: string }>;
+
+export type FulfillmentEventType = FulfillmentEvent['type'];
+
+export const fulfillmentEventTypes: readonly FulfillmentEventType[] = [
+  'FulfillmentStarted',
+  'StockReservationRequested',
+  'StockReservedForItem',
+  'StockShortageDetected',
+  'StockReservationCompleted',
+  'StockReleaseRequested',
+  'StockReleasedForItem',
+  'RefundRequested',
+  'ShipmentRequested',
+  'ReadyToShipRequested',
+  'ShipmentDispatchRequested',
+  'ShipmentCancellationRequested',
+  'OrderShipmentNoted',
+  'OrderCancellationNoted',
+  'StepCompleted',
+  'StepSkipped',
+  'FulfillmentCompleted',
+  'FulfillmentCancelled',
+  'FulfillmentFailed',
+  'FulfillmentFlaggedLate',
+];
+
+// ---------------------------------------------------------------------------------------
+// State
+
+/**
+ * Where one item's stock stands. UNRESERVED: not reserved (a reservation may be on its
+ * way); SHORT: its reservation was refused; RELEASED: reserved, then given back.
+ */
+export type ItemStock = 'UNRESERVED' | 'RESERVED' | 'SHORT' | 'RELEASED';
+
+/** What the process knows of its shipment. */
+export type ShipmentProgress = 'NONE' | 'CREATED' | 'DISPATCHED' | 'CANCELLED';
+
+/** PENDING: sent, effect not seen yet; SKIPPED: refused as no longer needed. */
+export type StepStatus = 'PENDING' | 'DONE' | 'SKIPPED' | 'FAILED';
+
+/** A step the process has taken: the command it sent and how that went. */
+export interface StepRecord {
+  step: FulfillmentStep;
+  productId: string | null;
+  status: StepStatus;
+  /** The command exactly as sent; sent again unchanged while PENDING. */
+  command: OutgoingCommand;
+}
+
+export interface FulfillmentFailure {
+  step: FulfillmentStep;
+  productId: string | null;
+  commandId: string;
+  code: string | null;
+  reason: string;
+  failedAt: string;
+}
+
+/** What a started process knows, whatever its status. */
+interface ProcessData {
+  orderId: string;
+  paymentId: string;
+  shipmentId: string;
+  /** Sorted by product id. */
+  items: FulfillmentItem[];
+  /** Per product id. */
+  stock: Record<string, ItemStock>;
+  /** Per {@link stepKey}, in the order the steps were taken. */
+  steps: Record<string, StepRecord>;
+  shipment: ShipmentProgress;
+  orderReadyToShip: boolean;
+  orderShipped: { carrier: string; trackingNumber: string; shippedAt: string } | null;
+  orderCancelled: { reason: string; refunded: boolean; cancelledAt: string } | null;
+  shortage: (StockShortage & { detectedAt: string }) | null;
+  failures: FulfillmentFailure[];
+  lateFlaggedAt: string | null;
+  startedAt: string;
+  /** Time of the latest event. */
+  updatedAt: string;
+}
+
+/**
+ * A fulfillment process. The status is the step it is at:
+ * - RESERVING: reserving stock, one product at a time;
+ * - READY_TO_SHIP: all reserved, shipment created, waiting for the order to ship;
+ * - DISPATCHING: the order shipped, the shipment is being dispatched;
+ * - COMPLETED: the shipment has left;
+ * - COMPENSATING: stock short or order cancelled; releasing, refunding, cancelling;
+ * - CANCELLED: compensation done;
+ * - FAILED: a step failed for good and needs a person; the process still records what it
+ *   learns and still compensates if the order is then cancelled.
+ * Plain JSON: it is stored as a snapshot.
+ */
+export type FulfillmentState =
+  | { status: 'NOT_STARTED' }
+  | (ProcessData & { status: 'RESERVING' })
+  | (ProcessData & { status: 'READY_TO_SHIP' })
+  | (ProcessData & { status: 'DISPATCHING' })
+  | (ProcessData & { status: 'COMPLETED' })
+  | (ProcessData & { status: 'COMPENSATING' })
+  | (ProcessData & { status: 'CANCELLED' })
+  | (ProcessData & { status: 'FAILED' });
+
+export type FulfillmentStatus = FulfillmentState['status'];
+
+/** A process that has started: every status but NOT_STARTED. */
+export type StartedFulfillment = Exclude<FulfillmentState, { status: 'NOT_STARTED' }>;
+
+const initialState: FulfillmentState = { status: 'NOT_STARTED' };
+
+/** The commands sent and not yet known to have taken effect, in the order they were sent. */
+export function pendingCommands(state: FulfillmentState): OutgoingCommand[] {
+  if (state.status === 'NOT_STARTED') return [];
+  return Object.values(state.steps)
+    .filter((s) => s.status === 'PENDING')
+    .map((s) => s.command);
+}
+
+/**
+ * Whether the order was paid but its stock not reserved within `limitMs` of payment, and
+ * not flagged for it yet. Only a process still reserving is late: a shortage, a
+ * cancellation or a failure is an answer, not a delay.
+ */
+export function isLate(state: FulfillmentState, now: string, limitMs: number): boolean {
+  return (
+    state.status === 'RESERVING' &&
+    state.lateFlaggedAt === null &&
+    Date.parse(now) - Date.parse(state.startedAt) > limitMs
+  );
+}
+
+/** The reason the process cancels an order it cannot fill. */
+export const shortageReason = (productName: string): string =>
+  `Stock short for ${productName}: payment refunded`;
+
+// ---------------------------------------------------------------------------------------
+// Commands follow from events
+
+/**
+ * The command a "…Requested" event stands for; null for every other event. The command's
+ * time is the event's: sent again, it is the same command to the byte.
+ */
+export function commandOf(event: FulfillmentEvent): OutgoingCommand | null {
+  switch (event.type) {
+    case 'StockReservationRequested': {
+      const { orderId, commandId, productId, quantity, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'reserve-stock',
+        target: 'product',
+        streamId: productStreamId(productId),
+        command: { type: 'ReserveStock', data: { productId, orderId, quantity, now: requestedAt } },
+      };
+    }
+    case 'StockReleaseRequested': {
+      const { orderId, commandId, productId, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'release-stock',
+        target: 'product',
+        streamId: productStreamId(productId),
+        command: { type: 'ReleaseStock', data: { productId, orderId, now: requestedAt } },
+      };
+    }
+    case 'RefundRequested': {
+      const { orderId, commandId, reason, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'refund',
+        target: 'order',
+        streamId: orderStreamId(orderId),
+        command: { type: 'CancelOrder', data: { orderId, reason, now: requestedAt } },
+      };
+    }
+    case 'ShipmentRequested': {
+      const { orderId, commandId, shipmentId, items, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'create-shipment',
+        target: 'shipment',
+        streamId: shipmentStreamId(shipmentId),
+        command: {
+          type: 'CreateShipment',
+          data: { shipmentId, orderId, items: items.map((i) => ({ ...i })), now: requestedAt },
+        },
+      };
+    }
+    case 'ReadyToShipRequested': {
+      const { orderId, commandId, shipmentId, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'mark-ready-to-ship',
+        target: 'order',
+        streamId: orderStreamId(orderId),
+        command: { type: 'MarkOrderReadyToShip', data: { orderId, shipmentId, now: requestedAt } },
+      };
+    }
+    case 'ShipmentDispatchRequested': {
+      const { commandId, shipmentId, carrier, trackingNumber, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'dispatch-shipment',
+        target: 'shipment',
+        streamId: shipmentStreamId(shipmentId),
+        command: {
+          type: 'DispatchShipment',
+          data: { shipmentId, carrier, trackingNumber, now: requestedAt },
+        },
+      };
+    }
+    case 'ShipmentCancellationRequested': {
+      const { commandId, shipmentId, reason, requestedAt } = event.data;
+      return {
+        commandId,
+        step: 'cancel-shipment',
+        target: 'shipment',
+        streamId: shipmentStreamId(shipmentId),
+        command: { type: 'CancelShipment', data: { shipmentId, reason, now: requestedAt } },
+      };
+    }
+    case 'FulfillmentStarted':
+    case 'StockReservedForItem':
+    case 'StockShortageDetected':
+    case 'StockReservationCompleted':
+    case 'StockReleasedForItem':
+    case 'OrderShipmentNoted':
+    case 'OrderCancellationNoted':
+    case 'StepCompleted':
+    case 'StepSkipped':
+    case 'FulfillmentCompleted':
+    case 'FulfillmentCancelled':
+    case 'FulfillmentFailed':
+    case 'FulfillmentFlaggedLate':
+      return null;
+    default:
+      return assertNever(event);
+  }
+}
+
+const commandsOf = (events: readonly FulfillmentEvent[]): OutgoingCommand[] =>
+  events.flatMap((e) => commandOf(e) ?? []);
+
+// ---------------------------------------------------------------------------------------
+// React
+
+/** What the process does with one trigger. */
+export interface Reaction {
+  /** To append to the process stream, before any command is sent. */
+  events: FulfillmentEvent[];
+  /** To send once the events are stored, in this order. */
+  commands: OutgoingCommand[];
+}
+
+/**
+ * The process's answer to one trigger: it first records what the trigger tells it (if it
+ * tells it anything new), then takes every step that has become due. A trigger that
+ * tells nothing new (a duplicate, a late echo, another order's business) yields nothing.
+ */
+export function react(state: FulfillmentState, trigger: FulfillmentTrigger): Reaction {
+  if (state.status !== 'NOT_STARTED' && triggerOrderId(trigger) !== state.orderId) {
+    throw new Error(
+      `A trigger for order ${triggerOrderId(trigger)} reached the process of order ${state.orderId}`,
+    );
+  }
+  if (trigger.type === 'CheckReservationDeadline') {
+    const { orderId, now, limitMs } = trigger.data;
+    const events: FulfillmentEvent[] = isLate(state, now, limitMs)
+      ? [{ type: 'FulfillmentFlaggedLate', data: { orderId, limitMs, flaggedAt: now } }]
+      : [];
+    return { events, commands: [] };
+  }
+  const observed = observe(state, trigger);
+  if (observed.length === 0) return { events: [], commands: [] };
+  const cause = causationOf(trigger);
+  const at = timeOf(trigger);
+  const events = [...observed];
+  let current = observed.reduce(evolve, state);
+  // Planning again after each round lets one step make the next due (all reserved → ship).
+  for (let round = 0; ; round++) {
+    if (current.status === 'NOT_STARTED') break;
+    const planned = plan(current, cause, at);
+    if (planned.length === 0) break;
+    if (round >= 10) throw new Error('Fulfillment planning does not settle');
+    events.push(...planned);
+    current = planned.reduce(evolve, current);
+  }
+  return { events, commands: commandsOf(events) };
+}
+
+/** What a command id of a step taken in answer to `trigger` is derived from. */
+function causationOf(trigger: Exclude<FulfillmentTrigger, { type: 'CheckReservationDeadline' }>) {
+  return 'eventId' in trigger ? trigger.eventId : trigger.data.commandId;
+}
+
+/** When the trigger happened: the time of the events and commands it leads to. */
+function timeOf(trigger: FulfillmentTrigger): string {
+  switch (trigger.type) {
+    case 'OrderPaid':
+      return trigger.data.paidAt;
+    case 'OrderReadyToShip':
+      return trigger.data.readyAt;
+    case 'OrderShipped':
+      return trigger.data.shippedAt;
+    case 'OrderCancelled':
+      return trigger.data.cancelledAt;
+    case 'StockReserved':
+      return trigger.data.reservedAt;
+    case 'StockReleased':
+      return trigger.data.releasedAt;
+    case 'ShipmentCreated':
+      return trigger.data.createdAt;
+    case 'ShipmentDispatched':
+      return trigger.data.dispatchedAt;
+    case 'ShipmentCancelled':
+      return trigger.data.cancelledAt;
+    case 'StockReservationRefused':
+      return trigger.data.refusedAt;
+    case 'CommandRejected':
+      return trigger.data.rejectedAt;
+    case 'CommandFailed':
+      return trigger.data.failedAt;
+    case 'CheckReservationDeadline':
+      return trigger.data.now;
+    default:
+      return assertNever(trigger);
+  }
+}
+
+const findStep = (state: StartedFulfillment, commandId: string): StepRecord | undefined =>
+  Object.values(state.steps).find((s) => s.command.commandId === commandId);
+
+const pendingStep = (state: StartedFulfillment, key: string): StepRecord | undefined => {
+  const step = state.steps[key];
+  return step?.status === 'PENDING' ? step : undefined;
+};
+
+/**
+ * Refusals that only mean a step is no longer needed, because the order moved on another
+ * way that the process handles when it sees it.
+ */
+const NOT_NEEDED: Partial<Record<FulfillmentStep, readonly string[]>> = {
+  // The order shipped or was cancelled before it could be marked ready.
+  'mark-ready-to-ship': ['ORDER_NOT_PAID'],
+  // Someone else cancelled the order first, and that cancellation refunded it.
+  refund: ['ORDER_ALREADY_CANCELLED'],
+};
+
+/** The events recording what a trigger tells the process; none if nothing new. */
+function observe(state: FulfillmentState, trigger: FulfillmentTrigger): FulfillmentEvent[] {
+  if (state.status === 'NOT_STARTED') {
+    if (trigger.type !== 'OrderPaid') return []; // not paid, or not this process's business
+    const { orderId, paymentId, paidAt } = trigger.data;
+    if (trigger.items.length === 0) throw new Error(`Paid order ${orderId} came without items`);
+    const items = fulfillmentItems(trigger.items).sort((a, b) =>
+      a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0,
+    );
+    return [
+      {
+        type: 'FulfillmentStarted',
+        data: { orderId, paymentId, shipmentId: shipmentIdFor(orderId), items, startedAt: paidAt },
+      },
+    ];
+  }
+  const { orderId } = state;
+  const itemOf = (productId: string) => state.items.find((i) => i.productId === productId);
+
+  switch (trigger.type) {
+    case 'OrderPaid':
+      return []; // a re-delivery: an order is paid once
+
+    case 'StockReserved': {
+      const { productId, quantity, reservedAt } = trigger.data;
+      const item = itemOf(productId);
+      const stock = state.stock[productId];
+      // A product is reserved at most once per order, so one already seen is an echo.
+      if (!item || stock === 'RESERVED' || stock === 'RELEASED') return [];
+      return [
+        {
+          type: 'StockReservedForItem',
+          data: { orderId, productId, productName: item.productName, quantity, reservedAt },
+        },
+      ];
+    }
+
+    case 'StockReleased': {
+      const { productId, quantity, releasedAt } = trigger.data;
+      const item = itemOf(productId);
+      if (!item || state.stock[productId] !== 'RESERVED') return [];
+      return [
+        {
+          type: 'StockReleasedForItem',
+          data: { orderId, productId, productName: item.productName, quantity, releasedAt },
+        },
+      ];
+    }
+
+    case 'StockReservationRefused': {
+      const { commandId, available, refusedAt } = trigger.data;
+      const step = findStep(state, commandId);
+      if (!step || step.status !== 'PENDING') return [];
+      if (step.command.command.type !== 'ReserveStock') {
+        throw new Error(`StockReservationRefused names command ${commandId}, not a reservation`);
+      }
+      const { productId, quantity } = step.command.command.data;
+      const item = itemOf(productId);
+      return [
+        {
+          type: 'StockShortageDetected',
+          data: {
+            orderId,
+            productId,
+            productName: item?.productName ?? productId,
+            requested: quantity,
+            available,
+            detectedAt: refusedAt,
+          },
+        },
+      ];
+    }
+
+    case 'CommandRejected': {
+      const { commandId, code, message, rejectedAt } = trigger.data;
+      const step = findStep(state, commandId);
+      if (!step || step.status !== 'PENDING') return [];
+      if (step.step === 'reserve-stock' && code === 'INSUFFICIENT_STOCK') {
+        // A shortage is not a failure: it needs the available count to be told.
+        throw new Error('Report INSUFFICIENT_STOCK as StockReservationRefused');
+      }
+      const about = { orderId, step: step.step, productId: step.productId, commandId, code };
+      if (NOT_NEEDED[step.step]?.includes(code)) {
+        return [
+          { type: 'StepSkipped', data: { ...about, reason: message, skippedAt: rejectedAt } },
+        ];
+      }
+      return [
+        { type: 'FulfillmentFailed', data: { ...about, reason: message, failedAt: rejectedAt } },
+      ];
+    }
+
+    case 'CommandFailed': {
+      const { commandId, reason, failedAt } = trigger.data;
+      const step = findStep(state, commandId);
+      if (!step || step.status !== 'PENDING') return [];
+      return [
+        {
+          type: 'FulfillmentFailed',
+          data: {
+            orderId,
+            step: step.step,
+            productId: step.productId,
+            commandId,
+            code: null,
+            reason,
+            failedAt,
+          },
+        },
+      ];
+    }
+
+    case 'OrderReadyToShip': {
+      if (state.orderReadyToShip || trigger.data.shipmentId !== state.shipmentId) return [];
+      return [completed(state, 'mark-ready-to-ship', trigger.data.readyAt)];
+    }
+
+    case 'OrderShipped': {
+      if (state.orderShipped) return [];
+      const { carrier, trackingNumber, shippedAt } = trigger.data;
+      return [
+        { type: 'OrderShipmentNoted', data: { orderId, carrier, trackingNumber, shippedAt } },
+      ];
+    }
+
+    case 'OrderCancelled': {
+      if (state.orderCancelled) return [];
+      const { reason, refunded, cancelledAt } = trigger.data;
+      return [{ type: 'OrderCancellationNoted', data: { orderId, reason, refunded, cancelledAt } }];
+    }
+
+    case 'ShipmentCreated':
+      if (trigger.data.shipmentId !== state.shipmentId || state.shipment !== 'NONE') return [];
+      return [completed(state, 'create-shipment', trigger.data.createdAt)];
+
+    case 'ShipmentDispatched':
+      if (trigger.data.shipmentId !== state.shipmentId) return [];
+      if (state.shipment === 'DISPATCHED' || state.shipment === 'CANCELLED') return [];
+      return [completed(state, 'dispatch-shipment', trigger.data.dispatchedAt)];
+
+    case 'ShipmentCancelled':
+      if (trigger.data.shipmentId !== state.shipmentId || state.shipment === 'CANCELLED') return [];
+      return [completed(state, 'cancel-shipment', trigger.data.cancelledAt)];
+
+    case 'CheckReservationDeadline':
+      return []; // handled by react before observing
+    default:
+      return assertNever(trigger);
+  }
+}
+
+const completed = (
+  state: StartedFulfillment,
+  step: ConfirmedStep,
+  at: string,
+): FulfillmentEvent => ({
+  type: 'StepCompleted',
+  data: {
+    orderId: state.orderId,
+    step,
+    commandId: pendingStep(state, step)?.command.commandId ?? null,
+    completedAt: at,
+  },
+});
+
+// ---------------------------------------------------------------------------------------
+// Plan: the steps that are due
+
+/** The steps due in `state`, their command ids derived from `cause`. */
+function plan(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
+  switch (state.status) {
+    case 'RESERVING':
+      return planReservation(state, cause, at);
+    case 'READY_TO_SHIP':
+    case 'DISPATCHING':
+      return planShipping(state, cause, at);
+    case 'COMPENSATING':
+    case 'CANCELLED':
+      return planCompensation(state, cause, at);
+    case 'FAILED':
+      // A failed process still gives back what it holds once the order is given up, and
+      // still dispatches a shipment that exists once the order has shipped.
+      return state.orderCancelled || state.shortage
+        ? planCompensation(state, cause, at)
+        : planShipping(state, cause, at);
+    case 'COMPLETED':
+      return [];
+    default:
+      return assertNever(state);
+  }
+}
+
+const hasPending = (state: StartedFulfillment, step?: FulfillmentStep): boolean =>
+  Object.values(state.steps).some(
+    (s) => s.status === 'PENDING' && (step === undefined || s.step === step),
+  );
+
+/**
+ * One product at a time, in product-id order. The fixed order is what lock ordering is to
+ * a database: two orders after the same scarce products queue on the first one they
+ * share, so one gets everything, instead of each holding what the other lacks and both
+ * being cancelled.
+ */
+function planReservation(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
+  const { orderId, shipmentId } = state;
+  if (hasPending(state, 'reserve-stock')) return [];
+  const next = state.items.find(
+    (i) =>
+      state.stock[i.productId] === 'UNRESERVED' &&
+      !state.steps[stepKey('reserve-stock', i.productId)],
+  );
+  if (next) {
+    const { productId, productName, quantity } = next;
+    return [
+      {
+        type: 'StockReservationRequested',
+        data: {
+          orderId,
+          commandId: deriveCommandId(cause, stepKey('reserve-stock', productId)),
+          productId,
+          productName,
+          quantity,
+          requestedAt: at,
+        },
+      },
+    ];
+  }
+  if (!state.items.every((i) => state.stock[i.productId] === 'RESERVED')) return [];
+  const events: FulfillmentEvent[] = [
+    { type: 'StockReservationCompleted', data: { orderId, reservedAt: at } },
+    {
+      type: 'ShipmentRequested',
+      data: {
+        orderId,
+        commandId: deriveCommandId(cause, stepKey('create-shipment')),
+        shipmentId,
+        items: state.items,
+        requestedAt: at,
+      },
+    },
+  ];
+  // An order an admin shipped before its stock was reserved is past "ready"; its shipment
+  // is dispatched as soon as it exists.
+  if (!state.orderShipped) {
+    events.push({
+      type: 'ReadyToShipRequested',
+      data: {
+        orderId,
+        commandId: deriveCommandId(cause, stepKey('mark-ready-to-ship')),
+        shipmentId,
+        requestedAt: at,
+      },
+    });
+  }
+  return events;
+}
+
+function planShipping(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
+  const { orderId, shipmentId } = state;
+  if (state.shipment === 'DISPATCHED') {
+    return [{ type: 'FulfillmentCompleted', data: { orderId, completedAt: at } }];
+  }
+  // Dispatch needs both: the order handed to a carrier, and the shipment in existence.
+  if (state.orderShipped && state.shipment === 'CREATED' && !state.steps['dispatch-shipment']) {
+    const { carrier, trackingNumber } = state.orderShipped;
+    return [
+      {
+        type: 'ShipmentDispatchRequested',
+        data: {
+          orderId,
+          commandId: deriveCommandId(cause, stepKey('dispatch-shipment')),
+          shipmentId,
+          carrier,
+          trackingNumber,
+          requestedAt: at,
+        },
+      },
+    ];
+  }
+  return [];
+}
+
+/**
+ * Gives back what the process holds: every reserved item is released (including one whose
+ * reservation lands after the shortage or the cancellation), the payment is refunded
+ * unless the order was already cancelled (cancelling a paid order refunds it), and a
+ * shipment not yet dispatched is cancelled. Done when nothing is held or on its way.
+ */
+function planCompensation(
+  state: StartedFulfillment,
+  cause: string,
+  at: string,
+): FulfillmentEvent[] {
+  const { orderId, shipmentId } = state;
+  const events: FulfillmentEvent[] = [];
+  for (const { productId, productName } of state.items) {
+    const key = stepKey('release-stock', productId);
+    if (state.stock[productId] === 'RESERVED' && !state.steps[key]) {
+      events.push({
+        type: 'StockReleaseRequested',
+        data: {
+          orderId,
+          commandId: deriveCommandId(cause, key),
+          productId,
+          productName,
+          requestedAt: at,
+        },
+      });
+    }
+  }
+  if (state.shortage && !state.orderCancelled && !state.steps['refund']) {
+    events.push({
+      type: 'RefundRequested',
+      data: {
+        orderId,
+        commandId: deriveCommandId(cause, stepKey('refund')),
+        reason: shortageReason(state.shortage.productName),
+        requestedAt: at,
+      },
+    });
+  }
+  if (state.orderCancelled && state.shipment === 'CREATED' && !state.steps['cancel-shipment']) {
+    events.push({
+      type: 'ShipmentCancellationRequested',
+      data: {
+        orderId,
+        commandId: deriveCommandId(cause, stepKey('cancel-shipment')),
+        shipmentId,
+        reason: state.orderCancelled.reason,
+        requestedAt: at,
+      },
+    });
+  }
+  if (
+    events.length === 0 &&
+    state.status !== 'CANCELLED' &&
+    state.orderCancelled &&
+    !hasPending(state) &&
+    !state.items.some((i) => state.stock[i.productId] === 'RESERVED') &&
+    state.shipment !== 'CREATED'
+  ) {
+    events.push({
+      type: 'FulfillmentCancelled',
+      data: { orderId, reason: state.orderCancelled.reason, cancelledAt: at },
+    });
+  }
+  return events;
+}
+
+// ---------------------------------------------------------------------------------------
+// Evolve
+
+/** Records a step taken: the command it sent, now PENDING. */
+function requested(state: StartedFulfillment, event: FulfillmentEvent): StartedFulfillment {
+  const command = commandOf(event);
+  if (!command) throw new Error(`${event.type} sends no command`);
+  // Stock steps exist once per product; every other step once per process.
+  const productId = command.target === 'product' ? command.command.data.productId : null;
+  const key = stepKey(command.step, productId);
+  return {
+    ...state,
+    steps: {
+      ...state.steps,
+      [key]: { step: command.step, productId, status: 'PENDING', command },
+    },
+  };
+}
+
+/** Marks a step settled if it is still pending; a step settled already stays as it is. */
+function settle(
+  steps: Record<string, StepRecord>,
+  key: string,
+  status: Exclude<StepStatus, 'PENDING'>,
+): Record<string, StepRecord> {
+  const step = steps[key];
+  return step?.status === 'PENDING' ? { ...steps, [key]: { ...step, status } } : steps;
+}
+
+function evolve(state: FulfillmentState, event: FulfillmentEvent): FulfillmentState {
+  if (event.type === 'FulfillmentStarted') {
+    if (state.status !== 'NOT_STARTED') throw unexpected(state, event);
+    const { orderId, paymentId, shipmentId, items, startedAt } = event.data;
+    return {
+      status: 'RESERVING',
+      orderId,
+      paymentId,
+      shipmentId,
+      items,
+      stock: Object.fromEntries(items.map((i) => [i.productId, 'UNRESERVED' as const])),
+      steps: {},
+      shipment: 'NONE',
+      orderReadyToShip: false,
+      orderShipped: null,
+      orderCancelled: null,
+      shortage: null,
+      failures: [],
+      lateFlaggedAt: null,
+      startedAt,
+      updatedAt: startedAt,
+    };
+  }
+  if (state.status === 'NOT_STARTED') throw unexpected(state, event);
+
+  switch (event.type) {
+    case 'StockReservationRequested':
+    case 'StockReleaseRequested':
+    case 'RefundRequested':
+    case 'ShipmentRequested':
+    case 'ReadyToShipRequested':
+    case 'ShipmentCancellationRequested':
+      return { ...requested(state, event), updatedAt: event.data.requestedAt };
+
+    case 'ShipmentDispatchRequested': {
+      const next = { ...requested(state, event), updatedAt: event.data.requestedAt };
+      return state.status === 'READY_TO_SHIP' ? { ...next, status: 'DISPATCHING' } : next;
+    }
+
+    case 'StockReservedForItem': {
+      const { productId, reservedAt } = event.data;
+      return {
+        ...state,
+        stock: { ...state.stock, [productId]: 'RESERVED' },
+        steps: settle(state.steps, stepKey('reserve-stock', productId), 'DONE'),
+        updatedAt: reservedAt,
+      };
+    }
+
+    case 'StockShortageDetected': {
+      const { orderId: _orderId, ...shortage } = event.data;
+      return {
+        ...state,
+        status: state.status === 'RESERVING' ? 'COMPENSATING' : state.status,
+        stock: { ...state.stock, [shortage.productId]: 'SHORT' },
+        steps: settle(state.steps, stepKey('reserve-stock', shortage.productId), 'DONE'),
+        // The first shortage names the refund; a later one changes nothing of it.
+        shortage: state.shortage ?? shortage,
+        updatedAt: shortage.detectedAt,
+      };
+    }
+
+    case 'StockReservationCompleted':
+      if (state.status !== 'RESERVING') throw unexpected(state, event);
+      return { ...state, status: 'READY_TO_SHIP', updatedAt: event.data.reservedAt };
+
+    case 'StockReleasedForItem': {
+      const { productId, releasedAt } = event.data;
+      return {
+        ...state,
+        stock: { ...state.stock, [productId]: 'RELEASED' },
+        steps: settle(state.steps, stepKey('release-stock', productId), 'DONE'),
+        updatedAt: releasedAt,
+      };
+    }
+
+    case 'OrderShipmentNoted': {
+      const { carrier, trackingNumber, shippedAt } = event.data;
+      return {
+        ...state,
+        orderShipped: { carrier, trackingNumber, shippedAt },
+        updatedAt: shippedAt,
+      };
+    }
+
+    case 'OrderCancellationNoted': {
+      const { reason, refunded, cancelledAt } = event.data;
+      return {
+        ...state,
+        // A FAILED process stays FAILED until it is resolved; it compensates all the same.
+        status:
+          state.status === 'RESERVING' || state.status === 'READY_TO_SHIP'
+            ? 'COMPENSATING'
+            : state.status,
+        orderCancelled: { reason, refunded, cancelledAt },
+        // Whoever cancelled the order, the cancellation refunded it.
+        steps: settle(state.steps, stepKey('refund'), 'DONE'),
+        updatedAt: cancelledAt,
+      };
+    }
+
+    case 'StepCompleted': {
+      const { step, completedAt } = event.data;
+      let steps = settle(state.steps, stepKey(step), 'DONE');
+      switch (step) {
+        case 'create-shipment':
+          return { ...state, shipment: 'CREATED', steps, updatedAt: completedAt };
+        case 'mark-ready-to-ship':
+          return { ...state, orderReadyToShip: true, steps, updatedAt: completedAt };
+        case 'dispatch-shipment':
+          // A dispatched shipment exists, whether or not its creation was seen first.
+          steps = settle(steps, stepKey('create-shipment'), 'DONE');
+          return { ...state, shipment: 'DISPATCHED', steps, updatedAt: completedAt };
+        case 'cancel-shipment':
+          steps = settle(steps, stepKey('create-shipment'), 'DONE');
+          return { ...state, shipment: 'CANCELLED', steps, updatedAt: completedAt };
+        default:
+          return assertNever(step);
+      }
+    }
+
+    case 'StepSkipped': {
+      const { step, productId, skippedAt } = event.data;
+      return {
+        ...state,
+        steps: settle(state.steps, stepKey(step, productId), 'SKIPPED'),
+        updatedAt: skippedAt,
+      };
+    }
+
+    case 'FulfillmentCompleted':
+      return { ...state, status: 'COMPLETED', updatedAt: event.data.completedAt };
+
+    case 'FulfillmentCancelled':
+      return { ...state, status: 'CANCELLED', updatedAt: event.data.cancelledAt };
+
+    case 'FulfillmentFailed': {
+      const { orderId: _orderId, ...failure } = event.data;
+      return {
+        ...state,
+        status: 'FAILED',
+        steps: settle(state.steps, stepKey(failure.step, failure.productId), 'FAILED'),
+        failures: [...state.failures, failure],
+        updatedAt: failure.failedAt,
+      };
+    }
+
+    case 'FulfillmentFlaggedLate':
+      return { ...state, lateFlaggedAt: event.data.flaggedAt, updatedAt: event.data.flaggedAt };
+
+    default:
+      return assertNever(event);
+  }
+}
+
+/** react never emits an event its state cannot take, so one here means a damaged stream. */
+const unexpected = (state: FulfillmentState, event: FulfillmentEvent) =>
+  new Error(`Fulfillment event ${event.type} cannot apply to a process in status ${state.status}`);
+
+/**
+ * The process as a decider of its own stream, for the command handler: the trigger is
+ * the command, the events are what `react` records. The commands to send follow from
+ * the recorded events (`commandOf`) or, after a crash, from the state (`pendingCommands`).
+ */
+export const fulfillmentDecider: Decider<FulfillmentTrigger, FulfillmentEvent, FulfillmentState> = {
+  streamType: FULFILLMENT_STREAM_TYPE,
+  snapshotVersion: 1,
+  initialState,
+  decide: (trigger, state) => react(state, trigger).events,
+  evolve,
+};
+
+export { evolve as evolveFulfillment };
