@@ -13,7 +13,8 @@ import {
 import { commandIdField, MoneyInput, MoneyRef } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
 import type { Money } from '../shared/money.js';
-import { productDecider, productStreamId, type ProductState } from './decider.js';
+import type { ProductCommand } from './commands.js';
+import { productDecider, productStreamId } from './decider.js';
 
 /** A product as clients see it. */
 export interface ProductView {
@@ -38,17 +39,6 @@ export const ProductRef = builder.objectRef<ProductView>('Product').implement({
   }),
 });
 
-export function productView(state: ProductState): ProductView {
-  if (state.status !== 'REGISTERED') throw new Error('product is not registered');
-  return {
-    id: state.productId,
-    name: state.name,
-    imageUrl: state.imageUrl,
-    price: state.price,
-    availableStock: state.available,
-  };
-}
-
 /** The product from the read model once it has caught up with `cursor` (read-your-writes). */
 const readProductAfter = (ctx: GraphQLContext, productId: string, cursor: string) =>
   readAfterWrite(
@@ -59,13 +49,31 @@ const readProductAfter = (ctx: GraphQLContext, productId: string, cursor: string
     `product ${productId}`,
   );
 
-/** Loads a product from the write model (queries and mutation results use the read model). */
-export async function loadProduct(
+/**
+ * A staff command on an existing product, answered with the product from the read model
+ * once it shows the command's effect.
+ */
+async function runProductCommand(
   ctx: GraphQLContext,
-  productId: string,
-): Promise<ProductView | null> {
-  const { state } = await ctx.commands.load(productDecider, productStreamId(productId));
-  return state.status === 'REGISTERED' ? productView(state) : null;
+  operation: string,
+  input: { commandId: string | number; productId: string | number } & Record<string, unknown>,
+  command: (productId: string, now: string) => ProductCommand,
+) {
+  const env = envelope(ctx, operation, { ...input, commandId: String(input.commandId) });
+  requireStaff(ctx);
+  checkUuids({ productId: input.productId });
+  const productId = String(input.productId).toLowerCase();
+  const result = await ctx.commands.execute(
+    productDecider,
+    productStreamId(productId),
+    command(productId, ctx.now().toISOString()),
+    env,
+  );
+  return {
+    cursor: result.cursor,
+    version: result.version,
+    entity: await readProductAfter(ctx, productId, result.cursor),
+  };
 }
 
 const PRODUCT_ERRORS = [
@@ -152,29 +160,12 @@ builder.mutationField('restockProduct', (t) =>
     args: { input: t.arg({ type: RestockProductInput, required: true }) },
     errors: { types: PRODUCT_ERRORS, directResult: true, union: { name: 'RestockProductPayload' } },
     resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'restockProduct', async () => {
-        const env = envelope(ctx, 'restockProduct', {
-          ...input,
-          commandId: String(input.commandId),
-        });
-        requireStaff(ctx);
-        checkUuids({ productId: input.productId });
-        const productId = String(input.productId).toLowerCase();
-        const result = await ctx.commands.execute(
-          productDecider,
-          productStreamId(productId),
-          {
-            type: 'RestockProduct',
-            data: { productId, quantity: input.quantity, now: ctx.now().toISOString() },
-          },
-          env,
-        );
-        return {
-          cursor: result.cursor,
-          version: result.version,
-          entity: await readProductAfter(ctx, productId, result.cursor),
-        };
-      }),
+      asCommand(ctx, 'restockProduct', () =>
+        runProductCommand(ctx, 'restockProduct', input, (productId, now) => ({
+          type: 'RestockProduct',
+          data: { productId, quantity: input.quantity, now },
+        })),
+      ),
   }),
 );
 
@@ -197,28 +188,11 @@ builder.mutationField('changeProductPrice', (t) =>
       union: { name: 'ChangeProductPricePayload' },
     },
     resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'changeProductPrice', async () => {
-        const env = envelope(ctx, 'changeProductPrice', {
-          ...input,
-          commandId: String(input.commandId),
-        });
-        requireStaff(ctx);
-        checkUuids({ productId: input.productId });
-        const productId = String(input.productId).toLowerCase();
-        const result = await ctx.commands.execute(
-          productDecider,
-          productStreamId(productId),
-          {
-            type: 'ChangeProductPrice',
-            data: { productId, price: input.price, now: ctx.now().toISOString() },
-          },
-          env,
-        );
-        return {
-          cursor: result.cursor,
-          version: result.version,
-          entity: await readProductAfter(ctx, productId, result.cursor),
-        };
-      }),
+      asCommand(ctx, 'changeProductPrice', () =>
+        runProductCommand(ctx, 'changeProductPrice', input, (productId, now) => ({
+          type: 'ChangeProductPrice',
+          data: { productId, price: input.price, now },
+        })),
+      ),
   }),
 );

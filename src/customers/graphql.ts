@@ -14,7 +14,7 @@ import {
 import { commandIdField } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
 import type { StreamAppend } from '../eventstore/types.js';
-import { customerDecider, customerStreamId, type CustomerState } from './decider.js';
+import { customerDecider, customerStreamId } from './decider.js';
 import { emailReservationDecider, emailReservationStreamId } from './email-reservation.js';
 
 /** A customer as clients see it. */
@@ -35,11 +35,6 @@ export const CustomerRef = builder.objectRef<CustomerView>('Customer').implement
   }),
 });
 
-export function customerView(state: CustomerState): CustomerView {
-  if (state.status !== 'REGISTERED') throw new Error('customer is not registered');
-  return { id: state.customerId, name: state.name, email: state.email, phone: state.phone };
-}
-
 /** The customer from the read model once it has caught up with `cursor` (read-your-writes). */
 const readCustomerAfter = (ctx: GraphQLContext, customerId: string, cursor: string) =>
   readAfterWrite(
@@ -49,15 +44,6 @@ const readCustomerAfter = (ctx: GraphQLContext, customerId: string, cursor: stri
     (l) => l.customer.load(customerId),
     `customer ${customerId}`,
   );
-
-/** Loads a customer from the write model (queries and mutation results use the read model). */
-export async function loadCustomer(
-  ctx: GraphQLContext,
-  customerId: string,
-): Promise<CustomerView | null> {
-  const { state } = await ctx.commands.load(customerDecider, customerStreamId(customerId));
-  return state.status === 'REGISTERED' ? customerView(state) : null;
-}
 
 /** The reservation appends that move `customerId`'s email from `previous` to `next`. */
 async function emailReservations(
