@@ -1,0 +1,1075 @@
+/**
+ * Read-side benchmark: `npm run bench:read` (PostgreSQL only: DATABASE_URL required).
+ *
+ * A scratch database `strata_bench_read_<pid>` is created on the DATABASE_URL server and
+ * dropped at the end. The app runs on it (buildApp, real HTTP server on a free port) with
+ * its database handle wrapped in a counting proxy, so that the SQL statements it issues can
+ * be counted.
+ *
+ *   1. A realistic log of ~100,000 events (BENCH_EVENTS) is appended straight to the event
+ *      store, before the app starts: customers, products (price changes, stock reserved and
+ *      released), orders created with 1–3 lines, lines added and removed, address changes,
+ *      payments, shipments, cancellations with and without refunds, customer e-mail
+ *      changes. Orders advance in cohorts of 150, one command's events per order per append
+ *      (plus the product streams they touch), several writers at once, so events of
+ *      different orders interleave as they would in production.
+ *      Then the app starts and its four projections catch up. Measured: a rebuild of
+ *      `orders` (app.projections.rebuild, until the new generation is active), and a
+ *      rebuild of all four at once. Baseline in the same run: EventStore.readAll over the
+ *      same log in batches of 1,000, alone (for `orders`, before and after its rebuild)
+ *      and four passes at once (for all four). Target: rebuild of `orders` ≥ 0.3 × readAll.
+ *   2. The `orders(first: 50)` page with customer, items and their products, over HTTP with
+ *      an admin token, at concurrency 16 from a separate client process; requests/s, p50
+ *      and p99 latency, and SQL statements per request (counted for single requests while
+ *      the log is idle; and, as a cross-check, over the load run minus the idle rate).
+ *   3. Baseline: the same page (same data, checked) from one hand-written SQL statement over
+ *      the read views, with raw `pg` at concurrency 16 from this process. The GraphQL and
+ *      SQL runs alternate in slices (BENCH_SECONDS each in total, default 5).
+ *
+ * 2 and 3 run before 1, while the projections are idle in their first generation: for a
+ * few seconds after a switch the rebuilt runner keeps re-running its switch (see
+ * ProjectionRuntime.run), which would show up in the idle statement rate.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { createInterface, type Interface } from 'node:readline';
+import pg from 'pg';
+import { buildApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { openPostgres } from '../src/db/postgres.js';
+import type { Db, Queryable, Session } from '../src/db/types.js';
+import { EventStore } from '../src/eventstore/store.js';
+import type { NewEvent, StreamAppend } from '../src/eventstore/types.js';
+import type { Address, OrderLine } from '../src/orders/events.js';
+
+const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = 16;
+const PAGE = 50;
+const CUSTOMERS = 2_000;
+const PRODUCTS = 200;
+const COHORT = 150;
+const WRITERS = 8;
+const READ_BATCH = 1_000;
+const STATUS_POLL_MS = 50;
+const ROUNDS = 2;
+const CLIENT_WARMUP_MS = 1_000;
+const SQL_WARMUP_MS = 300;
+const ISOLATED_REQUESTS = 20;
+const IDLE_MS = 3_000;
+const TARGET_REBUILD = 0.3;
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+
+const ORDERS_QUERY = `query Page($first: Int!) {
+  orders(first: $first) {
+    edges { node {
+      id orderNumber status total { amount currency }
+      customer { name email }
+      items { productName quantity unitPrice { amount } product { name availableStock } }
+    } }
+  }
+}`;
+
+/** The same page in one statement over the read views (customer/product fallbacks as the resolvers have them). */
+const ORDERS_SQL = `
+SELECT o.id, o.order_number, o.status, o.total_amount::int4 AS total_amount, o.currency,
+       coalesce(c.name, o.customer_name, '') AS customer_name,
+       coalesce(c.email, o.customer_email, '') AS customer_email,
+       coalesce((
+         SELECT jsonb_agg(jsonb_build_object(
+                  'productName', i.line->>'productName',
+                  'quantity', (i.line->>'quantity')::int4,
+                  'unitPrice', (i.line->'unitPrice'->>'amount')::int4,
+                  'productName2', coalesce(p.name, i.line->>'productName'),
+                  'availableStock', coalesce(p.available_stock, 0)) ORDER BY i.n)
+         FROM jsonb_array_elements(o.items) WITH ORDINALITY AS i(line, n)
+         LEFT JOIN products p ON p.id = i.line->>'productId'), '[]'::jsonb) AS items
+FROM (SELECT * FROM order_list ORDER BY order_seq DESC LIMIT $1) o
+LEFT JOIN customers c ON c.id = o.customer_id
+ORDER BY o.order_seq DESC`;
+
+// =======================================================================================
+// The load client (a child process: `bench/read.ts --client <json>`), so that the server's
+// event loop does not also parse the responses.
+
+interface ClientResult {
+  ops: number;
+  failures: number;
+  seconds: number;
+  latencies: number[];
+  firstFailure?: string;
+}
+
+async function client(args: { url: string; token: string; concurrency: number }) {
+  const body = JSON.stringify({ query: ORDERS_QUERY, variables: { first: PAGE } });
+  let firstFailure: string | undefined;
+  const once = async (): Promise<boolean> => {
+    const res = await fetch(`${args.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+        authorization: `Bearer ${args.token}`,
+      },
+      body,
+    });
+    const json = (await res.json()) as any;
+    const good = res.status === 200 && !json.errors && json.data?.orders?.edges?.length === PAGE;
+    if (!good) firstFailure ??= JSON.stringify(json).slice(0, 300);
+    return good;
+  };
+  const run = async (ms: number): Promise<ClientResult> => {
+    const latencies: number[] = [];
+    let failures = 0;
+    const started = performance.now();
+    const until = started + ms;
+    await Promise.all(
+      Array.from({ length: args.concurrency }, async () => {
+        while (performance.now() < until) {
+          const t0 = performance.now();
+          const good = await once().catch((err: unknown) => {
+            firstFailure ??= String(err);
+            return false;
+          });
+          latencies.push(performance.now() - t0);
+          if (!good) failures++;
+        }
+      }),
+    );
+    return {
+      ops: latencies.length,
+      failures,
+      seconds: (performance.now() - started) / 1000,
+      latencies,
+      ...(firstFailure ? { firstFailure } : {}),
+    };
+  };
+  await run(CLIENT_WARMUP_MS);
+  firstFailure = undefined;
+  process.stdout.write('ready\n');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [cmd, arg] = line.trim().split(' ');
+    if (cmd === 'run') {
+      process.stdout.write('start\n');
+      process.stdout.write(`${JSON.stringify(await run(Number(arg)))}\n`);
+      firstFailure = undefined;
+    } else if (cmd === 'exit') {
+      break;
+    }
+  }
+  process.exit(0);
+}
+
+// =======================================================================================
+// Counting the app's SQL statements
+
+interface StatementCounter {
+  statements: number;
+  /** When set, the SQL of every counted statement (whitespace squeezed) is pushed here. */
+  log: string[] | undefined;
+}
+
+/**
+ * The app's Db with every statement it sends counted: `query` on the pool, on a
+ * transaction (plus its BEGIN and COMMIT/ROLLBACK) and on a session. The LISTEN connection
+ * (`listen`: LISTEN, and a keep-alive SELECT 1 every 10 s) is not counted.
+ */
+function countingDb(db: Db, counter: StatementCounter): Db {
+  const note = (sql: string) => {
+    counter.statements++;
+    counter.log?.push(sql.replace(/\s+/g, ' ').trim());
+  };
+  const counted = <Q extends Queryable>(q: Q): Queryable => ({
+    query: <R>(sql: string, params?: readonly unknown[]) => {
+      note(sql);
+      return q.query<R>(sql, params);
+    },
+  });
+  return {
+    engine: db.engine,
+    query: <R>(sql: string, params?: readonly unknown[]) => {
+      note(sql);
+      return db.query<R>(sql, params);
+    },
+    async transaction(fn) {
+      note('BEGIN');
+      try {
+        return await db.transaction((tx) => fn(counted(tx)));
+      } finally {
+        note('COMMIT / ROLLBACK');
+      }
+    },
+    withSession: (fn) =>
+      db.withSession((s) =>
+        fn({
+          ...counted(s),
+          exec: (sql: string) => {
+            note(sql);
+            return s.exec(sql);
+          },
+        } satisfies Session),
+      ),
+    listen: (channels, onNotify, options) => db.listen(channels, onNotify, options),
+    close: () => db.close(),
+  };
+}
+
+// =======================================================================================
+// The log
+
+/** A small deterministic PRNG (mulberry32), so every run writes the same kind of log. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FIRST = ['Ann', 'Ben', 'Clara', 'David', 'Eva', 'Felix', 'Greta', 'Hugo', 'Ida', 'Jonas'];
+const LAST = ['Schmidt', 'Meyer', 'Weber', 'Fischer', 'Wagner', 'Becker', 'Hoffmann', 'Koch'];
+const NOUNS = ['Mug', 'Shirt', 'Lamp', 'Chair', 'Kettle', 'Towel', 'Notebook', 'Backpack', 'Vase'];
+const CITIES: [string, string][] = [
+  ['Berlin', '10115'],
+  ['Hamburg', '20095'],
+  ['Munich', '80331'],
+  ['Cologne', '50667'],
+  ['Leipzig', '04109'],
+];
+const CARRIERS = ['DHL', 'UPS', 'DPD', 'Hermes'];
+
+interface Plan {
+  /** Customer and product registrations: appended first. */
+  setup: StreamAppend[][];
+  /** Per cohort of orders: its appends, to be made in this order. */
+  cohorts: StreamAppend[][][];
+  events: number;
+  orders: number;
+  byType: Map<string, number>;
+}
+
+/** One command's events, per stream. */
+type Action = { streamId: string; streamType: string; events: NewEvent[] }[];
+
+function planLog(target: number): Plan {
+  const rng = prng(42);
+  const int = (n: number) => Math.floor(rng() * n);
+  const pick = <T>(xs: readonly T[]) => xs[int(xs.length)]!;
+  const byType = new Map<string, number>();
+  let events = 0;
+  const count = (e: NewEvent) => {
+    events++;
+    byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+    return e;
+  };
+  const ev = (type: string, data: unknown) => count({ type, data });
+  const DAY = 86_400_000;
+  const start = Date.now() - 120 * DAY;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const address = (): Address => {
+    const [city, postalCode] = pick(CITIES);
+    return { line1: `${pick(LAST)}straße ${1 + int(120)}`, city, postalCode, country: 'DE' };
+  };
+
+  // Customers and products.
+  const customers = Array.from({ length: CUSTOMERS }, (_, i) => ({
+    id: randomUUID(),
+    name: `${pick(FIRST)} ${pick(LAST)}`,
+    email: `customer${i}@example.org`,
+  }));
+  const products = Array.from({ length: PRODUCTS }, (_, i) => ({
+    id: randomUUID(),
+    name: `${pick(NOUNS)} ${i}`,
+    price: 500 + int(20_000),
+    stock: 1_000_000,
+    version: 1,
+  }));
+  const setup: StreamAppend[][] = [];
+  for (let i = 0; i < CUSTOMERS; i += 200) {
+    setup.push(
+      customers.slice(i, i + 200).map((c, k) => ({
+        streamId: `customer-${c.id}`,
+        streamType: 'customer',
+        expected: 'noStream' as const,
+        events: [
+          ev('CustomerRegistered', {
+            customerId: c.id,
+            name: c.name,
+            email: c.email,
+            phone: `+49 30 ${1000 + i + k}`,
+            registeredAt: iso(start - 10 * DAY + (i + k) * 1000),
+          }),
+        ],
+      })),
+    );
+  }
+  setup.push(
+    products.map((p) => ({
+      streamId: `product-${p.id}`,
+      streamType: 'product',
+      expected: 'noStream' as const,
+      events: [
+        ev('ProductRegistered', {
+          productId: p.id,
+          name: p.name,
+          imageUrl: `https://img.example.org/products/${p.id}.png`,
+          price: { amount: p.price, currency: 'EUR' },
+          initialStock: p.stock,
+          registeredAt: iso(start - 20 * DAY),
+        }),
+      ],
+    })),
+  );
+
+  const lineOf = (p: (typeof products)[number], quantity: number): OrderLine => ({
+    productId: p.id,
+    productName: p.name,
+    imageUrl: `https://img.example.org/products/${p.id}.png`,
+    quantity,
+    unitPrice: { amount: p.price, currency: 'EUR' },
+  });
+  const totalOf = (items: OrderLine[]) => ({
+    amount: items.reduce((n, l) => n + l.unitPrice.amount * l.quantity, 0),
+    currency: 'EUR',
+  });
+
+  // Orders, in cohorts.
+  const cohorts: StreamAppend[][][] = [];
+  let orders = 0;
+  let emailChanges = 0;
+  while (events < target) {
+    const actionsByOrder: Action[][] = [];
+    const extras: Action = [];
+    // Now and then a customer changes e-mail and a product its price (before these orders).
+    for (let k = 0; k < 2; k++) {
+      const c = customers[emailChanges++ % CUSTOMERS]!;
+      const email = `customer-${randomUUID().slice(0, 8)}@example.net`;
+      extras.push({
+        streamId: `customer-${c.id}`,
+        streamType: 'customer',
+        events: [
+          ev('CustomerEmailChanged', {
+            customerId: c.id,
+            previousEmail: c.email,
+            email,
+            changedAt: iso(start + orders * 500),
+          }),
+        ],
+      });
+      c.email = email;
+    }
+    {
+      const p = pick(products);
+      const previous = p.price;
+      p.price = Math.max(100, Math.round(p.price * (0.9 + rng() * 0.2)));
+      extras.push({
+        streamId: `product-${p.id}`,
+        streamType: 'product',
+        events: [
+          ev('ProductPriceChanged', {
+            productId: p.id,
+            previousPrice: { amount: previous, currency: 'EUR' },
+            price: { amount: p.price, currency: 'EUR' },
+            changedAt: iso(start + orders * 500),
+          }),
+        ],
+      });
+    }
+    for (let o = 0; o < COHORT; o++, orders++) {
+      const orderId = randomUUID();
+      const streamId = `order-${orderId}`;
+      const customer = pick(customers);
+      let at = start + orders * 500;
+      const next = () => iso((at += 60_000 + int(3_600_000)));
+      const onOrder = (...es: NewEvent[]): Action => [
+        { streamId, streamType: 'order', events: es },
+      ];
+      const actions: Action[] = [];
+      let items: OrderLine[] = [];
+      while (items.length < 1 + int(3)) {
+        const p = pick(products);
+        if (!items.some((l) => l.productId === p.id)) items.push(lineOf(p, 1 + int(3)));
+      }
+      actions.push(
+        onOrder(
+          ev('OrderCreated', {
+            orderId,
+            customerId: customer.id,
+            items,
+            shippingAddress: address(),
+            total: totalOf(items),
+            createdAt: iso(at),
+          }),
+        ),
+      );
+      for (let a = int(3); a > 0; a--) {
+        const p = pick(products);
+        if (items.some((l) => l.productId === p.id)) continue;
+        const item = lineOf(p, 1 + int(3));
+        items = [...items, item];
+        actions.push(
+          onOrder(ev('OrderItemAdded', { orderId, item, total: totalOf(items), addedAt: next() })),
+        );
+      }
+      if (items.length > 1 && rng() < 0.3) {
+        const gone = pick(items);
+        items = items.filter((l) => l !== gone);
+        actions.push(
+          onOrder(
+            ev('OrderItemRemoved', {
+              orderId,
+              productId: gone.productId,
+              productName: gone.productName,
+              total: totalOf(items),
+              removedAt: next(),
+            }),
+          ),
+        );
+      }
+      if (rng() < 0.1) {
+        actions.push(
+          onOrder(
+            ev('OrderShippingAddressChanged', {
+              orderId,
+              shippingAddress: address(),
+              changedAt: next(),
+            }),
+          ),
+        );
+      }
+      const stock = (type: 'StockReserved' | 'StockReleased', when: string): Action =>
+        items.map((l) => {
+          const p = products.find((x) => x.id === l.productId)!;
+          p.stock += type === 'StockReserved' ? -l.quantity : l.quantity;
+          return {
+            streamId: `product-${p.id}`,
+            streamType: 'product',
+            events: [
+              ev(type, {
+                productId: p.id,
+                orderId,
+                quantity: l.quantity,
+                availableAfter: p.stock,
+                [type === 'StockReserved' ? 'reservedAt' : 'releasedAt']: when,
+              }),
+            ],
+          };
+        });
+      const cancel = (refund: boolean): Action => {
+        const when = next();
+        const total = totalOf(items);
+        return onOrder(
+          ...(refund
+            ? [
+                ev('OrderPaymentRefunded', {
+                  orderId,
+                  paymentId: `pay-${orderId}`,
+                  amount: total,
+                  reason: 'customer changed their mind',
+                  refundedAt: when,
+                }),
+              ]
+            : []),
+          ev('OrderCancelled', {
+            orderId,
+            reason: 'customer changed their mind',
+            cancelledAt: when,
+            refunded: refund,
+          }),
+        );
+      };
+      const outcome = rng();
+      if (outcome < 0.08) {
+        actions.push(cancel(false));
+      } else if (outcome < 0.83) {
+        actions.push(
+          onOrder(
+            ev('OrderPaid', {
+              orderId,
+              paymentId: `pay-${orderId}`,
+              amount: totalOf(items),
+              paidAt: next(),
+            }),
+          ),
+        );
+        const after = rng();
+        if (after < 0.65) {
+          const when = next();
+          actions.push([
+            ...onOrder(
+              ev('OrderReadyToShip', { orderId, shipmentId: randomUUID(), readyAt: when }),
+            ),
+            ...stock('StockReserved', when),
+          ]);
+          if (rng() < 0.95) {
+            actions.push(
+              onOrder(
+                ev('OrderShipped', {
+                  orderId,
+                  carrier: pick(CARRIERS),
+                  trackingNumber: `TRK${randomBytes(6).toString('hex').toUpperCase()}`,
+                  shippedAt: next(),
+                }),
+              ),
+            );
+          } else {
+            const c = cancel(true);
+            actions.push([...c, ...stock('StockReleased', next())]);
+          }
+        } else if (after < 0.72) {
+          actions.push(cancel(true));
+        }
+      }
+      actionsByOrder.push(actions);
+    }
+    // Step s of the cohort: the s-th command of every order still going, as one append
+    // (events of one stream merged, in order).
+    const steps = Math.max(...actionsByOrder.map((a) => a.length));
+    const appends: StreamAppend[][] = [];
+    for (let s = 0; s < steps; s++) {
+      const merged = new Map<string, StreamAppend>();
+      const parts = actionsByOrder.flatMap((a) => a[s] ?? []);
+      if (s === 0) parts.push(...extras);
+      for (const part of parts) {
+        const m = merged.get(part.streamId);
+        if (m) m.events.push(...part.events);
+        else
+          merged.set(part.streamId, {
+            streamId: part.streamId,
+            streamType: part.streamType,
+            expected: s === 0 && part.streamType === 'order' ? 'noStream' : 'any',
+            events: [...part.events],
+          });
+      }
+      appends.push([...merged.values()]);
+    }
+    cohorts.push(appends);
+  }
+  return { setup, cohorts, events, orders, byType };
+}
+
+async function appendLog(store: EventStore, plan: Plan) {
+  const metadata = (role: string) => ({
+    userId: `bench-${role}`,
+    role,
+    correlationId: randomUUID(),
+  });
+  for (const appends of plan.setup)
+    await store.appendMany(appends, { metadata: metadata('admin') });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      for (let c = next++; c < plan.cohorts.length; c = next++) {
+        for (const appends of plan.cohorts[c]!)
+          await store.appendMany(appends, { metadata: metadata('service') });
+      }
+    }),
+  );
+}
+
+// =======================================================================================
+// Measurements
+
+/** Reads the whole log with EventStore.readAll in batches of 1,000; returns events read. */
+async function readAllPass(store: EventStore): Promise<number> {
+  let after: string | null = null;
+  let read = 0;
+  for (;;) {
+    const page = await store.readAll({ after, limit: READ_BATCH });
+    if (page.length === 0) return read;
+    read += page.length;
+    after = page[page.length - 1]!.cursor;
+  }
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Starts a rebuild of each of `names` at once; seconds until every new generation is
+ * active. Polled every STATUS_POLL_MS on the `projections` rows themselves: status() counts
+ * the events each generation still has to apply, which at the start of a rebuild is a
+ * count over the whole log, and polling that would load the server the rebuild runs on.
+ * status() is called once, a second in, to report what it costs, and once at the end to
+ * confirm the switch as operators see it.
+ */
+async function timeRebuild(app: App, names: string[]) {
+  const t0 = performance.now();
+  const generations = await Promise.all(names.map((n) => app.projections.rebuild(n)));
+  let polls = 0;
+  let statusMs: number | undefined;
+  for (;;) {
+    const rows = (
+      await app.db.query<{ name: string; generation: number; active: boolean; error: unknown }>(
+        `SELECT name, generation, active, error FROM projections WHERE name = ANY($1::text[])`,
+        [names],
+      )
+    ).rows;
+    polls++;
+    const mine = names.map((n, i) =>
+      rows.find((r) => r.name === n && r.generation === generations[i]),
+    );
+    if (mine.every((r) => r?.active)) break;
+    const failed = mine.find((r) => r?.error);
+    if (failed)
+      throw new Error(`rebuild of ${failed.name} stopped: ${JSON.stringify(failed.error)}`);
+    if (performance.now() - t0 > 150_000) throw new Error(`rebuild of ${names} took over 150 s`);
+    if (statusMs === undefined && performance.now() - t0 > 1_000) {
+      const t = performance.now();
+      await app.projections.status();
+      statusMs = performance.now() - t;
+    }
+    await sleep(STATUS_POLL_MS);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const status = await app.projections.status();
+  const mine = names.map((n, i) =>
+    status.find((s) => s.name === n && s.generation === generations[i] && s.active),
+  );
+  if (!mine.every(Boolean))
+    throw new Error('status() does not show the rebuilt generations active');
+  return { seconds, polls, statusMs, processed: mine.map((s) => s!.eventsProcessed) };
+}
+
+interface LoadResult {
+  ops: number;
+  failures: number;
+  seconds: number;
+  latencies: number[];
+}
+
+async function loadRun(
+  concurrency: number,
+  ms: number,
+  op: () => Promise<boolean>,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let failures = 0;
+  const started = performance.now();
+  const until = started + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        const good = await op();
+        latencies.push(performance.now() - t0);
+        if (!good) failures++;
+      }
+    }),
+  );
+  return {
+    ops: latencies.length,
+    failures,
+    seconds: (performance.now() - started) / 1000,
+    latencies,
+  };
+}
+
+/** Normalised page, to check that GraphQL and the SQL baseline answer the same. */
+function pageFromGraphQL(body: any) {
+  return (body.data.orders.edges as any[]).map(({ node: o }) => ({
+    id: o.id,
+    orderNumber: o.orderNumber,
+    status: o.status,
+    total: [o.total.amount, o.total.currency],
+    customer: [o.customer.name, o.customer.email],
+    items: (o.items as any[]).map((i) => [
+      i.productName,
+      i.quantity,
+      i.unitPrice.amount,
+      i.product.name,
+      i.product.availableStock,
+    ]),
+  }));
+}
+
+function pageFromSql(rows: any[]) {
+  return rows.map((r) => ({
+    id: r.id,
+    orderNumber: r.order_number,
+    status: r.status,
+    total: [r.total_amount, r.currency],
+    customer: [r.customer_name, r.customer_email],
+    items: (r.items as any[]).map((i) => [
+      i.productName,
+      i.quantity,
+      i.unitPrice,
+      i.productName2,
+      i.availableStock,
+    ]),
+  }));
+}
+
+class LoadClient {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly lines: Interface,
+  ) {}
+
+  static async start(url: string, token: string): Promise<LoadClient> {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        new URL(import.meta.url).pathname,
+        '--client',
+        JSON.stringify({ url, token, concurrency: CONCURRENCY }),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const c = new LoadClient(child, createInterface({ input: child.stdout! }));
+    const first = await c.next();
+    if (first !== 'ready') throw new Error(`load client said ${first}`);
+    return c;
+  }
+
+  private next(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const onExit = () => reject(new Error('load client exited'));
+      this.child.once('exit', onExit);
+      this.lines.once('line', (l) => {
+        this.child.off('exit', onExit);
+        resolve(l);
+      });
+    });
+  }
+
+  /** Runs the load for `ms`; `onStart` is called when the client says it started measuring. */
+  async run(ms: number, onStart: () => void): Promise<ClientResult> {
+    this.child.stdin!.write(`run ${ms}\n`);
+    const start = await this.next();
+    if (start !== 'start') throw new Error(`load client said ${start}`);
+    onStart();
+    return JSON.parse(await this.next()) as ClientResult;
+  }
+
+  async stop() {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.write('exit\n');
+    await Promise.race([exited, sleep(3_000)]);
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
+
+// =======================================================================================
+
+async function admin(url: string, sql: string) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+interface TableRow {
+  name: string;
+  app: string;
+  baseline: string;
+  ratio: number;
+  target?: number;
+}
+
+function printTable(rows: TableRow[]) {
+  const header = ['measurement', 'Strata', 'baseline', 'ratio', 'target', ''];
+  const body = rows.map((r) => [
+    r.name,
+    r.app,
+    r.baseline,
+    fmt(r.ratio, 2),
+    r.target === undefined ? '-' : `≥ ${fmt(r.target, 2)}`,
+    r.target === undefined ? '' : r.ratio >= r.target ? 'ok' : 'BELOW',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+async function main() {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    console.error(
+      'bench:read needs DATABASE_URL (PostgreSQL), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  const started = performance.now();
+  const name = `strata_bench_read_${process.pid}`;
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  await admin(url, `DROP DATABASE IF EXISTS ${name}`);
+  await admin(url, `CREATE DATABASE ${name}`);
+  const counter: StatementCounter = { statements: 0, log: undefined };
+  // As the app opens it (openDb): default pool size, which the SQL baseline uses too.
+  const POOL_MAX = 10;
+  const inner = openPostgres({ connectionString: u.toString(), max: POOL_MAX });
+  const db = countingDb(inner, counter);
+  const raw = new pg.Pool({
+    connectionString: u.toString(),
+    max: POOL_MAX,
+    application_name: 'strata-bench-raw',
+  });
+  let app: App | undefined;
+  let loadClient: LoadClient | undefined;
+  try {
+    await migrate(db);
+    const settings = (
+      await db.query<{ name: string; setting: string }>(
+        `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'synchronous_commit', 'fsync') ORDER BY name`,
+      )
+    ).rows;
+    const s = Object.fromEntries(settings.map((r) => [r.name, r.setting]));
+    console.log(
+      `Strata read-side benchmark — PostgreSQL ${s.server_version} at ${u.host}, database ${name} (fsync=${s.fsync}, synchronous_commit=${s.synchronous_commit}); Node ${process.version}, NODE_ENV=${process.env.NODE_ENV ?? '(unset)'}, ${cpus().length} CPUs`,
+    );
+
+    // 1. The log.
+    const plan = planLog(TARGET_EVENTS);
+    const appendCount = plan.setup.length + plan.cohorts.reduce((n, c) => n + c.length, 0);
+    const appended = await timed(() => appendLog(new EventStore(db), plan));
+    const types = [...plan.byType.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, n]) => `${t} ${fmt(n)}`)
+      .join(', ');
+    console.log(
+      `  appended ${fmt(plan.events)} events (${fmt(CUSTOMERS)} customers, ${fmt(PRODUCTS)} products, ${fmt(plan.orders)} orders) in ${fmt(appendCount)} appends by ${WRITERS} writers: ${fmt(appended.seconds, 1)} s (${fmt(plan.events / appended.seconds)} events/s)`,
+    );
+    console.log(`    ${types}`);
+    await db.query('VACUUM ANALYZE events');
+
+    // The app, and its projections catching up from nothing.
+    const t0 = performance.now();
+    app = await buildApp(
+      loadConfig({
+        DATABASE_URL: u.toString(),
+        STRATA_AUTH_SECRET: randomBytes(32).toString('hex'),
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+      }),
+      { db },
+    );
+    const names = app.projections.projections.map((p) => p.name);
+    const head = (await app.store.head())!;
+    await app.projections.waitFor(head.cursor, names, 170_000);
+    const catchUp = (performance.now() - t0) / 1000;
+    const total = head.globalPosition;
+    console.log(
+      `  app started; its ${names.length} projections (${names.join(', ')}) caught up from empty, side by side, in ${fmt(catchUp, 1)} s`,
+    );
+
+    // 2./3. The orders page, first: while the log is idle and no rebuild has just switched
+    // generations (a runner keeps re-trying its switch for a while after one; see the notes).
+    const httpUrl = await app.start();
+    await db.query('ANALYZE');
+    const token = await app.tokens.mint({ userId: 'bench-admin', role: 'admin' }, 3600);
+    const post = async () => {
+      const res = await fetch(`${httpUrl}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({ query: ORDERS_QUERY, variables: { first: PAGE } }),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const sqlPage = async () => (await raw.query(ORDERS_SQL, [PAGE])).rows;
+    const first = await post();
+    if (
+      first.status !== 200 ||
+      first.body.errors ||
+      first.body.data?.orders?.edges?.length !== PAGE
+    )
+      throw new Error(`orders query failed: ${JSON.stringify(first.body).slice(0, 500)}`);
+    const gqlPage = pageFromGraphQL(first.body);
+    const same = JSON.stringify(gqlPage) === JSON.stringify(pageFromSql(await sqlPage()));
+    if (!same) throw new Error('the SQL baseline does not answer the same page as GraphQL');
+    const lines = gqlPage.reduce((n, o) => n + o.items.length, 0);
+    const statuses = new Map<string, number>();
+    for (const o of gqlPage) statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
+    console.log(
+      `  orders(first: ${PAGE}): ${lines} lines (${fmt(lines / PAGE, 1)} per order), statuses ${[...statuses].map(([k, v]) => `${k} ${v}`).join(', ')}; the SQL baseline answers the same data: ${same ? 'yes' : 'NO'}`,
+    );
+
+    // Statements of single requests while the log is idle.
+    const perRequest: number[] = [];
+    const singleLatency: number[] = [];
+    let sample: string[] = [];
+    for (let i = 0; i < ISOLATED_REQUESTS; i++) {
+      const log: string[] = [];
+      counter.log = log;
+      const before = counter.statements;
+      const t = performance.now();
+      await post();
+      singleLatency.push(performance.now() - t);
+      perRequest.push(counter.statements - before);
+      counter.log = undefined;
+      if (i === ISOLATED_REQUESTS - 1) sample = log;
+      await sleep(20);
+    }
+    perRequest.sort((a, b) => a - b);
+    singleLatency.sort((a, b) => a - b);
+    const idleBefore = counter.statements;
+    const idleLog: string[] = [];
+    counter.log = idleLog;
+    await sleep(IDLE_MS);
+    counter.log = undefined;
+    const idleRate = (counter.statements - idleBefore) / (IDLE_MS / 1000);
+    const kinds = new Map<string, number>();
+    for (const q of idleLog) kinds.set(q.slice(0, 40), (kinds.get(q.slice(0, 40)) ?? 0) + 1);
+    console.log(
+      `  single requests while idle (${ISOLATED_REQUESTS}, one at a time): statements per request min ${perRequest[0]} / median ${pct(perRequest, 0.5)} / max ${perRequest[perRequest.length - 1]}; latency p50 ${fmt(pct(singleLatency, 0.5), 1)} ms; idle background rate ${fmt(idleRate, 1)} statements/s`,
+    );
+    for (const sql of sample)
+      console.log(`    · ${sql.length > 110 ? `${sql.slice(0, 107)}...` : sql}`);
+    console.log(
+      `    idle background (${IDLE_MS / 1000} s): ${[...kinds]
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, n]) => `${n}× ${k}…`)
+        .join('; ')}`,
+    );
+
+    // Load: GraphQL (client process) and SQL (here), alternating.
+    loadClient = await LoadClient.start(httpUrl, token);
+    await loadRun(CONCURRENCY, SQL_WARMUP_MS, async () => (await sqlPage()).length === PAGE);
+    const slice = (SECONDS * 1000) / ROUNDS;
+    const gql: LoadResult = { ops: 0, failures: 0, seconds: 0, latencies: [] };
+    const sql: LoadResult = { ops: 0, failures: 0, seconds: 0, latencies: [] };
+    let loadStatements = 0;
+    let firstFailure: string | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      let at = 0;
+      const r = await loadClient.run(slice, () => (at = counter.statements));
+      loadStatements += counter.statements - at;
+      firstFailure ??= r.firstFailure;
+      gql.ops += r.ops;
+      gql.failures += r.failures;
+      gql.seconds += r.seconds;
+      gql.latencies.push(...r.latencies);
+      const q = await loadRun(CONCURRENCY, slice, async () => (await sqlPage()).length === PAGE);
+      sql.ops += q.ops;
+      sql.failures += q.failures;
+      sql.seconds += q.seconds;
+      sql.latencies.push(...q.latencies);
+    }
+    await loadClient.stop();
+    loadClient = undefined;
+    for (const r of [gql, sql]) r.latencies.sort((a, b) => a - b);
+    const gqlRate = (gql.ops - gql.failures) / gql.seconds;
+    const sqlRate = (sql.ops - sql.failures) / sql.seconds;
+    const perReqLoad = loadStatements / gql.ops;
+    const perReqLoadNet = (loadStatements - idleRate * gql.seconds) / gql.ops;
+    console.log(
+      `  GraphQL c=${CONCURRENCY}: ${fmt(gql.ops)} requests in ${fmt(gql.seconds, 1)} s${gql.failures ? `, ${gql.failures} FAILED` : ''}; ${fmt(loadStatements)} statements counted meanwhile (${fmt(perReqLoad, 2)} per request; ${fmt(perReqLoadNet, 2)} after the idle rate)`,
+    );
+    if (firstFailure) console.log(`    first failure: ${firstFailure}`);
+    console.log(
+      `  SQL c=${CONCURRENCY}: ${fmt(sql.ops)} requests (one statement each) in ${fmt(sql.seconds, 1)} s${sql.failures ? `, ${sql.failures} FAILED` : ''}`,
+    );
+
+    // 1. Rebuilds and readAll baselines, interleaved.
+    const store = app.store;
+    await readAllPass(store); // warm-up
+    const base1 = await timed(() => readAllPass(store));
+    if (base1.value !== total) throw new Error(`readAll read ${base1.value} of ${total} events`);
+    const ordersRebuild = await timeRebuild(app, ['orders']);
+    const base2 = await timed(() => readAllPass(store));
+    const readAllRate = (base1.value + base2.value) / (base1.seconds + base2.seconds);
+    const ordersRate = total / ordersRebuild.seconds;
+    const applied = [...plan.byType]
+      .filter(([t]) => t.startsWith('Order') || t.startsWith('Customer'))
+      .reduce((n, [, k]) => n + k, 0);
+    console.log(
+      `  rebuild orders: ${fmt(ordersRebuild.seconds, 2)} s (${fmt(ordersRate)} events/s; ${fmt(ordersRebuild.processed[0]!)} events processed, ${fmt(applied)} of them order or customer events it applies; status() took ${fmt(ordersRebuild.statusMs ?? NaN)} ms a second in); readAll alone: ${fmt(base1.seconds, 2)} s and ${fmt(base2.seconds, 2)} s (${fmt(readAllRate)} events/s)`,
+    );
+    const base4 = await timed(() => Promise.all(names.map(() => readAllPass(store))));
+    const readAll4Rate = (names.length * total) / base4.seconds;
+    const allRebuild = await timeRebuild(app, names);
+    const allRate = (names.length * total) / allRebuild.seconds;
+    console.log(
+      `  rebuild all ${names.length} at once: ${fmt(allRebuild.seconds, 2)} s (${fmt(allRate)} events/s in all, ${fmt(total / allRebuild.seconds)} per projection); ${names.length} readAll passes at once: ${fmt(base4.seconds, 2)} s (${fmt(readAll4Rate)} events/s in all)`,
+    );
+
+    // Report.
+    const ms = (r: LoadResult) =>
+      `p50 ${fmt(pct(r.latencies, 0.5), 1)} ms, p99 ${fmt(pct(r.latencies, 0.99), 1)} ms`;
+    console.log(`\nResults (${fmt(total)} events in the log)`);
+    printTable([
+      {
+        name: 'rebuild of orders (all log events / s)',
+        app: `${fmt(ordersRate)} events/s`,
+        baseline: `readAll ${fmt(readAllRate)} events/s`,
+        ratio: ordersRate / readAllRate,
+        target: TARGET_REBUILD,
+      },
+      {
+        name: `rebuild of all ${names.length} at once (${names.length} × log / s)`,
+        app: `${fmt(allRate)} events/s`,
+        baseline: `${names.length} × readAll at once ${fmt(readAll4Rate)} events/s`,
+        ratio: allRate / readAll4Rate,
+      },
+      {
+        name: `orders(first: ${PAGE}) nested, concurrency ${CONCURRENCY}`,
+        app: `${fmt(gqlRate)} req/s (${ms(gql)})`,
+        baseline: `one SQL join ${fmt(sqlRate)} req/s (${ms(sql)})`,
+        ratio: gqlRate / sqlRate,
+      },
+    ]);
+    console.log(
+      `SQL statements per orders(first: ${PAGE}) request: ${pct(perRequest, 0.5)} (single requests while idle; ${fmt(perReqLoadNet, 2)} under load after subtracting ${fmt(idleRate, 1)}/s idle background); baseline: 1`,
+    );
+    console.log(
+      `(rebuild: from rebuild() until the new generation is active, polled every ${STATUS_POLL_MS} ms on the projections rows; readAll: EventStore.readAll in batches of ${fmt(READ_BATCH)}, no projection work. GraphQL: HTTP from a separate client process; SQL: raw pg in this process, pool of ${POOL_MAX} like the app's, alternating ${ROUNDS} × ${fmt(slice / 1000, 1)} s each)`,
+    );
+    console.log(
+      `(rebuild events/s count every log event the runner reads, ${fmt(applied)} of ${fmt(total)} being ones \`orders\` applies; the old generation keeps serving meanwhile)`,
+    );
+    if (process.env.NODE_ENV !== 'production')
+      console.log(
+        '(NODE_ENV is not production: graphql-js runs its development-mode checks; the Dockerfile sets NODE_ENV=production)',
+      );
+    console.log(
+      `(PostgreSQL, the server, and the load client share this machine's ${cpus().length} CPUs with whatever else runs on it)`,
+    );
+    console.log(`\ntotal run time ${fmt((performance.now() - started) / 1000, 1)} s`);
+  } finally {
+    await loadClient?.stop().catch(() => undefined);
+    await app?.stop().catch((err: unknown) => console.error('stop failed', err));
+    await inner.close().catch(() => undefined);
+    await raw.end().catch(() => undefined);
+    await admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
+
+if (process.argv[2] === '--client') {
+  await client(JSON.parse(process.argv[3]!) as { url: string; token: string; concurrency: number });
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
