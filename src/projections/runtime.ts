@@ -24,6 +24,7 @@ export interface ProjectionStatus {
   phase: 'running' | 'catching up' | 'rebuilding' | 'paused' | 'stopped on error' | 'retired';
   cursor: string | null;
   eventsProcessed: number;
+  /** Exact up to {@link LAG_COUNT_LIMIT}; a larger lag reads as that limit. */
   eventsBehind: number;
   secondsBehind: number;
   error: { eventId: string; cursor: string; type: string; message: string } | null;
@@ -61,6 +62,9 @@ function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && TRANSIENT.test(code);
 }
+
+/** eventsBehind is exact up to this many events, and this many beyond. */
+export const LAG_COUNT_LIMIT = 100_000;
 
 const physical = (table: string, generation: number) => `${table}_g${generation}`;
 const SETUP_LOCK = 7_311_000_002;
@@ -270,7 +274,9 @@ export class ProjectionRuntime {
           limit: slowMode ? 1 : this.batchSize,
         });
         if (events.length === 0) {
-          if (held.state === 'rebuilding') await this.trySwitch(p, generation);
+          if (held.state === 'rebuilding' && (await this.trySwitch(p, generation))) {
+            held.state = 'running';
+          }
           if (Date.now() - this.announcedAt < 1_000 && recheck <= 320) {
             await this.sleep(recheck);
             recheck *= 2;
@@ -403,7 +409,8 @@ export class ProjectionRuntime {
   }
 
   /** A rebuilt generation that has caught up becomes the active one, all views at once. */
-  private async trySwitch(p: Projection, generation: number) {
+  /** True once this generation is the active one (switched now, or already). */
+  private async trySwitch(p: Projection, generation: number): Promise<boolean> {
     const switched = await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
       // Lock both rows: the serving generation cannot commit another batch meanwhile.
@@ -418,7 +425,7 @@ export class ProjectionRuntime {
         )
       ).rows;
       const mine = rows.find((r) => r.generation === generation);
-      if (mine?.state !== 'rebuilding') return false;
+      if (mine?.state !== 'rebuilding') return mine?.active === true;
       // Switch only when caught up with the serving generation too: no reader that saw an
       // event through the old one (or its runner's memory) may miss it in the new one.
       if (rows.some((r) => r.active && r.ahead)) return false;
@@ -433,9 +440,10 @@ export class ProjectionRuntime {
       await this.pointViews(tx, p, generation);
       return true;
     });
-    if (!switched) return;
+    if (!switched) return false;
     this.logger.info({ projection: p.name, generation }, 'rebuilt projection is now active');
     await this.dropRetiredTables(p);
+    return true;
   }
 
   private async dropRetiredTables(p: Projection) {
@@ -448,6 +456,11 @@ export class ProjectionRuntime {
     for (const { generation } of rows) {
       for (const t of p.tables)
         await this.db.query(`DROP TABLE IF EXISTS ${physical(t.name, generation)}`);
+      // Its runner, wherever it is, finds no row and ends (lease() treats that as retired).
+      await this.db.query(`DELETE FROM projections WHERE name = $1 AND generation = $2`, [
+        p.name,
+        generation,
+      ]);
     }
   }
 
@@ -501,10 +514,15 @@ export class ProjectionRuntime {
     return Promise.all(
       rows.map(async (r) => {
         const lag = await this.db.query<{ behind: number; oldest: Date | null }>(
-          `SELECT count(*)::int8 AS behind, min(recorded_at) AS oldest FROM events
-           WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-             AND transaction_id < (SELECT strata_read_horizon())`,
-          [r.checkpoint_txid, r.checkpoint_position],
+          // Counted up to a cap: /health and metrics call this, and a rebuild starts a
+          // whole log behind.
+          `SELECT count(*)::int8 AS behind, min(recorded_at) AS oldest FROM (
+             SELECT recorded_at FROM events
+             WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+               AND transaction_id < (SELECT strata_read_horizon())
+             ORDER BY transaction_id, global_position
+             LIMIT $3) AS behind`,
+          [r.checkpoint_txid, r.checkpoint_position, LAG_COUNT_LIMIT],
         );
         const behind = lag.rows[0]?.behind ?? 0;
         const oldest = lag.rows[0]?.oldest;
