@@ -20,6 +20,7 @@ import { attachWebSocketServer } from './live/ws.js';
 import { orderCustomerEnricher } from './orders/live.js';
 import { ProjectionRuntime } from './projections/runtime.js';
 import { allProjections } from './projections/registry.js';
+import { fulfillmentProcess } from './fulfillment/runner.js';
 
 export interface AppOverrides {
   logger?: Logger;
@@ -81,9 +82,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     snapshotEvery: config.snapshotEvery,
     onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
   });
-  const projections = new ProjectionRuntime(db, store, notifier, allProjections(), logger, {
-    onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
-  });
+  // The fulfillment process manager reads the log like a projection, in `effects` mode.
+  const fulfillment = fulfillmentProcess(commands, store, { logger });
+  const projections = new ProjectionRuntime(
+    db,
+    store,
+    notifier,
+    [...allProjections(), fulfillment],
+    logger,
+    {
+      onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
+    },
+  );
   const live = new SubscriptionHub(store, notifier, logger, {
     enrich: orderCustomerEnricher(store),
     ...overrides.live,
@@ -154,6 +164,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     throw err;
   }
   metrics.observeProjections(() => projections.status());
+  metrics.observeReaderHorizon(() => store.oldestWriter());
 
   let stopped = false;
   return {

@@ -260,6 +260,20 @@ export class EventStore {
     return r.rows.map((row) => this.toEvent(row));
   }
 
+  /**
+   * The oldest open transaction of this database that holds a transaction id (so may be
+   * writing events): readers cannot see past it until it ends. Null when there is none.
+   */
+  async oldestWriter(): Promise<{ pid: number; seconds: number } | null> {
+    const r = await this.db.query<{ pid: number; seconds: number }>(
+      `SELECT pid, extract(epoch FROM now() - xact_start)::float8 AS seconds
+       FROM pg_stat_activity
+       WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+       ORDER BY age(backend_xid) DESC LIMIT 1`,
+    );
+    return r.rows[0] ?? null;
+  }
+
   /** The position of the newest event visible to readers, or null for an empty log. */
   async head(): Promise<{ cursor: string; globalPosition: number; recordedAt: Date } | null> {
     const r = await this.db.query<{

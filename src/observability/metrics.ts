@@ -45,6 +45,34 @@ export class Metrics {
     this.projectionBatches.observe({ projection: name }, seconds);
   }
 
+  /**
+   * Readers of the log wait for the oldest writing transaction of the database (DESIGN.md,
+   * invariant 5): its age and backend pid, read when Prometheus scrapes.
+   */
+  observeReaderHorizon(oldest: () => Promise<{ pid: number; seconds: number } | null>): void {
+    let latest: Promise<{ pid: number; seconds: number } | null> | undefined;
+    const fetch = () =>
+      (latest ??= oldest()
+        .catch(() => null)
+        .finally(() => setTimeout(() => (latest = undefined), 100)));
+    new Gauge({
+      name: 'strata_readers_held_back_seconds',
+      help: 'Age of the oldest open writing transaction in the database: log readers (projections, subscriptions) cannot see past it',
+      registers: [this.registry],
+      async collect() {
+        this.set((await fetch())?.seconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'strata_readers_held_back_by_pid',
+      help: 'Backend pid of that transaction (0 when none is open)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await fetch())?.pid ?? 0);
+      },
+    });
+  }
+
   /** Projection lag and state, computed when Prometheus scrapes. */
   observeProjections(status: () => Promise<ProjectionStatus[]>): void {
     let latest: Promise<ProjectionStatus[]> | undefined;

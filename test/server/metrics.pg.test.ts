@@ -1,0 +1,41 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+describe('the "readers held back" metric (PostgreSQL)', () => {
+  let t: TestDatabase;
+  let s: TestApp;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    s = await startTestApp(t);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await t?.dispose();
+  });
+
+  it('names the open writing transaction that holds log readers back, and its age', async () => {
+    const writer = new pg.Client({ connectionString: t.url! });
+    await writer.connect();
+    try {
+      const { rows } = await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await writer.query('BEGIN');
+      await writer.query('SELECT pg_current_xact_id()'); // now it holds a transaction id
+      await new Promise((r) => setTimeout(r, 1100));
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      expect(text).toMatch(new RegExp(`^strata_readers_held_back_by_pid ${rows[0]!.pid}$`, 'm'));
+      const seconds = Number(/^strata_readers_held_back_seconds (\S+)$/m.exec(text)![1]);
+      expect(seconds).toBeGreaterThanOrEqual(1);
+      await writer.query('COMMIT');
+      await new Promise((r) => setTimeout(r, 150)); // the scrape result is cached for 100 ms
+      const after = await (await fetch(`${s.url}/metrics`)).text();
+      // (the app's own short transactions may show up here; the ended one must not)
+      expect(after).not.toMatch(
+        new RegExp(`^strata_readers_held_back_by_pid ${rows[0]!.pid}$`, 'm'),
+      );
+    } finally {
+      await writer.end();
+    }
+  });
+});
