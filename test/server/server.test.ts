@@ -34,10 +34,11 @@ describe(`server on ${engine}`, () => {
     const before = await (await fetch(`${s.url}/metrics`)).text();
     expect(before).toMatch(/strata_process_process_cpu_user_seconds_total/);
     expect(before).toMatch(/^strata_events_appended_total 0$/m);
-    await s.app.store.append('m-1', 'thing', [
+    const appended = await s.app.store.append('m-1', 'thing', [
       { type: 'T', data: {} },
       { type: 'T', data: {} },
     ]);
+    await s.app.projections.waitFor(appended.cursor);
     const res = await fetch(`${s.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const after = await res.text();
