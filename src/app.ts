@@ -32,6 +32,8 @@ export interface AppOverrides {
   newId?: () => string;
   /** Live delivery limits (tests shrink them). */
   live?: { bufferSize?: number; maxSocketBacklog?: number };
+  /** Runs the fulfillment process manager (default true); tests of the bare write side turn it off. */
+  fulfillment?: boolean;
 }
 
 export interface App {
@@ -88,7 +90,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     db,
     store,
     notifier,
-    [...allProjections(), fulfillment],
+    overrides.fulfillment === false ? allProjections() : [...allProjections(), fulfillment],
     logger,
     {
       onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),

@@ -1,6 +1,12 @@
 import type { CustomerEvent } from '../customers/events.js';
 import type { Queryable } from '../db/types.js';
 import {
+  describeFulfillmentEvent,
+  fulfillmentEventTime,
+  fulfillmentTimelineEventTypes,
+  type FulfillmentTimelineEvent,
+} from '../fulfillment/timeline.js';
+import {
   ddlBlock,
   insertRows,
   iso,
@@ -21,7 +27,9 @@ import { describeOrderEvent, orderEventTime } from './timeline.js';
  *   product name, picture and unit price captured in the order, address, payment,
  *   shipment) and the customer's name and e-mail copied in, so lists filter and show
  *   them without a join. A `CustomerEmailChanged` rewrites that customer's rows.
- * - `order_timeline`: one row per order event, with a human-readable description.
+ * - `order_timeline`: one row per order event, with a human-readable description, and
+ *   one per fulfillment milestone of the order (its process and shipment streams:
+ *   `fulfillmentTimelineEventTypes`), in commit order of the log.
  * - `order_list_customers`: the projection's own lookup of customer name, e-mail and
  *   phone (a projection never reads another projection's tables).
  *
@@ -121,6 +129,8 @@ const ORDER_COLUMNS: readonly Column[] = [
 
 const TIMELINE_COLUMNS: readonly Column[] = [
   ['order_id', 'text'],
+  ['stream_id', 'text'],
+  ['position', 'int8'],
   ['version', 'int4'],
   ['type', 'text'],
   ['at', 'timestamptz'],
@@ -221,10 +231,13 @@ function foldOrder(
 
 const CUSTOMER_EVENT_TYPES = ['CustomerRegistered', 'CustomerEmailChanged'] as const;
 const ORDER_EVENT_TYPES = new Set<string>(orderEventTypes);
+const FULFILLMENT_TIMELINE_TYPES = new Set<string>(fulfillmentTimelineEventTypes);
+const CUSTOMER_TYPES = new Set<string>(CUSTOMER_EVENT_TYPES);
 
 export const ordersProjection: Projection = {
   name: ORDERS_PROJECTION,
-  version: 1,
+  // 2: the timeline also holds fulfillment milestones (stream_id, position).
+  version: 2,
   tables: [
     {
       name: 'order_list',
@@ -261,12 +274,14 @@ export const ordersProjection: Projection = {
       ddl: (t) =>
         `CREATE TABLE ${t} (
           order_id text NOT NULL,
+          stream_id text NOT NULL,
+          position bigint NOT NULL,
           version integer NOT NULL,
           type text NOT NULL,
           at timestamptz NOT NULL,
           description text NOT NULL,
           cursor text NOT NULL,
-          PRIMARY KEY (order_id, version)
+          PRIMARY KEY (order_id, stream_id, version)
         )`,
     },
     {
@@ -281,14 +296,14 @@ export const ordersProjection: Projection = {
         )`,
     },
   ],
-  eventTypes: [...orderEventTypes, ...CUSTOMER_EVENT_TYPES],
+  eventTypes: [...orderEventTypes, ...CUSTOMER_EVENT_TYPES, ...fulfillmentTimelineEventTypes],
   async apply(tx, events, table) {
     const orderTable = table('order_list');
     const timelineTable = table('order_timeline');
     const customerTable = table('order_list_customers');
 
     const orderEvents = events.filter((e) => ORDER_EVENT_TYPES.has(e.type));
-    const customerEvents = events.filter((e) => !ORDER_EVENT_TYPES.has(e.type));
+    const customerEvents = events.filter((e) => CUSTOMER_TYPES.has(e.type));
     const customerIds = new Set(
       customerEvents.map((e) => (e.data as { customerId: string }).customerId),
     );
@@ -333,10 +348,28 @@ export const ordersProjection: Projection = {
         changedOrders.add(ev.data.orderId);
         timeline.push({
           order_id: ev.data.orderId,
+          stream_id: e.streamId,
+          position: e.globalPosition,
           version: e.version,
           type: e.type,
           at: orderEventTime(ev),
           description: describeOrderEvent(ev),
+          cursor: e.cursor,
+        });
+        continue;
+      }
+      if (FULFILLMENT_TIMELINE_TYPES.has(e.type)) {
+        // A milestone of the order's fulfillment (process or shipment stream): a line on
+        // its timeline, idempotent per (stream, version).
+        const ev = { type: e.type, data: e.data } as FulfillmentTimelineEvent;
+        timeline.push({
+          order_id: ev.data.orderId,
+          stream_id: e.streamId,
+          position: e.globalPosition,
+          version: e.version,
+          type: e.type,
+          at: fulfillmentEventTime(ev),
+          description: describeFulfillmentEvent(ev),
           cursor: e.cursor,
         });
         continue;
@@ -365,7 +398,11 @@ export const ordersProjection: Projection = {
       }),
       { key: ['id'], newerOnly: true, keep: ['order_seq', 'order_number'] },
     );
-    await insertRows(tx, timelineTable, TIMELINE_COLUMNS, timeline, ['order_id', 'version']);
+    await insertRows(tx, timelineTable, TIMELINE_COLUMNS, timeline, [
+      'order_id',
+      'stream_id',
+      'version',
+    ]);
     if (changedCustomers.size > 0) {
       await upsertRows(
         tx,
@@ -507,7 +544,7 @@ export async function timelinesByOrderIds(
     cursor: string;
   }>(
     `SELECT order_id, version, type, at, description, cursor FROM order_timeline
-     WHERE order_id = ANY($1::text[]) ORDER BY order_id, version`,
+     WHERE order_id = ANY($1::text[]) ORDER BY order_id, position`,
     [ids],
   );
   return r.rows.map((x) => ({

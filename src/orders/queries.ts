@@ -49,7 +49,10 @@ const TimelineEntryRef = builder.objectRef<TimelineEntry>('TimelineEntry').imple
       resolve: (e) => e.at,
     }),
     description: t.exposeString('description'),
-    version: t.exposeInt('version', { description: 'The order version this event made' }),
+    version: t.exposeInt('version', {
+      description:
+        'The version this event made in its stream: the order’s, or for a fulfillment milestone its fulfillment process’s or shipment’s',
+    }),
   }),
 });
 

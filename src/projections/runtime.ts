@@ -359,13 +359,9 @@ export class ProjectionRuntime {
     const last = events[events.length - 1]!;
     const handled = new Set(p.eventTypes);
     const relevant = events.filter((e) => handled.has(e.type));
-    await this.db.transaction(async (tx) => {
-      // Read tables are derived data: a crash may lose the last batches, but never one
-      // without its checkpoint (same transaction), so they are simply applied again. Not
-      // waiting for the WAL flush keeps projections off the append path's disk.
-      await tx.query('SET LOCAL synchronous_commit = off');
-      if (relevant.length) await p.apply(tx, relevant, (t) => physical(t, generation));
-      const moved = await tx.query(
+    const table = (t: string) => physical(t, generation);
+    const moveCheckpoint = async (q: Queryable) => {
+      const moved = await q.query(
         `UPDATE projections
          SET checkpoint_txid = $3::xid8, checkpoint_position = $4, events_processed = events_processed + $5,
              updated_at = now(), lease_until = now() + ($7 || ' milliseconds')::interval
@@ -384,6 +380,22 @@ export class ProjectionRuntime {
         ],
       );
       if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
+    };
+    if (p.mode === 'effects') {
+      // A process manager sends commands, which cannot run inside a transaction of ours
+      // (PGlite is one session). At least once: a crash between the two re-delivers the
+      // batch, whose effects are idempotent by their derived command ids.
+      if (relevant.length) await p.apply(this.db, relevant, table);
+      await moveCheckpoint(this.db);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      // Read tables are derived data: a crash may lose the last batches, but never one
+      // without its checkpoint (same transaction), so they are simply applied again. Not
+      // waiting for the WAL flush keeps projections off the append path's disk.
+      await tx.query('SET LOCAL synchronous_commit = off');
+      if (relevant.length) await p.apply(tx, relevant, table);
+      await moveCheckpoint(tx);
     });
   }
 

@@ -22,6 +22,14 @@ export interface Projection {
   readonly tables: readonly ProjectionTable[];
   /** Event types it reads; other events only move its checkpoint. */
   readonly eventTypes: readonly string[];
+  /**
+   * `transactional` (default): `apply` runs inside the runtime's transaction with the
+   * checkpoint move. `effects` (process managers): `apply` runs outside any transaction,
+   * given the database itself, and may issue commands; the checkpoint then moves in a
+   * statement of its own, so a batch may be delivered again after a crash (at least once):
+   * its effects must be idempotent (derived command ids).
+   */
+  readonly mode?: 'transactional' | 'effects';
   /** `table(name)` gives the physical table of the generation being built. */
   apply(tx: Queryable, events: StoredEvent[], table: (name: string) => string): Promise<void>;
 }

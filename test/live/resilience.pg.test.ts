@@ -29,7 +29,12 @@ describe('live delivery under faults (PostgreSQL)', () => {
   const sessions: WsSession[] = [];
   beforeAll(async () => {
     t = await createTestDatabase();
-    s = await startTestApp(t, {}, { live: { bufferSize: 50, maxSocketBacklog: 512 * 1024 } });
+    // Exact counts of the log: no fulfillment process appending to it meanwhile.
+    s = await startTestApp(
+      t,
+      {},
+      { live: { bufferSize: 50, maxSocketBacklog: 512 * 1024 }, fulfillment: false },
+    );
   });
   afterAll(async () => {
     for (const x of sessions) await x.dispose();
@@ -71,10 +76,14 @@ describe('live delivery under faults (PostgreSQL)', () => {
   });
 
   it('a mutation through one server process reaches a subscriber on another', async () => {
-    const other = await startTestApp({
-      ...t,
-      db: openPostgres({ connectionString: t.url!, max: 5 }),
-    });
+    const other = await startTestApp(
+      {
+        ...t,
+        db: openPostgres({ connectionString: t.url!, max: 5 }),
+      },
+      {},
+      { fulfillment: false },
+    );
     try {
       const seeded = await seedOrder(s);
       const feed = collect<any>(

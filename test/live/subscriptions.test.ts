@@ -14,7 +14,8 @@ describe(`subscriptions over graphql-ws and SSE on ${engine}`, () => {
   const sessions: WsSession[] = [];
   beforeAll(async () => {
     t = await createTestDatabase();
-    s = await startTestApp(t);
+    // Exact event sequences of the write side: no fulfillment process adding to them.
+    s = await startTestApp(t, {}, { fulfillment: false });
   });
   afterAll(async () => {
     for (const x of sessions) await x.dispose();

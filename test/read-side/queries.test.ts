@@ -119,7 +119,8 @@ describe(`read-side queries on ${engine}`, () => {
 
   beforeAll(async () => {
     t = await createTestDatabase();
-    s = await startTestApp(t);
+    // Read models of a hand-written log: no fulfillment process acting on it.
+    s = await startTestApp(t, {}, { fulfillment: false });
     admin = await s.auth({ role: 'admin' });
     service = await s.auth({ role: 'service' });
     const store = s.app.store;

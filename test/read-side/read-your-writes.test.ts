@@ -41,7 +41,8 @@ describe(`read-your-writes on ${engine}`, () => {
 
   beforeAll(async () => {
     t = await createTestDatabase();
-    s = await startTestApp(t);
+    // Exact order versions: no fulfillment process appending to the orders meanwhile.
+    s = await startTestApp(t, {}, { fulfillment: false });
     admin = await s.auth({ role: 'admin' });
   });
   afterAll(async () => {

@@ -22,7 +22,8 @@ describe(`projection administration over GraphQL and /health on ${engine}`, () =
     const admin = await s.graphql<any>(STATUS, {}, seeded.admin);
     expect(admin.body.errors).toBeUndefined();
     const names = admin.body.data.projections.map((p: any) => p.name).sort();
-    expect(names).toEqual(['catalog', 'customer_stats', 'customers', 'orders']);
+    // The fulfillment process manager runs (and reports) like a projection.
+    expect(names).toEqual(['catalog', 'customer_stats', 'customers', 'fulfillment', 'orders']);
     for (const p of admin.body.data.projections) {
       expect(p).toMatchObject({
         generation: 1,

@@ -23,7 +23,8 @@ export function useWorld(options: { poolSize?: number } = {}): World {
   const w = {} as World;
   beforeAll(async () => {
     w.t = await createTestDatabase(options);
-    w.s = await startTestApp(w.t);
+    // The write side on its own: no fulfillment process appending to the orders meanwhile.
+    w.s = await startTestApp(w.t, {}, { fulfillment: false });
     w.admin = await w.s.auth({ role: 'admin', userId: 'admin-1' });
     w.service = await w.s.auth({ role: 'service', userId: 'service-1' });
   });

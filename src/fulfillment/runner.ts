@@ -1,0 +1,227 @@
+import type { Principal } from '../auth/principal.js';
+import { productDecider } from '../catalog/decider.js';
+import type { CommandHandler, CommandEnvelope } from '../commands/handler.js';
+import { ConcurrencyError } from '../eventstore/errors.js';
+import type { EventStore } from '../eventstore/store.js';
+import type { StoredEvent } from '../eventstore/types.js';
+import type { Logger } from '../observability/logger.js';
+import { orderDecider, orderStreamId } from '../orders/decider.js';
+import type { Projection } from '../projections/types.js';
+import { DomainError } from '../shared/decider.js';
+import { deriveCommandId } from './ids.js';
+import {
+  fulfillmentDecider,
+  fulfillmentItems,
+  fulfillmentStreamId,
+  fulfillmentTriggerEventTypes,
+  pendingCommands,
+  type FulfillmentTrigger,
+  type OutgoingCommand,
+} from './process.js';
+import { shipmentDecider } from './shipment.js';
+
+/*
+ * The runner of the fulfillment process manager: a projection in `effects` mode, so the
+ * runtime hands it the trigger events in commit order, outside any transaction, and moves
+ * its checkpoint afterwards (at least once). For each trigger it
+ *  1. records the trigger in the process stream `fulfillment-<orderId>` through the
+ *     command handler (the decider is `react`; the command id is derived from the trigger,
+ *     so a re-delivered trigger is a replay that records nothing);
+ *  2. sends every command the process state names as pending (`pendingCommands`), each
+ *     under its derived id, so one sent before a crash is a replay on the command side;
+ *  3. feeds a refusal of a command back into the process at once (it is not in the log),
+ *     and goes on until nothing new is due.
+ * Transient failures (database, persistent conflicts) are thrown: the runtime retries the
+ * batch with backoff. Anything else that makes a command fail is recorded as a failure of
+ * its step instead of blocking the other orders.
+ */
+
+/** The name of the runner in the projection runtime (status, checkpoints, leases). */
+export const FULFILLMENT_PROCESS = 'fulfillment';
+
+/** The principal the process acts as: a service. */
+export const FULFILLMENT_PRINCIPAL: Principal = { userId: 'fulfillment', role: 'service' };
+
+export interface FulfillmentProcessOptions {
+  logger?: Logger;
+  /** The clock, for the time of refusals and failures. */
+  now?: () => Date;
+  /** Attempts of a command that keeps meeting concurrent writers before the batch is retried. */
+  conflictAttempts?: number;
+}
+
+const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
+const isTransient = (err: unknown): boolean => {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT.test(code);
+};
+
+/** An error the runtime treats as transient (SQLSTATE 40001): it retries the batch. */
+const retryLater = (message: string, cause: unknown) =>
+  Object.assign(new Error(message, { cause }), { code: '40001' });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function fulfillmentProcess(
+  commands: CommandHandler,
+  store: EventStore,
+  options: FulfillmentProcessOptions = {},
+): Projection {
+  const now = options.now ?? (() => new Date());
+  const conflictAttempts = options.conflictAttempts ?? 5;
+  void store; // the process reads and writes streams through the command handler
+
+  /** The trigger a log event stands for; null for an event without an order. */
+  async function triggerOf(event: StoredEvent): Promise<FulfillmentTrigger | null> {
+    const orderId = (event.data as { orderId?: unknown } | null)?.orderId;
+    if (typeof orderId !== 'string') return null;
+    const base = { type: event.type, data: event.data, eventId: event.eventId };
+    if (event.type !== 'OrderPaid') return base as unknown as FulfillmentTrigger;
+    // The lines cannot change once paid: any read of the order gives the same items.
+    const order = await commands.load(orderDecider, orderStreamId(orderId));
+    if (order.state.status === 'NOT_CREATED') {
+      throw new Error(`Order ${orderId} was paid but its stream is empty`);
+    }
+    return { ...base, items: fulfillmentItems(order.state.items) } as unknown as FulfillmentTrigger;
+  }
+
+  const envelope = (
+    commandId: string,
+    correlationId: string,
+    operation: string,
+    input: unknown,
+  ): CommandEnvelope => ({
+    commandId,
+    principal: FULFILLMENT_PRINCIPAL,
+    correlationId,
+    operation,
+    input,
+  });
+
+  /** Records a trigger in the process stream; a replay when it was recorded before. */
+  async function record(trigger: FulfillmentTrigger, orderId: string, correlationId: string) {
+    const cause =
+      'eventId' in trigger
+        ? trigger.eventId
+        : 'commandId' in trigger.data
+          ? trigger.data.commandId
+          : `${trigger.type}:${orderId}`;
+    const id = deriveCommandId(cause, `observe:${trigger.type}`);
+    await commands.execute(
+      fulfillmentDecider,
+      fulfillmentStreamId(orderId),
+      trigger,
+      // The input names the trigger, not its details: a refusal seen again after a crash
+      // may carry another time, and must still be the same command.
+      envelope(id, correlationId, 'fulfillment:observe', { type: trigger.type, cause }),
+    );
+  }
+
+  function execute(out: OutgoingCommand, correlationId: string) {
+    const env = envelope(out.commandId, correlationId, `fulfillment:${out.step}`, out.command);
+    switch (out.target) {
+      case 'product':
+        return commands.execute(productDecider, out.streamId, out.command, env);
+      case 'order':
+        return commands.execute(orderDecider, out.streamId, out.command, env);
+      case 'shipment':
+        return commands.execute(shipmentDecider, out.streamId, out.command, env);
+    }
+  }
+
+  /** Sends one command; the trigger its refusal or failure stands for, else null. */
+  async function send(
+    out: OutgoingCommand,
+    orderId: string,
+    correlationId: string,
+  ): Promise<FulfillmentTrigger | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await execute(out, correlationId);
+        return null;
+      } catch (err) {
+        const at = now().toISOString();
+        if (err instanceof DomainError) {
+          if (err.code === 'INSUFFICIENT_STOCK' && out.target === 'product') {
+            const product = await commands.load(productDecider, out.streamId);
+            const available = product.state.status === 'REGISTERED' ? product.state.available : 0;
+            return {
+              type: 'StockReservationRefused',
+              data: { orderId, commandId: out.commandId, available, refusedAt: at },
+            };
+          }
+          return {
+            type: 'CommandRejected',
+            data: {
+              orderId,
+              commandId: out.commandId,
+              code: err.code,
+              message: err.message,
+              rejectedAt: at,
+            },
+          };
+        }
+        if (isTransient(err)) throw err;
+        if (err instanceof ConcurrencyError) {
+          if (attempt < conflictAttempts) {
+            await sleep(Math.random() * 20 * attempt);
+            continue;
+          }
+          throw retryLater(
+            `fulfillment step ${out.step} of order ${orderId} kept conflicting`,
+            err,
+          );
+        }
+        options.logger?.error(
+          { err, orderId, step: out.step, commandId: out.commandId },
+          'fulfillment step failed for good',
+        );
+        return {
+          type: 'CommandFailed',
+          data: {
+            orderId,
+            commandId: out.commandId,
+            reason: (err as Error)?.message ?? String(err),
+            failedAt: at,
+          },
+        };
+      }
+    }
+  }
+
+  /** One log event: record it, then send what is due, feeding refusals back in. */
+  async function handle(event: StoredEvent) {
+    const first = await triggerOf(event);
+    if (!first) return;
+    const orderId = first.data.orderId;
+    const correlationId = event.correlationId ?? event.metadata.correlationId ?? orderId;
+    const sent = new Set<string>();
+    const queue: FulfillmentTrigger[] = [first];
+    for (let trigger = queue.shift(); trigger; trigger = queue.shift()) {
+      await record(trigger, orderId, correlationId);
+      const { state } = await commands.load(fulfillmentDecider, fulfillmentStreamId(orderId));
+      for (const out of pendingCommands(state)) {
+        // Sent in this round already: its effect reaches the process through the log.
+        if (sent.has(out.commandId)) continue;
+        sent.add(out.commandId);
+        const outcome = await send(out, orderId, correlationId);
+        if (outcome) {
+          // The process decides anew on a refusal before anything else is sent.
+          queue.push(outcome);
+          break;
+        }
+      }
+    }
+  }
+
+  return {
+    name: FULFILLMENT_PROCESS,
+    version: 1,
+    tables: [],
+    eventTypes: fulfillmentTriggerEventTypes,
+    mode: 'effects',
+    async apply(_db, events) {
+      for (const event of events) await handle(event);
+    },
+  };
+}
