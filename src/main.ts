@@ -21,6 +21,25 @@ async function main() {
   process.stdout.write(
     `  GraphiQL:  ${url}/graphql\n  Health:    ${url}/health\n  Metrics:   ${url}/metrics\n\n`,
   );
+  if (app.devTokens) {
+    // Development mode only (embedded engine, no STRATA_AUTH_SECRET): never in production.
+    const t = app.devTokens;
+    process.stdout.write(
+      [
+        `Development mode: no STRATA_AUTH_SECRET, so a secret is kept in ${config.dataDir}/dev-secret.`,
+        "GraphiQL's headers tab already carries the admin token. For other clients:",
+        '',
+        `  Admin token:     ${t.admin}`,
+        '',
+        `  Customer token (customer ${t.customerId}):`,
+        `                   ${t.customer}`,
+        '',
+        'Mint more: npm run -s token -- --role customer --customer <id>',
+        '',
+        '',
+      ].join('\n'),
+    );
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {
