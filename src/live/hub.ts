@@ -247,10 +247,6 @@ export class Subscription implements AsyncIterableIterator<LiveEvent> {
     return this.lastDelivered?.cursor ?? encode(this.origin);
   }
 
-  get live(): boolean {
-    return this.replayFrom === undefined;
-  }
-
   goLive(at: LogPosition): void {
     this.origin = at;
     this.lastQueued = at;
