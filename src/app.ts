@@ -125,7 +125,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await runCleanups(cleanups, logger);
     throw err;
   }
-  const yoga = createGraphQLServer({ services, tokens, ...(dev ? { devToken: dev.admin } : {}) });
+  const yoga = createGraphQLServer({
+    config,
+    services,
+    tokens,
+    ...(dev ? { devToken: dev.admin } : {}),
+  });
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {

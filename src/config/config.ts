@@ -20,6 +20,41 @@ export interface Config {
   maxEventBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nodeEnv: string;
+  /**
+   * Production mode: `NODE_ENV=production`, or a PostgreSQL engine (which always has a
+   * real secret). Introspection, field suggestions and GraphiQL default to off.
+   */
+  production: boolean;
+  /** GraphQL introspection (default: on in development, off in production). */
+  introspection: boolean;
+  /** GraphiQL at GET /graphql (default: on in development, off in production). */
+  graphiql: boolean;
+  /** Abuse limits on each GraphQL document; over one → an error naming it, nothing runs. */
+  limits: {
+    maxDepth: number;
+    maxAliases: number;
+    maxTokens: number;
+    maxCost: number;
+    maxDirectives: number;
+    /** Largest query text, in bytes. */
+    maxDocumentBytes: number;
+    /** Largest HTTP request body, in bytes. */
+    maxBodyBytes: number;
+  };
+  /** Mutations per principal per minute (0: unlimited). */
+  mutationsPerMinute: number;
+  /** Concurrent subscriptions on one connection / of one principal in this process. */
+  maxSubscriptionsPerConnection: number;
+  maxSubscriptionsPerPrincipal: number;
+  /** graphql-ws: time for connection_init, keepalive ping period, largest message. */
+  ws: { initTimeoutMs: number; pingIntervalMs: number; maxMessageBytes: number };
+  /** Database session limits (PostgreSQL): statement and idle-in-transaction timeouts. */
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  /** Upper bound of a graceful shutdown (SIGTERM) before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  /** An order paid but not fully reserved within this time is flagged late (fulfillment). */
+  reservationTimeoutMs: number;
 }
 
 const positiveInt = (name: string, min: number, max: number) =>
@@ -34,6 +69,11 @@ const positiveInt = (name: string, min: number, max: number) =>
         .min(min, `${name} must be at least ${min}`)
         .max(max, `${name} must be at most ${max}`),
     );
+
+const bool = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: `${name} must be true or false` })
+    .transform((v) => v === 'true' || v === '1');
 
 const schema = z
   .object({
@@ -63,6 +103,59 @@ const schema = z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
     NODE_ENV: z.string().default('development'),
+    STRATA_INTROSPECTION: bool('STRATA_INTROSPECTION').optional(),
+    STRATA_GRAPHIQL: bool('STRATA_GRAPHIQL').optional(),
+    STRATA_MAX_DEPTH: positiveInt('STRATA_MAX_DEPTH', 1, 100).default(10),
+    STRATA_MAX_ALIASES: positiveInt('STRATA_MAX_ALIASES', 1, 1000).default(20),
+    STRATA_MAX_TOKENS: positiveInt('STRATA_MAX_TOKENS', 10, 100_000).default(2_000),
+    STRATA_MAX_COST: positiveInt('STRATA_MAX_COST', 10, 1_000_000).default(5_000),
+    STRATA_MAX_DIRECTIVES: positiveInt('STRATA_MAX_DIRECTIVES', 1, 1000).default(20),
+    STRATA_MAX_DOCUMENT_BYTES: positiveInt('STRATA_MAX_DOCUMENT_BYTES', 100, 1024 * 1024).default(
+      16 * 1024,
+    ),
+    STRATA_MAX_BODY_BYTES: positiveInt('STRATA_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024).default(
+      1024 * 1024,
+    ),
+    STRATA_MUTATIONS_PER_MINUTE: positiveInt('STRATA_MUTATIONS_PER_MINUTE', 0, 1_000_000).default(
+      600,
+    ),
+    STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(
+      'STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION',
+      1,
+      10_000,
+    ).default(20),
+    STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: positiveInt(
+      'STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL',
+      1,
+      1_000_000,
+    ).default(100),
+    STRATA_WS_INIT_TIMEOUT_MS: positiveInt('STRATA_WS_INIT_TIMEOUT_MS', 100, 600_000).default(
+      10_000,
+    ),
+    STRATA_WS_PING_INTERVAL_MS: positiveInt('STRATA_WS_PING_INTERVAL_MS', 100, 600_000).default(
+      30_000,
+    ),
+    STRATA_WS_MAX_MESSAGE_BYTES: positiveInt(
+      'STRATA_WS_MAX_MESSAGE_BYTES',
+      1024,
+      64 * 1024 * 1024,
+    ).default(64 * 1024),
+    STRATA_STATEMENT_TIMEOUT_MS: positiveInt('STRATA_STATEMENT_TIMEOUT_MS', 0, 3_600_000).default(
+      30_000,
+    ),
+    STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(
+      'STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+      0,
+      3_600_000,
+    ).default(60_000),
+    STRATA_SHUTDOWN_TIMEOUT_MS: positiveInt('STRATA_SHUTDOWN_TIMEOUT_MS', 100, 600_000).default(
+      10_000,
+    ),
+    STRATA_RESERVATION_TIMEOUT_MS: positiveInt(
+      'STRATA_RESERVATION_TIMEOUT_MS',
+      100,
+      7 * 24 * 3_600_000,
+    ).default(5 * 60_000),
   })
   .superRefine((env, ctx) => {
     if (env.STRATA_AUTH_SECRET && env.STRATA_AUTH_JWKS_URL) {
@@ -104,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production' || e.DATABASE_URL !== undefined;
   return {
     engine: e.DATABASE_URL ? 'postgres' : 'pglite',
     databaseUrl: e.DATABASE_URL,
@@ -115,5 +209,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxEventBytes: e.STRATA_MAX_EVENT_BYTES,
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
+    production,
+    introspection: e.STRATA_INTROSPECTION ?? !production,
+    graphiql: e.STRATA_GRAPHIQL ?? !production,
+    limits: {
+      maxDepth: e.STRATA_MAX_DEPTH,
+      maxAliases: e.STRATA_MAX_ALIASES,
+      maxTokens: e.STRATA_MAX_TOKENS,
+      maxCost: e.STRATA_MAX_COST,
+      maxDirectives: e.STRATA_MAX_DIRECTIVES,
+      maxDocumentBytes: e.STRATA_MAX_DOCUMENT_BYTES,
+      maxBodyBytes: e.STRATA_MAX_BODY_BYTES,
+    },
+    mutationsPerMinute: e.STRATA_MUTATIONS_PER_MINUTE,
+    maxSubscriptionsPerConnection: e.STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    maxSubscriptionsPerPrincipal: e.STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
+    ws: {
+      initTimeoutMs: e.STRATA_WS_INIT_TIMEOUT_MS,
+      pingIntervalMs: e.STRATA_WS_PING_INTERVAL_MS,
+      maxMessageBytes: e.STRATA_WS_MAX_MESSAGE_BYTES,
+    },
+    statementTimeoutMs: e.STRATA_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: e.STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    shutdownTimeoutMs: e.STRATA_SHUTDOWN_TIMEOUT_MS,
+    reservationTimeoutMs: e.STRATA_RESERVATION_TIMEOUT_MS,
   };
 }

@@ -15,6 +15,7 @@ import {
   fulfillmentStreamId,
   fulfillmentTriggerEventTypes,
   pendingCommands,
+  type FulfillmentStep,
   type FulfillmentTrigger,
   type OutgoingCommand,
 } from './process.js';
@@ -48,6 +49,11 @@ export interface FulfillmentProcessOptions {
   now?: () => Date;
   /** Attempts of a command that keeps meeting concurrent writers before the batch is retried. */
   conflictAttempts?: number;
+  /**
+   * Told of every step that did not go through: `refused` (stock short), `rejected` (any
+   * other business refusal) or `failed` (for good, after retries). For metrics.
+   */
+  onStepFailure?: (step: FulfillmentStep, outcome: 'refused' | 'rejected' | 'failed') => void;
 }
 
 const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
@@ -145,11 +151,13 @@ export function fulfillmentProcess(
           if (err.code === 'INSUFFICIENT_STOCK' && out.target === 'product') {
             const product = await commands.load(productDecider, out.streamId);
             const available = product.state.status === 'REGISTERED' ? product.state.available : 0;
+            options.onStepFailure?.(out.step, 'refused');
             return {
               type: 'StockReservationRefused',
               data: { orderId, commandId: out.commandId, available, refusedAt: at },
             };
           }
+          options.onStepFailure?.(out.step, 'rejected');
           return {
             type: 'CommandRejected',
             data: {
@@ -176,6 +184,7 @@ export function fulfillmentProcess(
           { err, orderId, step: out.step, commandId: out.commandId },
           'fulfillment step failed for good',
         );
+        options.onStepFailure?.(out.step, 'failed');
         return {
           type: 'CommandFailed',
           data: {

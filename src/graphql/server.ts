@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config/config.js';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
 import type { GraphQLContext, Services } from './context.js';
+import { EXAMPLE_QUERY } from './graphiql.js';
 import { createLoaders } from './loaders.js';
 import { getSchema } from './schema.js';
 
@@ -15,19 +17,16 @@ export interface WebSocketInitialContext {
 }
 
 export interface GraphQLServerOptions {
+  config: Config;
   services: Services;
+  /** More yoga/envelop plugins, composed by the app (observability, …). */
+  plugins?: Plugin<Record<string, unknown>>[];
   tokens: TokenService;
   /** Pre-filled in GraphiQL's headers tab (development mode only). */
   devToken?: string;
 }
 
 const CORRELATION_ID = /^[\w.:-]{1,128}$/;
-
-const EXAMPLE_QUERY = `# Welcome to Strata. Try:
-{
-  serverInfo { version engine }
-}
-`;
 
 /** Resolves the caller from an `Authorization` header: null when there is none. */
 export async function principalFrom(
@@ -50,6 +49,7 @@ export function createGraphQLServer(
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    plugins: [...(o.plugins ?? [])],
     // GraphiQL with every asset inlined by the server: no CDN.
     renderGraphiQL,
     graphiql: {
