@@ -4,6 +4,7 @@ import { loadConfig } from '../config/config.js';
 import { openDb } from '../db/index.js';
 import { migrate } from '../db/migrate.js';
 import { EventStore } from '../eventstore/store.js';
+import { FULFILLMENT_PROCESS } from '../fulfillment/runner.js';
 import { Notifier } from '../live/notifier.js';
 import { createLogger } from '../observability/logger.js';
 import { allProjections } from '../projections/registry.js';
@@ -39,6 +40,13 @@ async function withRuntime<T>(
 
 function known(name: string) {
   const names = allProjections().map((p) => p.name);
+  if (name === FULFILLMENT_PROCESS) {
+    // Runs only inside the servers (it sends commands); its state lives in its own streams.
+    process.stderr.write(
+      `"${name}" is the fulfillment process manager, not a read model: there is nothing to rebuild, and it is paused or resumed through the admin mutations of a running server (pauseProjection / resumeProjection).\n`,
+    );
+    process.exit(2);
+  }
   if (!names.includes(name)) {
     process.stderr.write(`Unknown projection "${name}". Known: ${names.join(', ')}\n`);
     process.exit(2);

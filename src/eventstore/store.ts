@@ -246,6 +246,11 @@ export class EventStore {
       params.push(options.streamId);
       filters.push(`AND stream_id = $${params.length}`);
     }
+    if (options.streamIds?.length) {
+      for (const id of options.streamIds) checkName('streamIds', id);
+      params.push(options.streamIds);
+      filters.push(`AND stream_id = ANY($${params.length}::text[])`);
+    }
     const r = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
@@ -258,6 +263,50 @@ export class EventStore {
       params,
     );
     return r.rows.map((row) => this.toEvent(row));
+  }
+
+  /**
+   * The newest events of the given types, newest first (admin views of recent problems).
+   * Not a feed: readers that must see every event use {@link readAll}.
+   */
+  async latest(options: { eventTypes: readonly string[]; limit: number }): Promise<StoredEvent[]> {
+    checkPositiveInt('limit', options.limit, 1);
+    if (options.limit > MAX_READ_LIMIT)
+      throw new InvalidInputError('limit', `must be at most ${MAX_READ_LIMIT}`);
+    const r = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events
+       WHERE event_type = ANY($1::text[]) AND transaction_id < (SELECT strata_read_horizon())
+       ORDER BY events.transaction_id DESC, events.global_position DESC
+       LIMIT $2`,
+      [options.eventTypes, options.limit],
+    );
+    return r.rows.map((row) => this.toEvent(row));
+  }
+
+  /**
+   * Streams of `streamType` that began with a `startedBy` event recorded before `before`
+   * and hold none of the `without` events: e.g. processes still waiting on a step past a
+   * deadline. Oldest first.
+   */
+  async streamsAwaiting(options: {
+    streamType: string;
+    startedBy: string;
+    before: Date;
+    without: readonly string[];
+    limit: number;
+  }): Promise<string[]> {
+    checkPositiveInt('limit', options.limit, 1);
+    const r = await this.db.query<{ stream_id: string }>(
+      `SELECT s.stream_id FROM events s
+       WHERE s.event_type = $1 AND s.stream_type = $2 AND s.recorded_at < $3
+         AND NOT EXISTS (
+           SELECT 1 FROM events e
+           WHERE e.stream_id = s.stream_id AND e.event_type = ANY($4::text[]))
+       ORDER BY s.global_position
+       LIMIT $5`,
+      [options.startedBy, options.streamType, options.before, options.without, options.limit],
+    );
+    return r.rows.map((row) => row.stream_id);
   }
 
   /**

@@ -104,4 +104,6 @@ export interface ReadAllOptions {
   streamTypes?: readonly string[];
   eventTypes?: readonly string[];
   streamId?: string;
+  /** Any of these streams (e.g. an order and the streams of its fulfillment). */
+  streamIds?: readonly string[];
 }

@@ -15,11 +15,15 @@ import {
   fulfillmentStreamId,
   fulfillmentTriggerEventTypes,
   pendingCommands,
+  FULFILLMENT_STREAM_TYPE,
+  type FulfillmentEventType,
   type FulfillmentStep,
   type FulfillmentTrigger,
+  type FulfillmentEvent,
   type OutgoingCommand,
 } from './process.js';
 import { shipmentDecider } from './shipment.js';
+import { describeFulfillmentEvent } from './timeline.js';
 
 /*
  * The runner of the fulfillment process manager: a projection in `effects` mode, so the
@@ -54,7 +58,31 @@ export interface FulfillmentProcessOptions {
    * other business refusal) or `failed` (for good, after retries). For metrics.
    */
   onStepFailure?: (step: FulfillmentStep, outcome: 'refused' | 'rejected' | 'failed') => void;
+  /** An order paid but not fully reserved within this time is flagged late (default 5 min). */
+  reservationTimeoutMs?: number;
 }
+
+/** The fulfillment process: a projection in `effects` mode, plus its deadline check. */
+export interface FulfillmentProcess extends Projection {
+  /**
+   * Flags every process still reserving stock `reservationTimeoutMs` after it started
+   * (once per order); resolves with the number of orders checked.
+   */
+  checkDeadlines(): Promise<number>;
+}
+
+/** Events after which a process is no longer waiting for its reservation. */
+const RESERVATION_ANSWERED = [
+  'StockReservationCompleted',
+  'StockShortageDetected',
+  'OrderCancellationNoted',
+  'FulfillmentCancelled',
+  'FulfillmentFailed',
+  'FulfillmentFlaggedLate',
+] as const satisfies readonly FulfillmentEventType[];
+
+/** At most this many late orders are flagged per check; the next check takes the rest. */
+const DEADLINE_BATCH = 100;
 
 const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
 const isTransient = (err: unknown): boolean => {
@@ -72,10 +100,10 @@ export function fulfillmentProcess(
   commands: CommandHandler,
   store: EventStore,
   options: FulfillmentProcessOptions = {},
-): Projection {
+): FulfillmentProcess {
   const now = options.now ?? (() => new Date());
   const conflictAttempts = options.conflictAttempts ?? 5;
-  void store; // the process reads and writes streams through the command handler
+  const reservationTimeoutMs = options.reservationTimeoutMs ?? 5 * 60_000;
 
   /** The trigger a log event stands for; null for an event without an order. */
   async function triggerOf(event: StoredEvent): Promise<FulfillmentTrigger | null> {
@@ -231,6 +259,72 @@ export function fulfillmentProcess(
     mode: 'effects',
     async apply(_db, events) {
       for (const event of events) await handle(event);
+    },
+    async checkDeadlines() {
+      const at = now();
+      const streams = await store.streamsAwaiting({
+        streamType: FULFILLMENT_STREAM_TYPE,
+        startedBy: 'FulfillmentStarted',
+        before: new Date(at.getTime() - reservationTimeoutMs),
+        without: RESERVATION_ANSWERED,
+        limit: DEADLINE_BATCH,
+      });
+      for (const streamId of streams) {
+        const orderId = streamId.slice(fulfillmentStreamId('').length);
+        // The decider decides whether it is late (`isLate`); recorded once per order.
+        await record(
+          {
+            type: 'CheckReservationDeadline',
+            data: { orderId, now: at.toISOString(), limitMs: reservationTimeoutMs },
+          },
+          orderId,
+          orderId,
+        );
+      }
+      return streams.length;
+    },
+    async problems(limit) {
+      const events = await store.latest({
+        eventTypes: ['FulfillmentFailed', 'FulfillmentFlaggedLate'],
+        limit,
+      });
+      return events.map((e) => {
+        const ev = e.data as { orderId: string; failedAt?: string; flaggedAt?: string };
+        return {
+          key: ev.orderId,
+          type: e.type,
+          message: describeFulfillmentEvent({ type: e.type, data: e.data } as FulfillmentEvent),
+          at: ev.failedAt ?? ev.flaggedAt ?? e.recordedAt.toISOString(),
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Runs the deadline check of a fulfillment process every `intervalMs` (a fraction of the
+ * timeout) until stopped. Every process may run it: each order is flagged once, by a
+ * command whose id is derived from the order, so concurrent checks agree.
+ */
+export function startDeadlineTimer(
+  process: FulfillmentProcess,
+  options: { intervalMs: number; logger?: Logger },
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = process
+      .checkDeadlines()
+      .catch((err: unknown) =>
+        options.logger?.warn({ err }, 'fulfillment deadline check failed; retrying later'),
+      )
+      .finally(() => (running = undefined));
+  }, options.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

@@ -12,6 +12,7 @@ import '../orders/queries.js';
 import '../orders/history.js';
 import '../eventstore/graphql.js';
 import '../orders/subscriptions.js';
+import '../fulfillment/graphql.js';
 import '../projections/graphql.js';
 
 let schema: GraphQLSchema | undefined;

@@ -13,6 +13,8 @@ import { EVENTS_CHANNEL, type Notifier } from './notifier.js';
 /** What a subscription wants from the log. All given criteria must match. */
 export interface LiveFilter {
   streamId?: string;
+  /** Any of these streams. */
+  streamIds?: readonly string[];
   streamTypes?: readonly string[];
   eventTypes?: readonly string[];
   /** Extra test on the (enriched) event; runs once per event per subscription. */
@@ -57,6 +59,7 @@ const position = (e: StoredEvent): LogPosition => ({
 
 function matches(filter: LiveFilter, e: LiveEvent): boolean {
   if (filter.streamId !== undefined && e.streamId !== filter.streamId) return false;
+  if (filter.streamIds?.length && !filter.streamIds.includes(e.streamId)) return false;
   if (filter.streamTypes?.length && !filter.streamTypes.includes(e.streamType)) return false;
   if (filter.eventTypes?.length && !filter.eventTypes.includes(e.type)) return false;
   return filter.where ? filter.where(e) : true;
@@ -203,6 +206,7 @@ export class SubscriptionHub {
     // A page never exceeds a subscription's buffer, so the switch to live starts with room.
     const options: ReadAllOptions = { after: encode(after), limit: Math.min(200, this.bufferSize) };
     if (filter.streamId !== undefined) options.streamId = filter.streamId;
+    if (filter.streamIds?.length) options.streamIds = filter.streamIds;
     if (filter.streamTypes?.length) options.streamTypes = filter.streamTypes;
     if (filter.eventTypes?.length) options.eventTypes = filter.eventTypes;
     const events: LiveEvent[] = await this.store.readAll(options);
@@ -317,7 +321,9 @@ export class Subscription implements AsyncIterableIterator<LiveEvent> {
     const from = this.replayFrom!;
     const page = await this.hub.replayPage(from, this.filter);
     if (page.length > 0) {
-      for (const e of page) this.enqueueReplayed(e);
+      // The store applied the stream and type filters; `where` (e.g. another customer's
+      // order) is applied here, as for live events.
+      for (const e of page) if (matches(this.filter, e)) this.enqueueReplayed(e);
       this.replayFrom = position(page[page.length - 1]!);
       return;
     }

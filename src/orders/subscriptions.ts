@@ -1,6 +1,16 @@
 import { GraphQLError } from 'graphql';
 import { canActForCustomer, isStaff } from '../auth/principal.js';
+import { compareLogPositions, decodeCursor } from '../eventstore/cursor.js';
 import { StoredEventRef } from '../eventstore/graphql.js';
+import { shipmentIdFor } from '../fulfillment/ids.js';
+import { fulfillmentStreamId } from '../fulfillment/process.js';
+import { shipmentStreamId } from '../fulfillment/shipment.js';
+import {
+  describeFulfillmentEvent,
+  fulfillmentEventTime,
+  fulfillmentTimelineEventTypes,
+  type FulfillmentTimelineEvent,
+} from '../fulfillment/timeline.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readError, requireReader } from '../graphql/read.js';
@@ -22,8 +32,37 @@ interface TimelineEvent {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const MILESTONES = new Set<string>(fulfillmentTimelineEventTypes);
+
+/**
+ * The streams of an order's timeline: the order, its fulfillment process and its shipment
+ * (whose id follows from the order's). Their milestones are lines of the same timeline.
+ */
+const timelineStreams = (orderId: string): string[] => [
+  orderStreamId(orderId),
+  fulfillmentStreamId(orderId),
+  shipmentStreamId(shipmentIdFor(orderId)),
+];
+
+/**
+ * The order's status at a fulfillment milestone: its own events up to that point of the
+ * log, folded. Milestones are few per order, and an order stream is short.
+ */
+async function statusAtMilestone(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
+  const orderId = (e.data as { orderId: string }).orderId;
+  const at = decodeCursor(e.cursor);
+  const events = await ctx.store.readStream(orderStreamId(orderId));
+  let state = orderDecider.initialState;
+  for (const ev of events) {
+    if (compareLogPositions(decodeCursor(ev.cursor), at) > 0) break;
+    state = orderDecider.evolve(state, { type: ev.type, data: ev.data } as OrderEvent);
+  }
+  return state.status === 'NOT_CREATED' ? 'PENDING' : state.status;
+}
+
 /** The order's status right after `event`; only an address change needs the aggregate. */
 async function statusAfter(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
+  if (e.streamType !== ORDER_STREAM_TYPE) return statusAtMilestone(ctx, e);
   const event = { type: e.type, data: e.data } as OrderEvent;
   switch (event.type) {
     case 'OrderCreated':
@@ -52,6 +91,16 @@ async function toTimelineEvent(
   item: LiveEvent | CutOff,
 ): Promise<TimelineEvent> {
   if (isCutOff(item)) throw cutOffError(item);
+  if (item.streamType !== ORDER_STREAM_TYPE) {
+    const milestone = { type: item.type, data: item.data } as FulfillmentTimelineEvent;
+    return {
+      event: item,
+      orderId: milestone.data.orderId,
+      description: describeFulfillmentEvent(milestone),
+      at: fulfillmentEventTime(milestone),
+      status: await statusAfter(ctx, item),
+    };
+  }
   const event = { type: item.type, data: item.data } as OrderEvent;
   return {
     event: item,
@@ -87,7 +136,8 @@ const OrderTimelineEventRef = builder.objectRef<TimelineEvent>('OrderTimelineEve
 builder.subscriptionField('orderTimeline', (t) =>
   t.field({
     type: OrderTimelineEventRef,
-    description: "An order's events from its start (or after `after`), then live",
+    description:
+      "An order's events from its start (or after `after`), then live; with the milestones of its fulfillment (stock reserved, shipment created, …)",
     args: {
       orderId: t.arg.id({ required: true }),
       after: t.arg({ type: 'Cursor', required: false }),
@@ -108,7 +158,11 @@ builder.subscriptionField('orderTimeline', (t) =>
         throw readError('FORBIDDEN', 'This order belongs to another customer');
       }
       const sub = ctx.live.subscribe(
-        { streamId: orderStreamId(orderId) },
+        {
+          streamIds: timelineStreams(orderId),
+          // Of the fulfillment streams, only the milestones (as on the read model's timeline).
+          where: (e) => e.streamType === ORDER_STREAM_TYPE || MILESTONES.has(e.type),
+        },
         args.after ? { replay: 'after', after: args.after } : { replay: 'all' },
       );
       return deliver(ctx, sub);

@@ -1,7 +1,8 @@
 import { builder } from '../graphql/builder.js';
 import { readError, requireReader } from '../graphql/read.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import type { ProjectionStatus } from './runtime.js';
+import { RebuildRefused, type ProjectionStatus } from './runtime.js';
+import type { ProjectionProblem } from './types.js';
 
 function requireAdmin(ctx: GraphQLContext) {
   const principal = requireReader(ctx);
@@ -22,6 +23,16 @@ const ProjectionErrorRef = builder
     }),
   });
 
+const ProjectionProblemRef = builder.objectRef<ProjectionProblem>('ProjectionProblem').implement({
+  description: 'A problem a projection recorded and went on from (e.g. a failed process step)',
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'What it is about, e.g. an order id' }),
+    type: t.exposeString('type'),
+    message: t.exposeString('message'),
+    at: t.field({ type: 'DateTime', resolve: (p) => p.at }),
+  }),
+});
+
 const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({
   description: 'One generation of a projection (read model) and how far behind the log it is',
   fields: (t) => ({
@@ -37,6 +48,20 @@ const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatu
     eventsBehind: t.exposeInt('eventsBehind'),
     secondsBehind: t.exposeFloat('secondsBehind'),
     error: t.field({ type: ProjectionErrorRef, nullable: true, resolve: (s) => s.error }),
+    problems: t.field({
+      type: [ProjectionProblemRef],
+      description: 'Recent problems it recorded instead of stopping, newest first',
+      args: { first: t.arg.int({ required: false, defaultValue: 20 }) },
+      resolve: async (s, args, ctx) => {
+        const first = args.first ?? 20;
+        if (first < 0 || first > 100)
+          throw readError('BAD_USER_INPUT', `first must be between 0 and 100 (got ${first})`, {
+            argument: 'first',
+          });
+        const p = ctx.projections.projections.find((x) => x.name === s.name);
+        return first === 0 || !p?.problems ? [] : p.problems(first);
+      },
+    }),
   }),
 });
 
@@ -68,7 +93,11 @@ builder.mutationField('rebuildProjection', (t) =>
     resolve: async (_root, { name }, ctx) => {
       requireAdmin(ctx);
       known(ctx, name);
-      const generation = await ctx.projections.rebuild(name);
+      const generation = await ctx.projections.rebuild(name).catch((err: unknown) => {
+        if (err instanceof RebuildRefused)
+          throw readError('BAD_USER_INPUT', err.message, { argument: 'name' });
+        throw err;
+      });
       const status = (await ctx.projections.status()).find(
         (s) => s.name === name && s.generation === generation,
       );

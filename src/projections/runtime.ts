@@ -88,6 +88,19 @@ interface Row {
  * reads the log in commit order from its checkpoint (the store's one `readAll`), applies a
  * batch and moves the checkpoint in the same transaction, compare-and-set on the old one.
  */
+/**
+ * A process manager (`effects` mode) has no read tables to rebuild: replaying the log
+ * through it would only re-send every command it ever sent (replays, all of them).
+ */
+export class RebuildRefused extends Error {
+  override name = 'RebuildRefused';
+  constructor(readonly projection: string) {
+    super(
+      `${projection} is a process manager, not a read model: it has nothing to rebuild (its state is in its own streams)`,
+    );
+  }
+}
+
 export class ProjectionRuntime {
   private readonly byName = new Map<string, Projection>();
   private readonly runners = new Map<string, Promise<void>>();
@@ -485,6 +498,7 @@ export class ProjectionRuntime {
   async rebuild(name: string, options: { run?: boolean } = {}): Promise<number> {
     const p = this.byName.get(name);
     if (!p) throw new Error(`Unknown projection ${name}`);
+    if (p.mode === 'effects') throw new RebuildRefused(name);
     const generation = await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK]);
       await tx.query(

@@ -30,6 +30,21 @@ export interface Projection {
    * its effects must be idempotent (derived command ids).
    */
   readonly mode?: 'transactional' | 'effects';
+  /**
+   * Problems it recorded instead of stopping (a process manager's failed steps), newest
+   * first: shown by the admin `projections` query.
+   */
+  problems?(limit: number): Promise<ProjectionProblem[]>;
   /** `table(name)` gives the physical table of the generation being built. */
   apply(tx: Queryable, events: StoredEvent[], table: (name: string) => string): Promise<void>;
+}
+
+/** A problem a projection recorded and went on: about one item (e.g. an order). */
+export interface ProjectionProblem {
+  /** What it is about, e.g. the order id. */
+  key: string;
+  /** The event that records it. */
+  type: string;
+  message: string;
+  at: string;
 }

@@ -91,6 +91,31 @@ describe(`subscriptions over graphql-ws and SSE on ${engine}`, () => {
     expect(mine.items).toHaveLength(1); // b's payment never reached a's feed
   });
 
+  it('orderUpdates replayed from a cursor holds only the customer’s own orders', async () => {
+    const a = await seedOrder(s);
+    const b = await seedOrder(s);
+    const admin = collect<any>(open(a.admin.authorization), UPDATES, {}, 'orderUpdates');
+    await new Promise((r) => setTimeout(r, 200));
+    await payOrder(s, a);
+    const [start] = await admin.waitFor(1);
+    await payOrder(s, b); // another customer's order, in the replayed range
+    await cancelOrder(s, a);
+    await admin.waitFor(4);
+    const replay = collect<any>(
+      open(a.customer.authorization),
+      `subscription($after: Cursor) { orderUpdates(after: $after) { cursor orderId type } }`,
+      { after: start.cursor },
+      'orderUpdates',
+    );
+    const mine = await replay.waitFor(2);
+    expect(mine.map((e) => [e.orderId, e.type])).toEqual([
+      [a.orderId, 'OrderPaymentRefunded'],
+      [a.orderId, 'OrderCancelled'],
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(replay.items.every((e) => e.orderId === a.orderId)).toBe(true);
+  });
+
   it('authorises: no token closes the socket (4401); others’ orders and the log are refused', async () => {
     const anonymous = open();
     expect((await anonymous.closed).code).toBe(4401);
