@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { openDb } from './db/index.js';
@@ -14,13 +14,15 @@ import type { Services } from './graphql/context.js';
 import { createGraphQLServer } from './graphql/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { requestLogPlugin } from './observability/request-log.js';
+import { logged, shutDownHttp, trackRequests } from './lifecycle/shutdown.js';
 import { SubscriptionHub } from './live/hub.js';
 import { EVENTS_CHANNEL, Notifier } from './live/notifier.js';
 import { attachWebSocketServer } from './live/ws.js';
 import { orderCustomerEnricher } from './orders/live.js';
 import { ProjectionRuntime } from './projections/runtime.js';
 import { allProjections } from './projections/registry.js';
-import { fulfillmentProcess } from './fulfillment/runner.js';
+import { fulfillmentProcess, startDeadlineTimer } from './fulfillment/runner.js';
 
 export interface AppOverrides {
   logger?: Logger;
@@ -34,6 +36,8 @@ export interface AppOverrides {
   live?: { bufferSize?: number; maxSocketBacklog?: number };
   /** Runs the fulfillment process manager (default true); tests of the bare write side turn it off. */
   fulfillment?: boolean;
+  /** A token for GraphiQL's headers tab when not in development mode (the browser test). */
+  graphiqlToken?: string;
 }
 
 export interface App {
@@ -63,7 +67,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const metrics = new Metrics();
   const cleanups: (() => Promise<void>)[] = [];
   const db = overrides.db ?? (await openDb(config, logger));
-  if (!overrides.db) cleanups.push(() => db.close());
+  if (!overrides.db) cleanups.push(logged(logger, 'db', 'database pool closed', () => db.close()));
 
   try {
     const applied = await migrate(db);
@@ -85,7 +89,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
   });
   // The fulfillment process manager reads the log like a projection, in `effects` mode.
-  const fulfillment = fulfillmentProcess(commands, store, { logger });
+  const fulfillment = fulfillmentProcess(commands, store, {
+    logger,
+    reservationTimeoutMs: config.reservationTimeoutMs,
+    onStepFailure: metrics.recordStepFailure,
+  });
   const projections = new ProjectionRuntime(
     db,
     store,
@@ -129,7 +137,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     services,
     tokens,
-    ...(dev ? { devToken: dev.admin } : {}),
+    plugins: [requestLogPlugin({ logger, metrics })],
+    ...(dev
+      ? { devToken: dev.admin }
+      : overrides.graphiqlToken
+        ? { devToken: overrides.graphiqlToken }
+        : {}),
   });
 
   const server = createServer((req, res) => {
@@ -139,6 +152,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       res.end('{"error":"internal"}');
     });
   });
+  const requests = trackRequests(server);
+  metrics.instrumentHttp(server);
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
@@ -161,17 +176,29 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     await notifier.start();
-    cleanups.push(() => notifier.stop());
+    cleanups.push(logged(logger, 'listen', 'LISTEN connection released', () => notifier.stop()));
     await projections.start();
-    cleanups.push(() => projections.stop());
+    cleanups.push(
+      logged(logger, 'projections', 'projections stopped at a checkpoint', () =>
+        projections.stop(),
+      ),
+    );
     await live.start();
     cleanups.push(() => live.stop());
+    if (overrides.fulfillment !== false) {
+      // Checked a few times per timeout: a late order is flagged within 1.25× the limit.
+      const interval = Math.min(60_000, Math.max(50, Math.floor(config.reservationTimeoutMs / 4)));
+      const deadlines = startDeadlineTimer(fulfillment, { intervalMs: interval, logger });
+      cleanups.push(() => deadlines.stop());
+    }
   } catch (err) {
     await runCleanups(cleanups, logger);
     throw err;
   }
   metrics.observeProjections(() => projections.status());
   metrics.observeReaderHorizon(() => store.oldestWriter());
+  metrics.observeLive(live);
+  metrics.observeNotifier(notifier);
 
   let stopped = false;
   return {
@@ -193,10 +220,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           resolve();
         });
       });
-      cleanups.push(() => closeServer(server));
-      const ws = attachWebSocketServer(server, yoga, tokens, logger);
-      // Stopped first: subscribers get a resumable close before anything else goes away.
-      cleanups.push(() => ws.close());
+      const ws = attachWebSocketServer(server, yoga, tokens, logger, {
+        connectionInitTimeoutMs: config.ws.initTimeoutMs,
+        keepAliveMs: config.ws.pingIntervalMs,
+        maxPayloadBytes: config.ws.maxMessageBytes,
+      });
+      // Stopped first: in-flight requests are answered, subscribers get a resumable close.
+      cleanups.push(() =>
+        shutDownHttp({ server, requests, ws, live, logger, timeoutMs: config.shutdownTimeoutMs }),
+      );
       const { port } = server.address() as AddressInfo;
       return `http://localhost:${port}`;
     },
@@ -217,15 +249,6 @@ async function runCleanups(cleanups: (() => Promise<void>)[], logger: Logger) {
     }
   }
   cleanups.length = 0;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-    // In-flight requests get a moment to finish; then the rest are cut.
-    setTimeout(() => server.closeAllConnections(), 5_000).unref();
-  });
 }
 
 export interface Health {

@@ -45,11 +45,19 @@ async function main() {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const timeoutMs = config.shutdownTimeoutMs;
+    app.logger.info({ signal, timeoutMs }, 'shutting down');
+    // The bound on the whole shutdown: past it, whatever still runs is abandoned.
+    const force = setTimeout(() => {
+      app.logger.error({ timeoutMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, timeoutMs);
     force.unref();
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        app.logger.info('shutdown complete');
+        process.exit(0);
+      },
       (err: unknown) => {
         app.logger.error({ err }, 'shutdown failed');
         process.exit(1);

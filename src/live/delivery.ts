@@ -23,10 +23,23 @@ export function cutOffError(c: CutOff): GraphQLError {
  * subscription buffer fill and is cut off (with its cursor) instead of growing memory.
  * Ending the GraphQL subscription (complete, disconnect) releases the hub subscription.
  */
-export async function* deliver(
+export function deliver(
   ctx: GraphQLContext,
   sub: Subscription,
 ): AsyncGenerator<LiveEvent | CutOff> {
+  const feed = pull(ctx, sub);
+  // An async generator's return() waits for its pending await, here the next matching
+  // event, which for a quiet filter (a finished order's timeline) may never come: the
+  // hub subscription would outlive its client. Release it at once; that ends the await.
+  const finish = feed.return.bind(feed);
+  feed.return = (value) => {
+    void sub.return();
+    return finish(value);
+  };
+  return feed;
+}
+
+async function* pull(ctx: GraphQLContext, sub: Subscription): AsyncGenerator<LiveEvent | CutOff> {
   try {
     for (;;) {
       while (ctx.socket && ctx.socket.bufferedAmount > ctx.live.maxSocketBacklog) {

@@ -1,5 +1,17 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProjectionStatus } from '../projections/runtime.js';
+
+/** Distinct operation names a process labels metrics with; later ones count as `other`. */
+export const MAX_OPERATION_NAMES = 200;
+
+/** How an operation ended, as a metric label. */
+export type OperationOutcome = 'ok' | 'error';
+
+const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
+const ROUTES = new Set(['/graphql', '/health', '/metrics']);
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
+const STREAM_TYPES = /text\/event-stream|multipart\/mixed/;
 
 /**
  * The process's Prometheus metrics. One registry per app (not prom-client's global one),
@@ -11,6 +23,13 @@ export class Metrics {
   readonly appends: Histogram;
   readonly projectionEvents: Counter;
   readonly projectionBatches: Histogram;
+  readonly operations: Counter;
+  readonly operationDuration: Histogram;
+  readonly httpRequests: Counter;
+  readonly httpDuration: Histogram;
+  readonly stepFailures: Counter;
+  /** Operation names already used as label values (bounded by MAX_OPERATION_NAMES). */
+  private readonly operationNames = new Set<string>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'strata_process_' });
@@ -37,6 +56,118 @@ export class Metrics {
       labelNames: ['projection'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [this.registry],
+    });
+    this.operations = new Counter({
+      name: 'strata_graphql_operations_total',
+      help: 'GraphQL operations by name, type and outcome, counted when they end (a subscription when it closes)',
+      labelNames: ['operation', 'type', 'outcome'],
+      registers: [this.registry],
+    });
+    this.operationDuration = new Histogram({
+      name: 'strata_graphql_operation_duration_seconds',
+      help: 'Latency of GraphQL queries and mutations, from request to result (subscriptions are not timed: they last as long as the client wants)',
+      labelNames: ['operation', 'type', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.httpRequests = new Counter({
+      name: 'strata_http_requests_total',
+      help: 'HTTP requests by route, method and status, counted when the response ends',
+      labelNames: ['route', 'method', 'status'],
+      registers: [this.registry],
+    });
+    this.httpDuration = new Histogram({
+      name: 'strata_http_request_duration_seconds',
+      help: 'HTTP request latency by route, until the response ends (streams such as SSE are not timed)',
+      labelNames: ['route', 'method'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.stepFailures = new Counter({
+      name: 'strata_fulfillment_step_failures_total',
+      help: 'Fulfillment process steps that did not go through: refused (stock short), rejected (other business refusal) or failed (for good)',
+      labelNames: ['step', 'outcome'],
+      registers: [this.registry],
+    });
+  }
+
+  /**
+   * The label value for an operation name: `anonymous` when unnamed, `other` once
+   * MAX_OPERATION_NAMES names are in use (clients choose names, and every distinct label
+   * value is a time series kept forever).
+   */
+  operationLabel(name: string | null | undefined): string {
+    if (!name) return 'anonymous';
+    if (!OPERATION_NAME.test(name)) return 'other';
+    if (this.operationNames.has(name)) return name;
+    if (this.operationNames.size >= MAX_OPERATION_NAMES) return 'other';
+    this.operationNames.add(name);
+    return name;
+  }
+
+  /** One GraphQL operation ended; `seconds` is omitted for subscriptions. */
+  recordOperation(o: {
+    name: string | null | undefined;
+    type: string | undefined;
+    outcome: OperationOutcome;
+    seconds?: number;
+  }): void {
+    const labels = {
+      operation: this.operationLabel(o.name),
+      type: o.type ?? 'unknown',
+      outcome: o.outcome,
+    };
+    this.operations.inc(labels);
+    if (o.seconds !== undefined) this.operationDuration.observe(labels, o.seconds);
+  }
+
+  /** Hook for the fulfillment process's `onStepFailure`. */
+  readonly recordStepFailure = (step: string, outcome: string): void => {
+    this.stepFailures.inc({ step, outcome });
+  };
+
+  /** Counts every request the server answers, by route (unknown paths are `other`). */
+  instrumentHttp(server: Server): void {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const started = performance.now();
+      const path = (req.url ?? '/').split('?')[0]!;
+      const route = ROUTES.has(path) ? path : 'other';
+      const method = METHODS.has(req.method ?? '') ? req.method! : 'other';
+      const stream = STREAM_TYPES.test(req.headers.accept ?? '');
+      // 'close' also fires for a response cut short (client gone, forced shutdown).
+      res.once('close', () => {
+        this.httpRequests.inc({ route, method, status: String(res.statusCode) });
+        // A stream (asked for by its Accept header) lasts as long as its client wants: its
+        // life is no latency.
+        if (!stream)
+          this.httpDuration.observe({ route, method }, (performance.now() - started) / 1000);
+      });
+    });
+  }
+
+  /** Live delivery: open subscriptions and events handed to them, read from the hub on scrape. */
+  observeLive(hub: { readonly subscriptionCount: number; readonly delivered: number }): void {
+    new Gauge({
+      name: 'strata_live_subscriptions',
+      help: 'Open live subscriptions in this process (graphql-ws and SSE)',
+      registers: [this.registry],
+      collect() {
+        this.set(hub.subscriptionCount);
+      },
+    });
+    counterFrom(this.registry, {
+      name: 'strata_live_deliveries_total',
+      help: 'Events handed to live subscriptions (after filtering)',
+      read: () => hub.delivered,
+    });
+  }
+
+  /** The LISTEN bridge: times its connection was re-established. */
+  observeNotifier(notifier: { readonly reconnects: number }): void {
+    counterFrom(this.registry, {
+      name: 'strata_listen_reconnects_total',
+      help: 'Times the LISTEN connection (the wake-up bridge from PostgreSQL) was re-established',
+      read: () => notifier.reconnects,
     });
   }
 
@@ -115,4 +246,22 @@ export class Metrics {
     this.appends.observe(seconds);
     this.eventsAppended.inc(events);
   };
+}
+
+/** A counter mirroring a monotonic number kept elsewhere, brought up to date on scrape. */
+function counterFrom(
+  registry: Registry,
+  o: { name: string; help: string; read: () => number },
+): void {
+  let seen = 0;
+  new Counter({
+    name: o.name,
+    help: o.help,
+    registers: [registry],
+    collect() {
+      const now = o.read();
+      if (now > seen) this.inc(now - seen);
+      seen = Math.max(seen, now);
+    },
+  });
 }

@@ -38,4 +38,23 @@ describe('the "readers held back" metric (PostgreSQL)', () => {
       await writer.end();
     }
   });
+
+  it('counts reconnects of the LISTEN bridge', async () => {
+    const reconnects = async () =>
+      Number(
+        /^strata_listen_reconnects_total (\S+)$/m.exec(
+          await (await fetch(`${s.url}/metrics`)).text(),
+        )![1],
+      );
+    expect(await reconnects()).toBe(0);
+    const pid = s.app.notifier.backendPid();
+    await t.db.query('SELECT pg_terminate_backend($1)', [pid]);
+    const deadline = Date.now() + 15_000;
+    while ((await reconnects()) < 1) {
+      if (Date.now() > deadline) throw new Error('the reconnect was not counted');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await reconnects()).toBe(1);
+    expect(s.app.notifier.backendPid()).not.toBe(pid);
+  });
 });

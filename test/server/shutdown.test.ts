@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ORDERS_PROJECTION } from '../../src/orders/projections.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { collect, wsClient } from '../support/live.js';
+import { captureLogs } from '../support/logs.js';
+import { seedOrder } from '../support/seed.js';
+
+const TIMELINE = `subscription($id: ID!, $after: Cursor) { orderTimeline(orderId: $id, after: $after) { cursor type version } }`;
+const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor order { id status } } ... on Error { code message } } }`;
+
+describe(`graceful shutdown of the app on ${engine}`, () => {
+  let t: TestDatabase;
+  let s: TestApp;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await t?.dispose();
+  });
+
+  it('stops accepting, answers the in-flight mutation, closes subscribers resumably, then stops the read side', async () => {
+    const logs = captureLogs('info');
+    s = await startTestApp(t, {}, { logger: logs.logger, fulfillment: false });
+    const seeded = await seedOrder(s);
+    const seen: string[] = [];
+
+    // A graphql-ws subscriber, with the cursor of what it got.
+    const ws = wsClient(s.url, seeded.admin.authorization);
+    const feed = collect<any>(ws, TIMELINE, { id: seeded.orderId }, 'orderTimeline');
+    const [created] = await feed.waitFor(1);
+    expect(created.cursor).toEqual(expect.any(String));
+    void ws.closed.then(() => seen.push('ws closed'));
+
+    // An SSE subscriber, read until the server ends the stream.
+    const sseRes = await fetch(`${s.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        ...seeded.admin,
+      },
+      body: JSON.stringify({ query: TIMELINE, variables: { id: seeded.orderId } }),
+    });
+    let sseText = '';
+    const reader = sseRes.body!.getReader();
+    const sseEnded = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        sseText += new TextDecoder().decode(value);
+      }
+      seen.push('sse ended');
+    })();
+    for (let i = 0; !sseText.includes('OrderCreated'); i++) {
+      if (i > 500) throw new Error('no SSE event');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    // A mutation held in flight: it commits, then waits for a paused read model.
+    await s.app.projections.pause(ORDERS_PROJECTION);
+    const ordersBefore = await countOrders();
+    const mutation = s
+      .graphql<any>(
+        CREATE_ORDER,
+        {
+          i: {
+            commandId: randomUUID(),
+            customerId: seeded.customerId,
+            items: [{ productId: seeded.productId, quantity: 1 }],
+            shippingAddress: {
+              line1: 'Main 1',
+              city: 'Berlin',
+              postalCode: '10115',
+              country: 'DE',
+            },
+          },
+        },
+        seeded.customer,
+      )
+      .then((r) => {
+        seen.push('mutation answered');
+        return r;
+      });
+    for (let i = 0; (await countOrders()) === ordersBefore; i++) {
+      if (i > 500) throw new Error('the mutation did not commit');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    const stopping = s.app.stop();
+    // No new connections from now on…
+    await expect(fetch(`${s.url}/health`)).rejects.toThrow();
+    // …but the in-flight mutation is answered once its read model catches up (the read
+    // side still runs while requests drain).
+    await s.app.projections.resume(ORDERS_PROJECTION);
+    const answered = await mutation;
+    expect(answered.status).toBe(200);
+    expect(answered.body.data.createOrder).toMatchObject({
+      __typename: 'CreateOrderSuccess',
+      order: { status: 'PENDING' },
+    });
+    await stopping;
+    await sseEnded;
+
+    // The subscriber got the resumable close, after the in-flight answer.
+    const closed = await ws.closed;
+    expect(closed.code).toBe(1001);
+    expect(closed.reason).toMatch(/resume from your last cursor/);
+    expect(seen.indexOf('mutation answered')).toBeLessThan(seen.indexOf('ws closed'));
+    // SSE: a clean end of the stream, after the events it had sent.
+    expect(sseText).toContain('event: complete');
+    expect(seen.indexOf('mutation answered')).toBeLessThan(seen.indexOf('sse ended'));
+
+    // The phases, logged in this order.
+    const phases = logs
+      .lines()
+      .filter((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown:'))
+      .map((l) => l.phase);
+    expect(phases).toEqual([
+      'stop-accepting',
+      'in-flight',
+      'websocket',
+      'live',
+      'http',
+      'projections',
+      'listen',
+    ]);
+    expect(logs.withMsg(/^shutdown: WebSocket/)[0]).toMatchObject({ sockets: 1 });
+    expect(logs.withMsg(/^shutdown: live/)[0]).toMatchObject({ subscriptions: 1 });
+    await ws.dispose();
+  });
+
+  async function countOrders(): Promise<number> {
+    const r = await t.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM events WHERE event_type = 'OrderCreated'`,
+    );
+    return r.rows[0]!.n;
+  }
+});
