@@ -53,6 +53,8 @@ export interface FulfillmentProcessOptions {
   now?: () => Date;
   /** Attempts of a command that keeps meeting concurrent writers before the batch is retried. */
   conflictAttempts?: number;
+  /** Orders of one batch handled side by side (default 8). */
+  concurrency?: number;
   /**
    * Told of every step that did not go through: `refused` (stock short), `rejected` (any
    * other business refusal) or `failed` (for good, after retries). For metrics.
@@ -96,6 +98,13 @@ const retryLater = (message: string, cause: unknown) =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Lets the rest of the process run between two steps. On PGlite a database call can
+ * resolve without a real wait, so a long chain of steps would otherwise hold the event
+ * loop (and every request of the server) until it ends.
+ */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function fulfillmentProcess(
   commands: CommandHandler,
   store: EventStore,
@@ -103,6 +112,7 @@ export function fulfillmentProcess(
 ): FulfillmentProcess {
   const now = options.now ?? (() => new Date());
   const conflictAttempts = options.conflictAttempts ?? 5;
+  const concurrency = options.concurrency ?? 8;
   const reservationTimeoutMs = options.reservationTimeoutMs ?? 5 * 60_000;
 
   /** The trigger a log event stands for; null for an event without an order. */
@@ -141,7 +151,7 @@ export function fulfillmentProcess(
           ? trigger.data.commandId
           : `${trigger.type}:${orderId}`;
     const id = deriveCommandId(cause, `observe:${trigger.type}`);
-    await commands.execute(
+    return commands.execute(
       fulfillmentDecider,
       fulfillmentStreamId(orderId),
       trigger,
@@ -227,6 +237,16 @@ export function fulfillmentProcess(
   }
 
   /** One log event: record it, then send what is due, feeding refusals back in. */
+  /**
+   * Ids of commands this process sent and saw succeed. Such a command stays PENDING in the
+   * process state until its effect comes back through the log; sending it again would be
+   * a harmless replay, but costs a round trip per later trigger. Memory only: after a
+   * restart everything pending is sent again, as it must be.
+   */
+  const landed = new Set<string>();
+  const LANDED_MAX = 20_000;
+
+  /** One log event: record it, then send what is due, feeding refusals back in. */
   async function handle(event: StoredEvent) {
     const first = await triggerOf(event);
     if (!first) return;
@@ -235,20 +255,55 @@ export function fulfillmentProcess(
     const sent = new Set<string>();
     const queue: FulfillmentTrigger[] = [first];
     for (let trigger = queue.shift(); trigger; trigger = queue.shift()) {
-      await record(trigger, orderId, correlationId);
-      const { state } = await commands.load(fulfillmentDecider, fulfillmentStreamId(orderId));
+      await turn();
+      const recorded = await record(trigger, orderId, correlationId);
+      const state =
+        recorded.state ??
+        (await commands.load(fulfillmentDecider, fulfillmentStreamId(orderId))).state;
       for (const out of pendingCommands(state)) {
-        // Sent in this round already: its effect reaches the process through the log.
-        if (sent.has(out.commandId)) continue;
+        // Sent in this round already, or seen to succeed: its effect comes through the log.
+        if (sent.has(out.commandId) || landed.has(out.commandId)) continue;
         sent.add(out.commandId);
+        await turn();
         const outcome = await send(out, orderId, correlationId);
         if (outcome) {
           // The process decides anew on a refusal before anything else is sent.
           queue.push(outcome);
           break;
         }
+        if (landed.size >= LANDED_MAX) landed.clear();
+        landed.add(out.commandId);
       }
     }
+  }
+
+  /**
+   * A batch: each order's events in log order, different orders side by side (their
+   * processes are separate streams). A failure fails the batch, once every order in
+   * flight has stopped, and the runtime delivers it again: what was done is a replay.
+   */
+  async function applyBatch(events: StoredEvent[]) {
+    const byOrder = new Map<string, StoredEvent[]>();
+    for (const event of events) {
+      const orderId = (event.data as { orderId?: unknown } | null)?.orderId;
+      if (typeof orderId !== 'string') continue;
+      const list = byOrder.get(orderId);
+      if (list) list.push(event);
+      else byOrder.set(orderId, [event]);
+    }
+    const groups = [...byOrder.values()];
+    let failure: { err: unknown } | undefined;
+    const worker = async () => {
+      for (let group = groups.shift(); group && !failure; group = groups.shift()) {
+        try {
+          for (const event of group) await handle(event);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
+    if (failure) throw failure.err;
   }
 
   return {
@@ -257,9 +312,7 @@ export function fulfillmentProcess(
     tables: [],
     eventTypes: fulfillmentTriggerEventTypes,
     mode: 'effects',
-    async apply(_db, events) {
-      for (const event of events) await handle(event);
-    },
+    apply: (_db, events) => applyBatch(events),
     async checkDeadlines() {
       const at = now();
       const streams = await store.streamsAwaiting({
