@@ -1,0 +1,452 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { graphql } from 'graphql';
+import type { App } from '../app.js';
+import { DEV_CUSTOMER_ID } from '../auth/dev.js';
+import type { Principal } from '../auth/principal.js';
+import { uuidV5 } from '../fulfillment/ids.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { createLoaders } from '../graphql/loaders.js';
+import { getSchema } from '../graphql/schema.js';
+import { orderDecider, orderStreamId, type OrderState } from '../orders/decider.js';
+import {
+  CANCEL_REASONS,
+  CARRIERS,
+  COUNTRIES,
+  FIRST_NAMES,
+  LAST_NAMES,
+  LIMITED_PRODUCT,
+  PRODUCTS,
+  REFUND_REASONS,
+  type DemoProduct,
+} from './data.js';
+
+/*
+ * The demo data set: customers, a catalogue and orders in every state, made the way a
+ * client makes them, through the GraphQL mutations (every rule, every event, the
+ * fulfillment process reacting to payments). Everything is derived from the options: the
+ * same options give the same ids, command ids and inputs, so running it again replays
+ * every command (nothing is written twice) and a larger `orders` adds orders to the set.
+ */
+
+/** Namespace of the demo's derived ids. Fixed: changing it makes a second, clashing data set. */
+const DEMO_NAMESPACE = '5e3d0b8a-7c1f-4d2e-9a6b-0c4f8e2d1a37';
+
+/**
+ * What happens to a demo order after it is created:
+ * - `pending`: nothing (awaits payment);
+ * - `paid`: paid; fulfillment reserves the stock and makes it ready to ship;
+ * - `shipped`: paid, then shipped once ready;
+ * - `cancelled`: cancelled by the customer before payment;
+ * - `refunded`: paid, then cancelled by the customer (refund, stock released);
+ * - `short-stock`: paid for more of the limited product than there is; fulfillment
+ *   refunds and cancels it.
+ */
+export type DemoFate = 'pending' | 'paid' | 'shipped' | 'cancelled' | 'refunded' | 'short-stock';
+
+/** The mix of fates, repeated every 20 orders: any 20 consecutive orders hold every fate. */
+// prettier-ignore
+const FATE_CYCLE: readonly DemoFate[] = [
+  'shipped', 'pending', 'paid', 'shipped', 'cancelled', 'shipped', 'short-stock', 'paid',
+  'shipped', 'pending', 'refunded', 'shipped', 'paid', 'pending', 'shipped', 'cancelled',
+  'shipped', 'paid', 'pending', 'shipped',
+];
+
+export const SEED_LIMITS = { customers: { min: 1, max: 1_000 }, orders: { min: 1, max: 2_000 } };
+
+export interface SeedOptions {
+  /** Customers to register (default 20); the first is the development customer. */
+  customers?: number;
+  /** Orders to create (default 300). */
+  orders?: number;
+  /** Seed of the pseudo-random choices (default 1): another seed, another data set. */
+  seed?: number;
+  /** Called after every step; `total` is known from the start. */
+  onProgress?: (progress: { done: number; total: number; step: string }) => void;
+  /** How long to wait for the fulfillment process to settle an order (default 60 s). */
+  settleTimeoutMs?: number;
+}
+
+export interface SeedResult {
+  customers: number;
+  products: number;
+  orders: number;
+  /** Orders per fate, as planned. */
+  fates: Record<DemoFate, number>;
+  /** Orders per status at the end, as the write model has them. */
+  statuses: Record<OrderStatus, number>;
+}
+
+type OrderStatus = Exclude<OrderState['status'], 'NOT_CREATED'>;
+
+/** A demo command was refused: the database holds data the demo's commands conflict with. */
+export class SeedError extends Error {
+  override name = 'SeedError';
+}
+
+interface PlannedCustomer {
+  id: string;
+  name: string;
+  email: string;
+  phone: string;
+  address: { line1: string; city: string; postalCode: string; country: string };
+}
+
+interface PlannedOrder {
+  index: number;
+  id: string;
+  customer: PlannedCustomer;
+  fate: DemoFate;
+  items: { productId: string; quantity: number }[];
+  shippingAddress: PlannedCustomer['address'];
+  paymentId: string;
+  carrier: string;
+  trackingNumber: string;
+  reason: string;
+}
+
+/**
+ * Loads the demo data set into the app's database through the GraphQL mutations and waits
+ * until the fulfillment process has settled every order. The app must run its projections
+ * (buildApp does; it need not listen on HTTP).
+ */
+export async function seedDemo(app: App, options: SeedOptions = {}): Promise<SeedResult> {
+  const customerCount = options.customers ?? 20;
+  const orderCount = options.orders ?? 300;
+  const seed = options.seed ?? 1;
+  for (const [name, value] of [
+    ['customers', customerCount],
+    ['orders', orderCount],
+  ] as const) {
+    const { min, max } = SEED_LIMITS[name];
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new SeedError(`${name} must be a whole number from ${min} to ${max}, not ${value}`);
+  }
+  if (!Number.isInteger(seed) || seed < 0) throw new SeedError('seed must be a whole number ≥ 0');
+
+  const id = (name: string) => uuidV5(DEMO_NAMESPACE, `${seed}:${name}`);
+  const products = [...PRODUCTS, LIMITED_PRODUCT].map((p) => ({
+    ...p,
+    id: id(`product:${p.slug}`),
+  }));
+  const regular = products.slice(0, PRODUCTS.length);
+  const limited = products[products.length - 1]!;
+  const customers = Array.from({ length: customerCount }, (_, i) =>
+    planCustomer(
+      i,
+      i === 0 ? DEV_CUSTOMER_ID : id(`customer:${i}`),
+      random(`${seed}:customer:${i}`),
+    ),
+  );
+  const orders = Array.from({ length: orderCount }, (_, i) =>
+    planOrder(i, id(`order:${i}`), random(`${seed}:order:${i}`), customers, regular, limited),
+  );
+
+  const paid = (o: PlannedOrder) => o.fate !== 'pending' && o.fate !== 'cancelled';
+  const total =
+    customers.length +
+    products.length +
+    orders.reduce(
+      (n, o) =>
+        n +
+        1 +
+        (paid(o) ? 1 : 0) +
+        (o.fate === 'shipped' || o.fate === 'refunded' || o.fate === 'cancelled' ? 1 : 0),
+      0,
+    ) +
+    orders.length;
+  let done = 0;
+  const step = (what: string) => options.onProgress?.({ done: ++done, total, step: what });
+
+  const admin: Principal = { userId: 'demo-admin', role: 'admin' };
+  const warehouse: Principal = { userId: 'demo-warehouse', role: 'service' };
+  const customerPrincipal = (c: PlannedCustomer): Principal => ({
+    userId: `demo-customer-${c.id.slice(0, 8)}`,
+    role: 'customer',
+    customerId: c.id,
+  });
+  const cmd = (name: string) => id(`command:${name}`);
+
+  /** Runs one mutation as `principal`; anything but its success type stops the seed. */
+  async function mutate<T>(
+    principal: Principal,
+    field: string,
+    input: Record<string, unknown>,
+    selection = '',
+  ): Promise<T> {
+    const success = `${field[0]!.toUpperCase()}${field.slice(1)}Success`;
+    const inputType = `${field[0]!.toUpperCase()}${field.slice(1)}Input`;
+    const contextValue: GraphQLContext = {
+      ...app.services,
+      principal,
+      correlationId: randomUUID(),
+      loaders: createLoaders(app.db),
+    };
+    const result = await graphql({
+      schema: getSchema(),
+      source: `mutation Seed($input: ${inputType}!) { ${field}(input: $input) { __typename ... on ${success} { cursor ${selection} } ... on Error { code message } } }`,
+      variableValues: { input },
+      contextValue,
+    });
+    if (result.errors?.length)
+      throw new SeedError(`${field} failed: ${result.errors.map((e) => e.message).join('; ')}`);
+    const payload = (result.data as Record<string, Record<string, unknown>>)[field]!;
+    if (payload.__typename !== success) {
+      throw new SeedError(
+        `${field} was refused: ${String(payload.__typename)} ${String(payload.code)}: ${String(payload.message)}. ` +
+          'If the database holds a demo data set made with other options, seed again with the same options, or into an empty database.',
+      );
+    }
+    return payload as T;
+  }
+
+  const load = async (orderId: string) =>
+    (await app.services.commands.load(orderDecider, orderStreamId(orderId))).state;
+
+  // Another --customers or --seed gives existing order ids other inputs: refuse before
+  // writing anything rather than halfway through.
+  for (const o of orders) {
+    const state = await load(o.id);
+    if (state.status !== 'NOT_CREATED' && state.customerId !== o.customer.id)
+      throw new SeedError(
+        `The database holds demo order #${o.index + 1} (${o.id}) of another customer: it was seeded with other options. ` +
+          'Seed again with the same --customers and --seed, or into an empty database.',
+      );
+  }
+
+  for (const c of customers) {
+    await mutate(admin, 'registerCustomer', {
+      commandId: cmd(`register-customer:${c.id}`),
+      id: c.id,
+      name: c.name,
+      email: c.email,
+      phone: c.phone,
+    });
+    step('customers');
+  }
+  for (const p of products) {
+    await mutate(admin, 'registerProduct', {
+      commandId: cmd(`register-product:${p.id}`),
+      id: p.id,
+      name: p.name,
+      imageUrl: `https://shop.example.com/images/${p.slug}.jpg`,
+      price: { amount: p.price, currency: 'EUR' },
+      initialStock: p.stock,
+    });
+    step('products');
+  }
+
+  // Orders are created and paid one by one, in index order: the fulfillment process then
+  // meets the payments in the same order on every run.
+  for (const o of orders) {
+    const who = customerPrincipal(o.customer);
+    const created = await mutate<{ order: { total: { amount: number; currency: string } } }>(
+      who,
+      'createOrder',
+      {
+        commandId: cmd(`create-order:${o.id}`),
+        id: o.id,
+        customerId: o.customer.id,
+        items: o.items,
+        shippingAddress: o.shippingAddress,
+      },
+      'order { total { amount currency } }',
+    );
+    step('orders');
+    if (paid(o)) {
+      await mutate(who, 'payOrder', {
+        commandId: cmd(`pay-order:${o.id}`),
+        orderId: o.id,
+        paymentId: o.paymentId,
+        amount: created.order.total,
+      });
+      step('payments');
+    } else if (o.fate === 'cancelled') {
+      await mutate(who, 'cancelOrder', {
+        commandId: cmd(`cancel-order:${o.id}`),
+        orderId: o.id,
+        reason: o.reason,
+      });
+      step('cancellations');
+    }
+  }
+
+  const settleMs = options.settleTimeoutMs ?? 60_000;
+  const readyOrDone = (s: OrderState, done: OrderState['status']) =>
+    s.status === done || (s.status === 'PAID' && s.readyToShip);
+
+  // Shipping and refunding wait for the fulfillment process to have reserved the stock,
+  // as a warehouse would.
+  for (const o of orders) {
+    if (o.fate === 'shipped') {
+      const state = await settle(load, o, (s) => readyOrDone(s, 'SHIPPED'), settleMs);
+      if (state.status !== 'SHIPPED') {
+        await mutate(warehouse, 'shipOrder', {
+          commandId: cmd(`ship-order:${o.id}`),
+          orderId: o.id,
+          carrier: o.carrier,
+          trackingNumber: o.trackingNumber,
+        });
+      }
+      step('shipments');
+    } else if (o.fate === 'refunded') {
+      const state = await settle(load, o, (s) => readyOrDone(s, 'CANCELLED'), settleMs);
+      if (state.status !== 'CANCELLED') {
+        await mutate(customerPrincipal(o.customer), 'cancelOrder', {
+          commandId: cmd(`cancel-order:${o.id}`),
+          orderId: o.id,
+          reason: o.reason,
+        });
+      }
+      step('refunds');
+    }
+  }
+
+  const statuses: SeedResult['statuses'] = { PENDING: 0, PAID: 0, SHIPPED: 0, CANCELLED: 0 };
+  const fates = Object.fromEntries(FATE_CYCLE.map((f) => [f, 0])) as Record<DemoFate, number>;
+  for (const o of orders) {
+    const expected: Record<DemoFate, (s: OrderState) => boolean> = {
+      pending: (s) => s.status === 'PENDING',
+      paid: (s) => s.status === 'PAID' && s.readyToShip,
+      shipped: (s) => s.status === 'SHIPPED',
+      cancelled: (s) => s.status === 'CANCELLED',
+      refunded: (s) => s.status === 'CANCELLED',
+      'short-stock': (s) => s.status === 'CANCELLED',
+    };
+    const state = await settle(load, o, expected[o.fate], settleMs);
+    if (state.status !== 'NOT_CREATED') statuses[state.status]++;
+    fates[o.fate]++;
+    step('fulfillment');
+  }
+  await caughtUp(app, settleMs);
+
+  return {
+    customers: customers.length,
+    products: products.length,
+    orders: orders.length,
+    fates,
+    statuses,
+  };
+}
+
+/** Waits until the order's write-model state satisfies `ok` (the fulfillment process works asynchronously). */
+async function settle(
+  load: (orderId: string) => Promise<OrderState>,
+  order: PlannedOrder,
+  ok: (s: OrderState) => boolean,
+  timeoutMs: number,
+): Promise<OrderState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await load(order.id);
+    if (ok(state)) return state;
+    if (Date.now() > deadline)
+      throw new SeedError(
+        `order #${order.index + 1} (${order.id}, to end ${order.fate}) is still ${state.status} after ${timeoutMs} ms: is the fulfillment process running (see "npm run projections -- status")?`,
+      );
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Waits until every projection (and the fulfillment process) has read the whole log. */
+async function caughtUp(app: App, timeoutMs: number): Promise<void> {
+  for (;;) {
+    const head = await app.store.head();
+    if (!head) return;
+    await app.projections.waitFor(head.cursor, undefined, timeoutMs);
+    // Reading the log may have made the fulfillment process append more: go again then.
+    if ((await app.store.head())?.cursor === head.cursor) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Planning: pure functions of the options
+
+function planCustomer(index: number, id: string, rnd: Random): PlannedCustomer {
+  const first = pick(rnd, FIRST_NAMES);
+  const last = pick(rnd, LAST_NAMES);
+  const country = pick(rnd, COUNTRIES);
+  const city = pick(rnd, country.cities);
+  const street = pick(rnd, country.streets);
+  const number = 1 + Math.floor(rnd() * 120);
+  const local = `${ascii(first)}.${ascii(last)}`.replace(/[^a-z.]/g, '');
+  return {
+    id,
+    name: `${first} ${last}`,
+    email: `${local}${index + 1}@example.net`,
+    phone: `${country.phone} ${digits(rnd, 2)} ${digits(rnd, 3)} ${digits(rnd, 4)}`,
+    address: {
+      line1: country.numberFirst ? `${number} ${street}` : `${street} ${number}`,
+      city: city.name,
+      postalCode: city.postalCode,
+      country: country.code,
+    },
+  };
+}
+
+function planOrder(
+  index: number,
+  id: string,
+  rnd: Random,
+  customers: readonly PlannedCustomer[],
+  regular: readonly (DemoProduct & { id: string })[],
+  limited: DemoProduct & { id: string },
+): PlannedOrder {
+  const fate = FATE_CYCLE[index % FATE_CYCLE.length]!;
+  const customer = pick(rnd, customers);
+  const lines = 1 + Math.floor(rnd() ** 2 * 4); // mostly one or two lines
+  const chosen = new Set<(typeof regular)[number]>();
+  while (chosen.size < lines) chosen.add(pick(rnd, regular));
+  const items = [...chosen].map((p) => ({
+    productId: p.id,
+    quantity: rnd() < 0.75 ? 1 : 2 + Math.floor(rnd() * 2),
+  }));
+  // More than the limited product's whole stock: the reservation is refused every time.
+  if (fate === 'short-stock') items.push({ productId: limited.id, quantity: limited.stock + 1 });
+  const carrier = pick(rnd, CARRIERS);
+  return {
+    index,
+    id,
+    customer,
+    fate,
+    items,
+    // Most parcels go home; some to a workplace in the same city.
+    shippingAddress:
+      rnd() < 0.85
+        ? customer.address
+        : { ...customer.address, line1: `c/o Reception, ${customer.address.line1}` },
+    paymentId: `pi_${id.replaceAll('-', '').slice(0, 24)}`,
+    carrier,
+    trackingNumber: `${carrier.slice(0, 2).toUpperCase()}${digits(rnd, 10)}`,
+    reason: pick(rnd, fate === 'refunded' ? REFUND_REASONS : CANCEL_REASONS),
+  };
+}
+
+type Random = () => number;
+
+/** A deterministic generator of numbers in [0, 1) (mulberry32), seeded from a name. */
+function random(name: string): Random {
+  let a = createHash('sha256').update(name).digest().readUInt32LE(0);
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function pick<T>(rnd: Random, list: readonly T[]): T {
+  return list[Math.floor(rnd() * list.length)]!;
+}
+
+function digits(rnd: Random, n: number): string {
+  return Array.from({ length: n }, () => Math.floor(rnd() * 10)).join('');
+}
+
+/** A name as an e-mail local part: lower case, accents dropped. */
+function ascii(name: string): string {
+  return name
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/\s+/g, '');
+}

@@ -1,0 +1,155 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/config.js';
+
+/**
+ * Docker cannot run here, so `docker compose up` is checked on paper: the compose file,
+ * the Dockerfile and the README's "With Docker Compose" section must agree, and every
+ * variable the compose file sets must be one the server reads.
+ */
+
+interface Service {
+  image?: string;
+  build?: string | { context: string };
+  environment?: Record<string, string | number | boolean>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] | string };
+}
+
+const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
+  services: Record<string, Service>;
+};
+const dockerfile = readFileSync('Dockerfile', 'utf8');
+const readme = readFileSync('README.md', 'utf8');
+const configSource = readFileSync('src/config/config.ts', 'utf8');
+
+const { postgres, app } = compose.services;
+const appEnv = Object.fromEntries(
+  Object.entries(app?.environment ?? {}).map(([k, v]) => [k, String(v)]),
+);
+
+/** The README's compose section: from its heading to the next heading. */
+function readmeComposeSection(): string {
+  const heading = '### With Docker Compose\n';
+  const start = readme.indexOf(heading);
+  expect(start, 'README has a "### With Docker Compose" section').toBeGreaterThan(0);
+  const body = readme.slice(start + heading.length);
+  const next = body.search(/^#{2,3} /m);
+  return heading + (next < 0 ? body : body.slice(0, next));
+}
+
+/** `host:container` (optionally `ip:host:container`) → [host, container]. */
+function portPair(spec: string): [number, number] {
+  const parts = spec.split(':');
+  return [Number(parts.at(-2)), Number(parts.at(-1))];
+}
+
+/** ENV assignments of the Dockerfile (`ENV A=1 \ B=2`). */
+function dockerfileEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of dockerfile.replace(/\\\n/g, ' ').matchAll(/^ENV (.+)$/gm))
+    for (const pair of m[1]!.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)) env[pair[1]!] = pair[2]!;
+  return env;
+}
+
+describe('docker-compose.yml', () => {
+  it('runs PostgreSQL with a health check, and the app from the Dockerfile once it is healthy', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['app', 'postgres']);
+    expect(postgres!.image).toMatch(/^postgres:1[5-9]/);
+    expect(postgres!.healthcheck?.test).toBeDefined();
+    expect(app!.build === '.' || (app!.build as { context: string }).context === '.').toBe(true);
+    expect(app!.depends_on?.postgres?.condition).toBe('service_healthy');
+  });
+
+  it('gives the app a DATABASE_URL that reaches the postgres service with its credentials', () => {
+    const url = new URL(appEnv.DATABASE_URL!);
+    const pg = postgres!.environment!;
+    expect(url.hostname).toBe('postgres');
+    expect(url.port || '5432').toBe('5432');
+    expect(decodeURIComponent(url.username)).toBe(pg.POSTGRES_USER);
+    expect(decodeURIComponent(url.password)).toBe(pg.POSTGRES_PASSWORD);
+    expect(url.pathname.slice(1)).toBe(pg.POSTGRES_DB);
+  });
+
+  it('sets only variables the server reads, to values it accepts, with GraphiQL on for the demo', () => {
+    const known = new Set(
+      [...configSource.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!),
+    );
+    for (const name of Object.keys(appEnv)) expect(known, name).toContain(name);
+    const config = loadConfig({ ...dockerfileEnv(), ...appEnv });
+    expect(config).toMatchObject({
+      engine: 'postgres',
+      production: true,
+      graphiql: true,
+      introspection: true,
+    });
+    expect(config.authSecret).toBeDefined();
+  });
+
+  it('publishes the app on the port it listens on, which the Dockerfile exposes', () => {
+    const port = loadConfig({ ...dockerfileEnv(), ...appEnv }).port;
+    const expose = /^EXPOSE (\d+)$/m.exec(dockerfile)?.[1];
+    expect(Number(expose)).toBe(port);
+    expect(app!.ports!.map(portPair)).toContainEqual([port, port]);
+  });
+});
+
+describe('the Dockerfile', () => {
+  it('builds on Node 20, installs with npm ci, runs as a non-root user, with a /health check', () => {
+    expect(dockerfile).toMatch(/^FROM node:20(-\w+)*\s*$/m);
+    expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+    const user = [...dockerfile.matchAll(/^USER (\S+)$/gm)].at(-1)?.[1];
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^(root|0)$/);
+    expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*\/health/m);
+    // Started with tsx as `npm start` does.
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as any).scripts.start;
+    expect(start).toBe('tsx src/main.ts');
+    expect(dockerfile).toMatch(/^CMD \["node", "--import", "tsx", "src\/main\.ts"\]$/m);
+    expect(existsSync('.dockerignore')).toBe(true);
+    expect(readFileSync('.dockerignore', 'utf8')).toMatch(/^node_modules$/m);
+  });
+});
+
+describe("the README's compose section", () => {
+  const section = readmeComposeSection();
+
+  it('names variables the compose file sets for the app', () => {
+    const named = [...section.matchAll(/`([A-Z][A-Z0-9_]{2,})(?:=[^`]*)?`/g)].map((m) => m[1]!);
+    expect(named).toEqual(expect.arrayContaining(['DATABASE_URL', 'STRATA_AUTH_SECRET']));
+    for (const name of named) expect(Object.keys(appEnv), name).toContain(name);
+    for (const m of section.matchAll(/`([A-Z][A-Z0-9_]{2,})=([^`]+)`/g))
+      expect(appEnv[m[1]!], m[1]).toBe(m[2]);
+  });
+
+  it('names the ports the compose file publishes', () => {
+    const published = new Set(
+      [...(app!.ports ?? []), ...(postgres!.ports ?? [])].map((p) => portPair(p)[0]),
+    );
+    const named = [...section.matchAll(/(?:localhost|127\.0\.0\.1):(\d+)/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(named.length).toBeGreaterThan(0);
+    for (const port of named) expect(published, String(port)).toContain(port);
+    // The GraphiQL URL it gives is the app's.
+    const graphiql = /http:\/\/localhost:(\d+)\/graphql/.exec(section)?.[1];
+    expect(app!.ports!.map((p) => portPair(p)[0])).toContain(Number(graphiql));
+    expect(
+      postgres!.ports!.some((p) => section.includes(p.split(':').slice(0, -1).join(':'))),
+    ).toBe(true);
+  });
+
+  it('gives the commands the compose file itself suggests', () => {
+    const text = readFileSync('docker-compose.yml', 'utf8');
+    for (const command of [
+      'docker compose up',
+      'docker compose exec app npm run -s token -- --role admin',
+      'docker compose exec app npm run seed',
+    ]) {
+      expect(text, command).toContain(command);
+      expect(section, command).toContain(command);
+    }
+  });
+});
