@@ -322,6 +322,8 @@ async function main() {
       STRATA_SNAPSHOT_EVERY: String(SNAPSHOT_EVERY),
       PORT: '0',
       LOG_LEVEL: 'silent',
+      // Measures throughput, not the per-caller limit (DATABASE_URL means production mode).
+      STRATA_MUTATIONS_PER_MINUTE: '0',
     });
     app = await buildApp(config);
     const http = client(await app.start());

@@ -63,6 +63,9 @@ async function main() {
         STRATA_AUTH_SECRET: 'b'.repeat(40),
         PORT: '0',
         LOG_LEVEL: 'silent',
+        // Measures delivery, not the per-caller limits: one admin token holds every feed.
+        STRATA_MUTATIONS_PER_MINUTE: '0',
+        STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000000',
       }),
     });
     const httpUrl = await app.start();

@@ -870,6 +870,8 @@ async function main() {
         STRATA_AUTH_SECRET: randomBytes(32).toString('hex'),
         PORT: '0',
         LOG_LEVEL: 'silent',
+        // Measures throughput, not the per-caller limit (DATABASE_URL means production mode).
+        STRATA_MUTATIONS_PER_MINUTE: '0',
       }),
       { db, fulfillment: false },
     );

@@ -7,14 +7,26 @@ import type { Db } from './types.js';
 
 export type { Db, Queryable, Session, Listener, Engine } from './types.js';
 
-/** Opens the engine the configuration names: PostgreSQL with DATABASE_URL, else PGlite. */
+/**
+ * Opens the engine the configuration names: PostgreSQL with DATABASE_URL, else PGlite.
+ * Every PostgreSQL session (the pool's and the LISTEN connection) starts with the
+ * configured `statement_timeout` and `idle_in_transaction_session_timeout` (0: off), so a
+ * runaway statement or a transaction left open cannot hold a connection or its locks.
+ * PGlite gets neither: it accepts the settings but, without timers in its single
+ * in-process session, does not enforce them (see ADR 0007).
+ */
 export async function openDb(
-  config: Pick<Config, 'databaseUrl' | 'dataDir'>,
+  config: Pick<
+    Config,
+    'databaseUrl' | 'dataDir' | 'statementTimeoutMs' | 'idleInTransactionTimeoutMs'
+  >,
   logger?: Logger,
 ): Promise<Db> {
   if (config.databaseUrl) {
     const db = openPostgres({
       connectionString: config.databaseUrl,
+      statementTimeoutMs: config.statementTimeoutMs,
+      idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
       ...(logger ? { logger } : {}),
     });
     try {

@@ -31,6 +31,10 @@ export async function loadMigrations(): Promise<Migration[]> {
 export async function migrate(db: Db, migrations?: Migration[]): Promise<string[]> {
   const all = migrations ?? (await loadMigrations());
   return db.withSession(async (session) => {
+    // Waiting for another process's migrations, or building an index on a big table, may
+    // take longer than the statement timeout of ordinary work; RESET (below) restores it
+    // before the session goes back to the pool.
+    await session.query('SET statement_timeout = 0');
     await session.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
       await session.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -63,6 +67,7 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<string[
       return applied;
     } finally {
       await session.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      await session.query('RESET statement_timeout');
     }
   });
 }

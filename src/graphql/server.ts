@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError } from 'graphql';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import {
+  getNamedType,
+  GraphQLError,
+  isIntrospectionType,
+  type ASTVisitor,
+  type ValidationContext,
+} from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config/config.js';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
 import type { GraphQLContext, Services } from './context.js';
-import { EXAMPLE_QUERY } from './graphiql.js';
+import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
+import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
+import { useMutationRateLimit } from './rate-limit.js';
+import { useSubscriptionCaps } from '../live/caps.js';
 import { getSchema } from './schema.js';
 
 /** What the WebSocket server hands to yoga's context factory for each operation. */
@@ -41,6 +50,43 @@ export function correlationIdFrom(given: string | null | undefined): string {
   return given && CORRELATION_ID.test(given) ? given : randomUUID();
 }
 
+/**
+ * Refuses `__schema` and `__type` (not `__typename`). graphql-js's own rule says the same,
+ * but without a code or the setting; yoga's disable-introspection plugin decides per HTTP
+ * request, so it would let graphql-ws operations through.
+ */
+function noIntrospection(context: ValidationContext): ASTVisitor {
+  return {
+    Field(node) {
+      const type = context.getType();
+      if (type && isIntrospectionType(getNamedType(type)))
+        context.reportError(
+          new GraphQLError(
+            `Introspection is off (field "${node.name.value}"): set STRATA_INTROSPECTION=true to allow it`,
+            { nodes: node, extensions: { code: 'INTROSPECTION_DISABLED' } },
+          ),
+        );
+    },
+  };
+}
+
+/**
+ * The yoga/envelop plugins that guard the server, for HTTP and graphql-ws alike (ws.ts
+ * runs operations through `getEnveloped`). Production mode (`config.production`) turns on
+ * CSRF prevention; introspection and GraphiQL follow their own settings, which default to
+ * off in production.
+ */
+export function guardPlugins(config: Config): Plugin[] {
+  const plugins: Plugin[] = [];
+  // Browsers send a simple cross-site GET or form POST without a preflight; requiring a
+  // JSON content type or the x-graphql-yoga-csrf header stops those from running.
+  if (config.production) plugins.push(useCSRFPrevention());
+  if (!config.introspection)
+    plugins.push({ onValidate: (v) => v.addValidationRule(noIntrospection) });
+  plugins.push(...limitPlugins(config), useMutationRateLimit(config), useSubscriptionCaps(config));
+  return plugins;
+}
+
 export function createGraphQLServer(
   o: GraphQLServerOptions,
 ): YogaServerInstance<Record<string, never>, GraphQLContext> {
@@ -49,17 +95,21 @@ export function createGraphQLServer(
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    plugins: [...(o.plugins ?? [])],
+    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config)],
+    // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
+    maxRequestBodySize: false,
     // GraphiQL with every asset inlined by the server: no CDN.
     renderGraphiQL,
-    graphiql: {
-      title: 'Strata GraphiQL',
-      defaultQuery: EXAMPLE_QUERY,
-      subscriptionsProtocol: 'WS',
-      ...(o.devToken
-        ? { headers: JSON.stringify({ Authorization: `Bearer ${o.devToken}` }, null, 2) }
-        : {}),
-    },
+    graphiql: o.config.graphiql
+      ? {
+          title: 'Strata GraphiQL',
+          defaultQuery: EXAMPLE_QUERY,
+          subscriptionsProtocol: 'WS',
+          ...(o.devToken
+            ? { headers: JSON.stringify({ Authorization: `Bearer ${o.devToken}` }, null, 2) }
+            : {}),
+        }
+      : false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
@@ -67,8 +117,9 @@ export function createGraphQLServer(
       error: (...args) =>
         logger.error({ err: args[0] }, args.slice(1).map(String).join(' ') || 'GraphQL error'),
     },
-    // Unexpected errors reach clients as "Unexpected error." with no stack or SQL.
-    maskedErrors: true,
+    // Unexpected errors reach clients as "Unexpected error." with no stack or SQL, whatever
+    // NODE_ENV says (yoga would add both for NODE_ENV=development); the log has the detail.
+    maskedErrors: { isDev: false },
     context: async (initial) => {
       // graphql-ws operations arrive with the principal resolved when the socket opened.
       const ws = (initial as Partial<WebSocketInitialContext>).websocket;

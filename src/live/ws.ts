@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { ExecutionArgs, execute, subscribe } from 'graphql';
+import {
+  GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type execute,
+  type subscribe,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -14,12 +20,22 @@ import type { Logger } from '../observability/logger.js';
 
 export interface WebSocketOptions {
   path?: string;
-  /** Largest message a client may send. */
+  /**
+   * Largest message a client may send. `ws` enforces it while reading the frame, before
+   * the message is assembled, and closes with 1009 (Message Too Big, RFC 6455).
+   */
   maxPayloadBytes?: number;
-  /** Time a client has to send connection_init. */
+  /** Time a client has to send connection_init; then graphql-ws closes with 4408. */
   connectionInitTimeoutMs?: number;
+  /**
+   * Period of WebSocket pings; a peer that has not answered one by the next is
+   * terminated, so dead connections do not hold subscriptions.
+   */
   keepAliveMs?: number;
 }
+
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Extra {
   principal?: Principal;
@@ -59,13 +75,23 @@ export function attachWebSocketServer(
           const exp = decodeJwt(token).exp;
           const state: Extra = { principal };
           if (exp) {
-            const ms = exp * 1000 - Date.now();
-            state.expiry = setTimeout(
-              () =>
-                socket.close(4403, 'Token expired: refresh it and resume from your last cursor'),
-              Math.max(0, ms),
-            );
-            state.expiry.unref();
+            // A timer holds at most 2^31-1 ms (~24.8 days; longer fires at once): a
+            // longer-lived token (the 30-day development ones) re-arms on the way.
+            const arm = () => {
+              const ms = exp * 1000 - Date.now();
+              state.expiry = setTimeout(
+                () =>
+                  ms > MAX_TIMER_MS
+                    ? arm()
+                    : socket.close(
+                        4403,
+                        'Token expired: refresh it and resume from your last cursor',
+                      ),
+                Math.min(Math.max(0, ms), MAX_TIMER_MS),
+              );
+              state.expiry.unref();
+            };
+            arm();
           }
           extras.set(socket, state);
           return true;
@@ -94,22 +120,48 @@ export function attachWebSocketServer(
           socket: ctx.extra.socket,
         };
         const enveloped = yoga.getEnveloped({ websocket, params } as never);
+        let document: DocumentNode;
+        try {
+          document = enveloped.parse(params.query);
+        } catch (err) {
+          // A syntax error or a limit (size, tokens) answers this operation; the socket stays.
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length) return errors;
         const args = {
           schema: enveloped.schema,
           operationName: params.operationName,
-          document: enveloped.parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await enveloped.contextFactory(),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
-        const errors = enveloped.validate(args.schema, args.document);
-        if (errors.length) return errors;
         return args as ExecutionArgs;
       },
     },
     wss,
     options.keepAliveMs ?? 12_000,
   );
+  // Registered after useServer's, so this runs once graphql-ws has set up the socket. Its
+  // error handler writes to the console and closes with 4500; but a client's protocol
+  // error (a message over maxPayload, a bad frame) has already been answered by `ws` with
+  // its close code (1009, 1002, 1007) and is no fault of the server: log it, quietly.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code?.startsWith('WS_ERR_')) {
+        logger.info(
+          { err: err.message, code: err.code },
+          'websocket closed: client protocol error',
+        );
+        return;
+      }
+      logger.error({ err }, 'websocket error');
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+  });
 
   return {
     clients: () => wss.clients.size,

@@ -121,7 +121,8 @@ export function requestLogPlugin(o: {
             ...(principal.customerId ? { customerId: principal.customerId } : {}),
           }
         : null,
-      operationName: name === null ? null : name.slice(0, 100),
+      // A client may send any JSON as operationName (yoga then refuses it with a 400).
+      operationName: typeof name === 'string' ? name.slice(0, 100) : null,
       operationType: type,
       transport: state.transport,
       durationMs,

@@ -1,0 +1,356 @@
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import {
+  getNamedType,
+  getOperationAST,
+  GraphQLError,
+  isInterfaceType,
+  isObjectType,
+  Kind,
+  type DocumentNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValueNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config/config.js';
+
+/**
+ * Abuse limits: bounds on what one GraphQL document may ask, checked before anything
+ * runs. Each has a stable `extensions.code` and names the variable that sets it, so a
+ * client that hits one knows what it was and an operator knows what to raise.
+ */
+export type LimitCode =
+  | 'DOCUMENT_TOO_LARGE'
+  | 'TOO_MANY_TOKENS'
+  | 'QUERY_TOO_DEEP'
+  | 'TOO_MANY_ALIASES'
+  | 'TOO_MANY_DIRECTIVES'
+  | 'QUERY_TOO_COMPLEX';
+
+const LIMITS: Record<LimitCode, { what: string; unit: string; env: string }> = {
+  DOCUMENT_TOO_LARGE: {
+    what: 'The query document is too large',
+    unit: 'bytes',
+    env: 'STRATA_MAX_DOCUMENT_BYTES',
+  },
+  TOO_MANY_TOKENS: {
+    what: 'The query document has too many tokens',
+    unit: 'tokens',
+    env: 'STRATA_MAX_TOKENS',
+  },
+  QUERY_TOO_DEEP: {
+    what: 'The query is nested too deeply',
+    unit: 'levels',
+    env: 'STRATA_MAX_DEPTH',
+  },
+  TOO_MANY_ALIASES: {
+    what: 'The query uses too many aliases',
+    unit: 'aliases',
+    env: 'STRATA_MAX_ALIASES',
+  },
+  TOO_MANY_DIRECTIVES: {
+    what: 'The query uses too many directives',
+    unit: 'directives',
+    env: 'STRATA_MAX_DIRECTIVES',
+  },
+  QUERY_TOO_COMPLEX: {
+    what: 'The query is too complex',
+    unit: 'cost points',
+    env: 'STRATA_MAX_COST',
+  },
+};
+
+/** The error of an exceeded abuse limit: nothing of the operation ran. */
+export function limitError(code: LimitCode, max: number, found?: number): GraphQLError {
+  const l = LIMITS[code];
+  const counted = found === undefined ? `more than ${max}` : `${found}`;
+  return new GraphQLError(
+    `${l.what}: ${counted} ${l.unit}, the limit is ${max} (${l.env}). Nothing was executed.`,
+    {
+      extensions: {
+        code,
+        limit: l.env,
+        max,
+        ...(found === undefined ? {} : { found }),
+        // Answered like a syntax or validation error: 400 for graphql-response+json.
+        http: { status: 400, spec: true },
+      },
+    },
+  );
+}
+
+/** The count an armor rule found, taken from its own message ("…, found 12."). */
+function foundIn(err: GraphQLError): number | undefined {
+  const m = /found (\d+)/.exec(err.message);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * An armor validation rule's rejection, reported as our typed error instead of the rule's
+ * own (which it would throw out of `validate` and so past graphql-ws's error handling).
+ */
+const reportAs =
+  (code: LimitCode, max: number) => (ctx: ValidationContext | null, err: GraphQLError) =>
+    ctx?.reportError(limitError(code, max, foundIn(err)));
+
+function bodyTooLarge(maxBytes: number, declared?: number): GraphQLError {
+  return new GraphQLError(
+    `The request body is ${declared === undefined ? '' : `${declared} bytes, `}over the limit of ${maxBytes} bytes (STRATA_MAX_BODY_BYTES). Nothing was executed.`,
+    {
+      extensions: {
+        code: 'REQUEST_ENTITY_TOO_LARGE',
+        limit: 'STRATA_MAX_BODY_BYTES',
+        max: maxBytes,
+        // The rest of the body is never read, so the connection cannot carry another request.
+        http: { status: 413, headers: { connection: 'close' } },
+      },
+    },
+  );
+}
+
+/**
+ * The HTTP request body: refused by its declared length before it is read, and, sent
+ * without one (chunked), cut off as soon as what arrived exceeds the limit.
+ */
+export function useBodyLimit(maxBytes: number): Plugin {
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      const declared = request.headers.get('content-length');
+      if (declared !== null && Number(declared) > maxBytes)
+        throw bodyTooLarge(maxBytes, Number(declared));
+      if (!requestParser || !request.body) return;
+      let read = 0;
+      // The body may be Node's stream or yoga's ponyfill: pipe it through its own kind.
+      const Transform =
+        request.body instanceof ReadableStream ? TransformStream : fetchAPI.TransformStream;
+      const limited = request.body.pipeThrough(
+        new Transform<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            read += chunk.byteLength;
+            if (read > maxBytes) controller.error(bodyTooLarge(maxBytes));
+            else controller.enqueue(chunk);
+          },
+        }),
+      );
+      const parse = requestParser;
+      setRequestParser(() =>
+        parse(
+          new fetchAPI.Request(request.url, {
+            method: request.method,
+            headers: request.headers,
+            signal: request.signal,
+            body: limited,
+            duplex: 'half',
+          } as RequestInit),
+        ),
+      );
+    },
+  };
+}
+
+/** Size of the query text in UTF-8, counted before it is parsed. */
+function useDocumentSizeLimit(maxBytes: number): Plugin {
+  return {
+    onParse({ params }) {
+      const text = typeof params.source === 'string' ? params.source : params.source.body;
+      // A UTF-8 character is at most 4 bytes: only a text near the limit needs counting.
+      if (text.length * 4 <= maxBytes) return;
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > maxBytes) throw limitError('DOCUMENT_TOO_LARGE', maxBytes, bytes);
+    },
+  };
+}
+
+/**
+ * The cost of the operation `args` would run, in objects it resolves: each field that
+ * returns an object (or a list of them) costs 1 each time it is resolved, and everything
+ * under a paginated field is resolved once per item of the page (its `first`, as given or
+ * by default). Scalars are free (they come with their object's row); plain lists count
+ * once, as the domain keeps them short (an order has at most 10 lines). So a full page of
+ * 100 orders with their lines, products and customer costs about 1,500, while pages
+ * nested in pages multiply (100 orders × 100 orders of each one's customer: over 20,000).
+ * Unlike a validation rule this sees the variables and argument defaults, so `first: $n`
+ * and an omitted `first` count for the rows they fetch. Introspection is free: whether it
+ * is allowed at all is its own setting.
+ */
+/** A page whose default the schema does not declare counts as the largest default (events: 100). */
+const UNDECLARED_PAGE = 100;
+
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+): number {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 0;
+  const root = schema.getRootType(operation.operation);
+  if (!root) return 0;
+  const fragments = new Map(
+    document.definitions.flatMap((d) =>
+      d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [],
+    ),
+  );
+  const variableDefaults = new Map(
+    (operation.variableDefinitions ?? []).map((v) => [v.variable.name.value, v.defaultValue]),
+  );
+
+  const intOf = (value: ValueNode | undefined): number | undefined => {
+    if (!value) return undefined;
+    if (value.kind === Kind.INT) return Number(value.value);
+    if (value.kind === Kind.VARIABLE) {
+      const given = variables?.[value.name.value];
+      if (typeof given === 'number') return given;
+      if (given === undefined) return intOf(variableDefaults.get(value.name.value));
+    }
+    return undefined;
+  };
+
+  /** Cost of `set` on `type`, resolved `times` times. */
+  const selectionCost = (
+    type: GraphQLNamedType,
+    set: SelectionSetNode,
+    times: number,
+    seen: ReadonlySet<string>,
+  ): number => {
+    let cost = 0;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const on = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : type;
+        cost += selectionCost(on ?? type, sel.selectionSet, times, seen);
+      } else if (sel.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments.get(sel.name.value);
+        // A cycle is refused by validation; the guard only keeps this walk finite.
+        if (!fragment || seen.has(sel.name.value)) continue;
+        const on = schema.getType(fragment.typeCondition.name.value) ?? type;
+        cost += selectionCost(on, fragment.selectionSet, times, new Set([...seen, sel.name.value]));
+      } else if (sel.selectionSet && !sel.name.value.startsWith('__')) {
+        const def =
+          isObjectType(type) || isInterfaceType(type)
+            ? type.getFields()[sel.name.value]
+            : undefined;
+        // `first` as given, else the argument's default: the page the resolver will fetch.
+        const firstArg = def?.args.find((a) => a.name === 'first');
+        const first = firstArg
+          ? (intOf(sel.arguments?.find((a) => a.name.value === 'first')?.value) ??
+            (typeof firstArg.defaultValue === 'number' ? firstArg.defaultValue : UNDECLARED_PAGE))
+          : undefined;
+        const child = def ? getNamedType(def.type) : type;
+        cost +=
+          times + selectionCost(child, sel.selectionSet, times * Math.max(1, first ?? 1), seen);
+      }
+    }
+    return cost;
+  };
+
+  return selectionCost(root, operation.selectionSet, 1, new Set());
+}
+
+/**
+ * The cost limit, checked when the operation is about to run (the variables are known
+ * then, which a cached validation rule cannot see); over it nothing executes.
+ */
+function useCostLimit(maxCost: number): Plugin {
+  const check = (args: {
+    schema: GraphQLSchema;
+    document: DocumentNode;
+    operationName?: string | null;
+    variableValues?: Record<string, unknown> | null;
+  }) => {
+    const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+    return cost > maxCost
+      ? { errors: [limitError('QUERY_TOO_COMPLEX', maxCost, cost)] }
+      : undefined;
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = check(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = check(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}
+
+/**
+ * The abuse-limit plugins for `config.limits`, for yoga and for the graphql-ws server
+ * (which runs operations through the same envelop). Field suggestions ("Did you mean …")
+ * are hidden when introspection is off, as they would leak the schema piece by piece.
+ */
+export function limitPlugins(config: Pick<Config, 'limits' | 'introspection'>): Plugin[] {
+  const l = config.limits;
+  const plugins: Plugin[] = [
+    useBodyLimit(l.maxBodyBytes),
+    useDocumentSizeLimit(l.maxDocumentBytes),
+    maxTokensPlugin({
+      n: l.maxTokens,
+      propagateOnRejection: false,
+      // Parsing stops at the first token over the limit: the document is never built.
+      onReject: [
+        () => {
+          throw limitError('TOO_MANY_TOKENS', l.maxTokens);
+        },
+      ],
+    }),
+    maxDepthPlugin({
+      n: l.maxDepth,
+      // Fragments group fields; they do not nest the data.
+      flattenFragments: true,
+      propagateOnRejection: false,
+      onReject: [reportAs('QUERY_TOO_DEEP', l.maxDepth)],
+    }),
+    maxAliasesPlugin({
+      n: l.maxAliases,
+      propagateOnRejection: false,
+      onReject: [reportAs('TOO_MANY_ALIASES', l.maxAliases)],
+    }),
+    maxDirectivesPlugin({
+      n: l.maxDirectives,
+      propagateOnRejection: false,
+      onReject: [reportAs('TOO_MANY_DIRECTIVES', l.maxDirectives)],
+    }),
+    useCostLimit(l.maxCost),
+  ];
+  if (!config.introspection) plugins.push(useHiddenSuggestions());
+  return plugins;
+}
+
+/** "Did you mean …?" in any of graphql-js's forms (fields, arguments, types, enum values). */
+const SUGGESTION = /\s*Did you mean (?:the enum value )?"[^?]*"\?/g;
+
+function withoutSuggestions<E extends Error>(errors: readonly E[]): E[] {
+  return errors.map((e) => {
+    // graphql-js builds a fresh error per request (or caches one per document): editing it is safe.
+    e.message = e.message.replace(SUGGESTION, '');
+    return e;
+  });
+}
+
+/**
+ * Hides graphql-js's suggestions, which name fields, arguments and enum values of the
+ * schema. graphql-armor's block-field-suggestions plugin covers validation only and not
+ * the enum-value form; suggestions also come from variable coercion, at execution.
+ */
+function useHiddenSuggestions(): Plugin {
+  const clean = (result: unknown, setResult: (r: never) => void) => {
+    const r = result as { errors?: readonly GraphQLError[] } | null;
+    if (r && !(Symbol.asyncIterator in r) && r.errors?.length)
+      setResult({ ...r, errors: withoutSuggestions(r.errors) } as never);
+  };
+  return {
+    onValidate:
+      () =>
+      ({ valid, result, setResult }) => {
+        if (!valid) setResult(withoutSuggestions(result));
+      },
+    onExecute: () => ({ onExecuteDone: ({ result, setResult }) => clean(result, setResult) }),
+    onSubscribe: () => ({ onSubscribeResult: ({ result, setResult }) => clean(result, setResult) }),
+  };
+}

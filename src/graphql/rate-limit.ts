@@ -1,0 +1,127 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  getDirectiveValues,
+  getOperationAST,
+  GraphQLError,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../config/config.js';
+import type { GraphQLContext } from './context.js';
+
+/**
+ * Who a limit counts against: the principal's user id, or for an anonymous request the
+ * remote address (all anonymous callers behind one proxy share it).
+ */
+export function callerKey(ctx: Partial<GraphQLContext> & { req?: IncomingMessage }): string {
+  if (ctx.principal) return `user:${ctx.principal.userId}`;
+  return `ip:${ctx.req?.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/** Mutation root fields the operation would run (each alias is one more command). */
+export function mutationFieldCount(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+): number {
+  const operation = getOperationAST(document, operationName);
+  if (operation?.operation !== 'mutation') return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions)
+    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const vars = variables ?? {};
+  // @skip/@include with a bad variable is refused by execution anyway: count it as included.
+  const included = (node: Parameters<typeof getDirectiveValues>[1]) => {
+    try {
+      return (
+        getDirectiveValues(GraphQLSkipDirective, node, vars)?.if !== true &&
+        getDirectiveValues(GraphQLIncludeDirective, node, vars)?.if !== false
+      );
+    } catch {
+      return true;
+    }
+  };
+  const count = (set: SelectionSetNode, seen: ReadonlySet<string>): number => {
+    let n = 0;
+    for (const sel of set.selections) {
+      if (!included(sel)) continue;
+      if (sel.kind === Kind.FIELD) {
+        if (sel.name.value !== '__typename') n++;
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        n += count(sel.selectionSet, seen);
+      } else {
+        const f = fragments.get(sel.name.value);
+        if (f && !seen.has(f.name.value))
+          n += count(f.selectionSet, new Set([...seen, f.name.value]));
+      }
+    }
+    return n;
+  };
+  return count(operation.selectionSet, new Set());
+}
+
+/** The error of a refused mutation: nothing ran; retry after `retryAfterSeconds`. */
+export function rateLimitedError(perMinute: number, retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(
+    `Too many mutations: at most ${perMinute} per minute for each caller (STRATA_MUTATIONS_PER_MINUTE). Nothing was executed; retry in ${retryAfterSeconds} s.`,
+    {
+      extensions: {
+        code: 'RATE_LIMITED',
+        retryAfterSeconds,
+        limit: 'STRATA_MUTATIONS_PER_MINUTE',
+        max: perMinute,
+        http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+      },
+    },
+  );
+}
+
+/**
+ * Mutations per caller per minute (`config.mutationsPerMinute`; 0 turns it off). Each
+ * mutation root field costs one point; an operation that would go over is refused whole,
+ * before anything runs. The counts live in this process: with several processes behind a
+ * balancer, a caller gets up to that many times the limit (see ADR 0007).
+ */
+export function useMutationRateLimit(config: Pick<Config, 'mutationsPerMinute'>): Plugin {
+  const perMinute = config.mutationsPerMinute;
+  if (perMinute === 0) return {};
+  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const points = mutationFieldCount(args.document, args.operationName, args.variableValues);
+      if (points === 0) return;
+      if (points > perMinute) {
+        // Waiting would not help: say so rather than name a time to retry.
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(
+              `This operation runs ${points} mutations, more than the ${perMinute} a caller may run per minute (STRATA_MUTATIONS_PER_MINUTE); send fewer at once. Nothing was executed.`,
+              {
+                extensions: {
+                  code: 'RATE_LIMITED',
+                  limit: 'STRATA_MUTATIONS_PER_MINUTE',
+                  max: perMinute,
+                  http: { status: 429 },
+                },
+              },
+            ),
+          ],
+        });
+        return;
+      }
+      try {
+        await limiter.consume(callerKey(args.contextValue as unknown as GraphQLContext), points);
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) throw err;
+        const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        setResultAndStopExecution({ errors: [rateLimitedError(perMinute, retryAfter)] });
+      }
+    },
+  };
+}
