@@ -2,14 +2,7 @@ import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { PRODUCT_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
-import {
-  BusinessRuleViolationResult,
-  ConcurrencyErrorResult,
-  ForbiddenErrorResult,
-  IdempotencyConflictResult,
-  NotFoundErrorResult,
-  ValidationErrorResult,
-} from '../graphql/errors.js';
+import { COMMAND_ERRORS } from '../graphql/errors.js';
 import { commandIdField, MoneyInput, MoneyRef } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
 import type { Money } from '../shared/money.js';
@@ -76,14 +69,7 @@ async function runProductCommand(
   };
 }
 
-const PRODUCT_ERRORS = [
-  ValidationErrorResult,
-  BusinessRuleViolationResult,
-  NotFoundErrorResult,
-  ForbiddenErrorResult,
-  ConcurrencyErrorResult,
-  IdempotencyConflictResult,
-];
+const PRODUCT_ERRORS = COMMAND_ERRORS;
 
 const RegisterProductInput = builder.inputType('RegisterProductInput', {
   fields: (t) => ({

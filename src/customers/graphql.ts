@@ -4,11 +4,10 @@ import { asCommand, checkUuids, envelope, requirePrincipal } from '../graphql/co
 import type { GraphQLContext } from '../graphql/context.js';
 import { CUSTOMER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
 import {
+  COMMAND_ERRORS,
   BusinessRuleViolationResult,
-  ConcurrencyErrorResult,
   ForbiddenErrorResult,
   IdempotencyConflictResult,
-  NotFoundErrorResult,
   ValidationErrorResult,
 } from '../graphql/errors.js';
 import { commandIdField } from '../graphql/shared-types.js';
@@ -174,14 +173,7 @@ builder.mutationField('changeCustomerEmail', (t) =>
     type: successType('ChangeCustomerEmailSuccess', 'customer', CustomerRef),
     args: { input: t.arg({ type: ChangeCustomerEmailInput, required: true }) },
     errors: {
-      types: [
-        ValidationErrorResult,
-        BusinessRuleViolationResult,
-        NotFoundErrorResult,
-        ForbiddenErrorResult,
-        ConcurrencyErrorResult,
-        IdempotencyConflictResult,
-      ],
+      types: COMMAND_ERRORS,
       directResult: true,
       union: { name: 'ChangeCustomerEmailPayload' },
     },

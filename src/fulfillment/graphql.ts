@@ -1,14 +1,7 @@
 import { isStaff } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
-import {
-  BusinessRuleViolationResult,
-  ConcurrencyErrorResult,
-  ForbiddenErrorResult,
-  IdempotencyConflictResult,
-  NotFoundErrorResult,
-  ValidationErrorResult,
-} from '../graphql/errors.js';
+import { COMMAND_ERRORS } from '../graphql/errors.js';
 import { ORDER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
 import { readError, requireReader } from '../graphql/read.js';
 import { commandIdField } from '../graphql/shared-types.js';
@@ -197,14 +190,7 @@ builder.mutationField('markShipmentDelivered', (t) =>
       "Records that the order's shipment reached the customer (admin or service, e.g. a carrier webhook); a repeated notice changes nothing",
     args: { input: t.arg({ type: MarkShipmentDeliveredInput, required: true }) },
     errors: {
-      types: [
-        ValidationErrorResult,
-        BusinessRuleViolationResult,
-        NotFoundErrorResult,
-        ForbiddenErrorResult,
-        ConcurrencyErrorResult,
-        IdempotencyConflictResult,
-      ],
+      types: COMMAND_ERRORS,
       directResult: true,
       union: { name: 'MarkShipmentDeliveredPayload' },
     },

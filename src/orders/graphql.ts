@@ -9,14 +9,7 @@ import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { ORDER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
-import {
-  BusinessRuleViolationResult,
-  ConcurrencyErrorResult,
-  ForbiddenErrorResult,
-  IdempotencyConflictResult,
-  NotFoundErrorResult,
-  ValidationErrorResult,
-} from '../graphql/errors.js';
+import { COMMAND_ERRORS, ForbiddenErrorResult } from '../graphql/errors.js';
 import {
   AddressInput,
   AddressRef,
@@ -112,14 +105,7 @@ export const OrderRef = builder.objectRef<OrderView>('Order').implement({
   }),
 });
 
-const ORDER_ERRORS = [
-  ValidationErrorResult,
-  BusinessRuleViolationResult,
-  NotFoundErrorResult,
-  ForbiddenErrorResult,
-  ConcurrencyErrorResult,
-  IdempotencyConflictResult,
-];
+const ORDER_ERRORS = COMMAND_ERRORS;
 
 /**
  * A customer may act only on its own orders. Acting on another customer's order is a

@@ -8,6 +8,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
 import { CANCEL_ORDER, payOrder, seedOrder, type Seeded } from '../support/seed.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * The fulfillment process through the API: the milestones on the `orderTimeline`
@@ -35,16 +36,6 @@ interface Line {
   type: string;
   description: string;
   status: string;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 describe(`fulfillment through the API on ${engine}`, () => {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productDecider, productStreamId } from '../../src/catalog/decider.js';
 import { shipmentIdFor } from '../../src/fulfillment/ids.js';
@@ -13,6 +12,7 @@ import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/d
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * The fulfillment process end to end through the HTTP server: payment → stock reserved →
@@ -25,19 +25,6 @@ const SHIP_ORDER = `mutation($i: ShipOrderInput!) { shipOrder(input: $i) { __typ
 const PRODUCT = `query($id: ID!) { product(id: $id) { availableStock } }`;
 const ORDER = `query($id: ID!) { order(id: $id) { status } }`;
 const TIMELINE = `query($id: ID!) { order(id: $id) { timeline { type description version } } }`;
-
-const DEADLINE_MS = 15_000;
-
-/** Polls `probe` until it returns a value, or fails with the last seen state after the deadline. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe(`fulfillment end to end on ${engine}`, () => {
   let t: TestDatabase;

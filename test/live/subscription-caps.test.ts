@@ -3,16 +3,9 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, sse, wsClient, type Collected, type WsSession } from '../support/live.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
+import { until } from '../support/wait.js';
 
 const TIMELINE = `subscription($id: ID!) { orderTimeline(orderId: $id) { type version } }`;
-
-async function until(check: () => boolean, what: string) {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Waits for the subscription's first event, or for the error it was refused with. */
 async function outcome(feed: Collected<unknown>) {

@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
 import { seedOrder, type Seeded } from '../support/seed.js';
+import { until } from '../support/wait.js';
 
 const TIMELINE = `subscription($id: ID!) { orderTimeline(orderId: $id) { type version } }`;
 
@@ -26,14 +27,6 @@ function rawSocket(url: string, options: WebSocket.ClientOptions = {}) {
   // A socket cut by the server may report the cut as an error as well as a close.
   socket.on('error', () => undefined);
   return { socket, messages, opened, closed };
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

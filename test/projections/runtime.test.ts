@@ -6,16 +6,9 @@ import { ProjectionRuntime, ReadTimeoutError } from '../../src/projections/runti
 import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { counts, countingProjection } from './toy.js';
+import { until } from '../support/wait.js';
 
 const logger = pino({ level: 'silent' });
-
-async function until(check: () => Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe(`projection runtime on ${engine}`, () => {
   let t: TestDatabase;
@@ -117,7 +110,10 @@ describe(`projection runtime on ${engine}`, () => {
         p.apply(tx, fixed ? events.filter((e) => e.type !== 'Poison') : events, table),
     };
     const r = await start([fragile, { ...countingProjection('p2'), eventTypes: ['Counted'] }]);
-    await until(async () => (await r.status()).find((s) => s.name === 'p1')?.state === 'stopped');
+    await until(
+      async () => (await r.status()).find((s) => s.name === 'p1')?.state === 'stopped',
+      'p1 stopped on the poison event',
+    );
     await r.waitFor((await store.head())!.cursor, ['p2']);
     const status = await r.status();
     const p1 = status.find((s) => s.name === 'p1')!;
@@ -150,7 +146,10 @@ describe(`projection runtime on ${engine}`, () => {
     expect(generation).toBe(2);
     // The view still shows generation 1 while 2 builds (or already 2, with the same rows).
     expect(await counts(t.db, 'p1')).toEqual({ a: 3 });
-    await until(async () => (await r.status()).some((s) => s.generation === 2 && s.active));
+    await until(
+      async () => (await r.status()).some((s) => s.generation === 2 && s.active),
+      'generation 2 active',
+    );
     await counted('b', 1);
     await r.waitFor((await store.head())!.cursor, ['p1']);
     expect(await counts(t.db, 'p1')).toEqual({ a: 3, b: 1 });

@@ -16,6 +16,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, wsClient, type Collected, type WsSession } from '../support/live.js';
 import { cancelOrder, payOrder, seedOrder, type Seeded } from '../support/seed.js';
+import { until } from '../support/wait.js';
 
 type Result = { data?: any; errors?: { message: string; extensions?: Record<string, any> }[] };
 
@@ -31,14 +32,6 @@ function overWs(ws: WsSession, query: string, variables: Record<string, unknown>
       },
     );
   });
-}
-
-async function until(check: () => boolean, what: string) {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**
