@@ -211,24 +211,33 @@ export function operationCost(
     return undefined;
   };
 
+  /**
+   * Cost of one resolution of each fragment, by name. The cost of a selection is linear in
+   * the times it is resolved, so a fragment is walked once however often it is spread: a
+   * document that spreads fragments into each other costs its size to check, not 2^n.
+   */
+  const fragmentCosts = new Map<string, number>();
+
   /** Cost of `set` on `type`, resolved `times` times. */
-  const selectionCost = (
-    type: GraphQLNamedType,
-    set: SelectionSetNode,
-    times: number,
-    seen: ReadonlySet<string>,
-  ): number => {
+  const selectionCost = (type: GraphQLNamedType, set: SelectionSetNode, times: number): number => {
     let cost = 0;
     for (const sel of set.selections) {
       if (sel.kind === Kind.INLINE_FRAGMENT) {
         const on = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : type;
-        cost += selectionCost(on ?? type, sel.selectionSet, times, seen);
+        cost += selectionCost(on ?? type, sel.selectionSet, times);
       } else if (sel.kind === Kind.FRAGMENT_SPREAD) {
-        const fragment = fragments.get(sel.name.value);
-        // A cycle is refused by validation; the guard only keeps this walk finite.
-        if (!fragment || seen.has(sel.name.value)) continue;
-        const on = schema.getType(fragment.typeCondition.name.value) ?? type;
-        cost += selectionCost(on, fragment.selectionSet, times, new Set([...seen, sel.name.value]));
+        const name = sel.name.value;
+        const fragment = fragments.get(name);
+        if (!fragment) continue;
+        let once = fragmentCosts.get(name);
+        if (once === undefined) {
+          // A cycle is refused by validation; the placeholder only keeps this walk finite.
+          fragmentCosts.set(name, 0);
+          const on = schema.getType(fragment.typeCondition.name.value) ?? type;
+          once = selectionCost(on, fragment.selectionSet, 1);
+          fragmentCosts.set(name, once);
+        }
+        cost += times * once;
       } else if (sel.selectionSet && !sel.name.value.startsWith('__')) {
         const def =
           isObjectType(type) || isInterfaceType(type)
@@ -241,14 +250,13 @@ export function operationCost(
             (typeof firstArg.defaultValue === 'number' ? firstArg.defaultValue : UNDECLARED_PAGE))
           : undefined;
         const child = def ? getNamedType(def.type) : type;
-        cost +=
-          times + selectionCost(child, sel.selectionSet, times * Math.max(1, first ?? 1), seen);
+        cost += times + selectionCost(child, sel.selectionSet, times * Math.max(1, first ?? 1));
       }
     }
     return cost;
   };
 
-  return selectionCost(root, operation.selectionSet, 1, new Set());
+  return selectionCost(root, operation.selectionSet, 1);
 }
 
 /**

@@ -47,23 +47,31 @@ export function mutationFieldCount(
       return true;
     }
   };
-  const count = (set: SelectionSetNode, seen: ReadonlySet<string>): number => {
+  /** Fields of each fragment, by name: walked once however often it is spread. */
+  const fragmentCounts = new Map<string, number>();
+  const count = (set: SelectionSetNode): number => {
     let n = 0;
     for (const sel of set.selections) {
       if (!included(sel)) continue;
       if (sel.kind === Kind.FIELD) {
         if (sel.name.value !== '__typename') n++;
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        n += count(sel.selectionSet, seen);
+        n += count(sel.selectionSet);
       } else {
         const f = fragments.get(sel.name.value);
-        if (f && !seen.has(f.name.value))
-          n += count(f.selectionSet, new Set([...seen, f.name.value]));
+        if (!f) continue;
+        let fields = fragmentCounts.get(f.name.value);
+        if (fields === undefined) {
+          fragmentCounts.set(f.name.value, 0); // a cycle (refused by validation) ends here
+          fields = count(f.selectionSet);
+          fragmentCounts.set(f.name.value, fields);
+        }
+        n += fields;
       }
     }
     return n;
   };
-  return count(operation.selectionSet, new Set());
+  return count(operation.selectionSet);
 }
 
 /** The error of a refused mutation: nothing ran; retry after `retryAfterSeconds`. */
