@@ -183,7 +183,7 @@ export class Metrics {
   observeReaderHorizon(oldest: () => Promise<{ pid: number; seconds: number } | null>): void {
     let latest: Promise<{ pid: number; seconds: number } | null> | undefined;
     const fetch = () =>
-      (latest ??= oldest()
+      (latest ??= within(SCRAPE_DB_MS, oldest())
         .catch(() => null)
         .finally(() => setTimeout(() => (latest = undefined), 100)));
     new Gauge({
@@ -206,17 +206,35 @@ export class Metrics {
 
   /** Projection lag and state, computed when Prometheus scrapes. */
   observeProjections(status: () => Promise<ProjectionStatus[]>): void {
-    let latest: Promise<ProjectionStatus[]> | undefined;
+    let latest: Promise<ProjectionStatus[] | null> | undefined;
+    // A database that does not answer must not take /metrics down with it (a failing
+    // collector fails the whole scrape): the projection gauges are then reset, and
+    // `strata_projection_status_up` says why they are missing.
     const fetch = () =>
-      (latest ??= status().finally(() => setTimeout(() => (latest = undefined), 100)));
+      (latest ??= within(SCRAPE_DB_MS, status())
+        .catch(() => null)
+        .finally(() => setTimeout(() => (latest = undefined), 100)));
+    const active = async (gauge: Gauge) => {
+      const all = await fetch();
+      // Reset first: a generation no longer active (or no answer) stops reporting.
+      gauge.reset();
+      return (all ?? []).filter((s) => s.active);
+    };
+    new Gauge({
+      name: 'strata_projection_status_up',
+      help: '1 when the projection status could be read for this scrape, 0 when the database did not answer in time',
+      registers: [this.registry],
+      async collect() {
+        this.set((await fetch()) === null ? 0 : 1);
+      },
+    });
     new Gauge({
       name: 'strata_projection_lag_events',
       help: 'Events in the log that the active projection generation has not applied yet',
       labelNames: ['projection'],
       registers: [this.registry],
       async collect() {
-        for (const s of await fetch())
-          if (s.active) this.set({ projection: s.name }, s.eventsBehind);
+        for (const s of await active(this)) this.set({ projection: s.name }, s.eventsBehind);
       },
     });
     new Gauge({
@@ -225,8 +243,7 @@ export class Metrics {
       labelNames: ['projection'],
       registers: [this.registry],
       async collect() {
-        for (const s of await fetch())
-          if (s.active) this.set({ projection: s.name }, s.secondsBehind);
+        for (const s of await active(this)) this.set({ projection: s.name }, s.secondsBehind);
       },
     });
     new Gauge({
@@ -235,8 +252,8 @@ export class Metrics {
       labelNames: ['projection'],
       registers: [this.registry],
       async collect() {
-        for (const s of await fetch())
-          if (s.active) this.set({ projection: s.name }, s.state === 'stopped' ? 1 : 0);
+        for (const s of await active(this))
+          this.set({ projection: s.name }, s.state === 'stopped' ? 1 : 0);
       },
     });
   }
@@ -246,6 +263,21 @@ export class Metrics {
     this.appends.observe(seconds);
     this.eventsAppended.inc(events);
   };
+}
+
+/** How long a scrape waits for the database before reporting without it. */
+const SCRAPE_DB_MS = 2_000;
+
+/** `p`, or a rejection once `ms` have passed. */
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** A counter mirroring a monotonic number kept elsewhere, brought up to date on scrape. */
