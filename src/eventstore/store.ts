@@ -292,19 +292,29 @@ export class EventStore {
     streamType: string;
     startedBy: string;
     before: Date;
+    /** Only streams begun after this: the part not checked before (bounds the scan). */
+    after: Date;
     without: readonly string[];
     limit: number;
   }): Promise<string[]> {
     checkPositiveInt('limit', options.limit, 1);
     const r = await this.db.query<{ stream_id: string }>(
       `SELECT s.stream_id FROM events s
-       WHERE s.event_type = $1 AND s.stream_type = $2 AND s.recorded_at < $3
+       WHERE s.event_type = $1 AND s.stream_type = $2
+         AND s.recorded_at < $3 AND s.recorded_at >= $6
          AND NOT EXISTS (
            SELECT 1 FROM events e
            WHERE e.stream_id = s.stream_id AND e.event_type = ANY($4::text[]))
        ORDER BY s.global_position
        LIMIT $5`,
-      [options.startedBy, options.streamType, options.before, options.without, options.limit],
+      [
+        options.startedBy,
+        options.streamType,
+        options.before,
+        options.without,
+        options.limit,
+        options.after,
+      ],
     );
     return r.rows.map((row) => row.stream_id);
   }

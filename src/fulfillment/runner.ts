@@ -86,6 +86,15 @@ const RESERVATION_ANSWERED = [
 /** At most this many late orders are flagged per check; the next check takes the rest. */
 const DEADLINE_BATCH = 100;
 
+/**
+ * How far back the first deadline check of a process looks, before the timeout: a process
+ * that has waited longer was flagged by the servers that ran then. Later checks look only
+ * at what came since the previous one (with a margin for late commits), so a check costs
+ * the orders of its interval, not the whole history.
+ */
+const FIRST_CHECK_LOOKBACK_MS = 7 * 24 * 3_600_000;
+const CHECK_OVERLAP_MS = 60_000;
+
 const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
 const isTransient = (err: unknown): boolean => {
   const code = (err as { code?: unknown })?.code;
@@ -236,7 +245,6 @@ export function fulfillmentProcess(
     }
   }
 
-  /** One log event: record it, then send what is due, feeding refusals back in. */
   /**
    * Ids of commands this process sent and saw succeed. Such a command stays PENDING in the
    * process state until its effect comes back through the log; sending it again would be
@@ -244,6 +252,8 @@ export function fulfillmentProcess(
    * restart everything pending is sent again, as it must be.
    */
   const landed = new Set<string>();
+  /** Processes started before this have all been checked against the deadline. */
+  let checkedUpTo: Date | undefined;
   const LANDED_MAX = 20_000;
 
   /** One log event: record it, then send what is due, feeding refusals back in. */
@@ -315,10 +325,14 @@ export function fulfillmentProcess(
     apply: (_db, events) => applyBatch(events),
     async checkDeadlines() {
       const at = now();
+      const before = new Date(at.getTime() - reservationTimeoutMs);
       const streams = await store.streamsAwaiting({
         streamType: FULFILLMENT_STREAM_TYPE,
         startedBy: 'FulfillmentStarted',
-        before: new Date(at.getTime() - reservationTimeoutMs),
+        before,
+        after: new Date(
+          (checkedUpTo?.getTime() ?? before.getTime() - FIRST_CHECK_LOOKBACK_MS) - CHECK_OVERLAP_MS,
+        ),
         without: RESERVATION_ANSWERED,
         limit: DEADLINE_BATCH,
       });
@@ -334,6 +348,8 @@ export function fulfillmentProcess(
           orderId,
         );
       }
+      // A full page may have left some behind: the next check looks from the same point.
+      if (streams.length < DEADLINE_BATCH) checkedUpTo = before;
       return streams.length;
     },
     async problems(limit) {
