@@ -48,7 +48,26 @@ const timelineStreams = (orderId: string): string[] => [
  * The order's status at a fulfillment milestone: its own events up to that point of the
  * log, folded. Milestones are few per order, and an order stream is short.
  */
-async function statusAtMilestone(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
+function statusAtMilestone(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
+  // Every subscriber of the order asks for the same milestone: the log does not change, so
+  // one read answers them all.
+  let status = milestoneStatus.get(e.eventId);
+  if (!status) {
+    status = foldOrderUpTo(ctx, e);
+    status.catch(() => milestoneStatus.delete(e.eventId));
+    milestoneStatus.set(e.eventId, status);
+    if (milestoneStatus.size > MILESTONE_CACHE) {
+      milestoneStatus.delete(milestoneStatus.keys().next().value!);
+    }
+  }
+  return status;
+}
+
+/** Recent milestones' order status, by event id (oldest first, for eviction). */
+const milestoneStatus = new Map<string, Promise<OrderStatus>>();
+const MILESTONE_CACHE = 1_000;
+
+async function foldOrderUpTo(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
   const orderId = (e.data as { orderId: string }).orderId;
   const at = decodeCursor(e.cursor);
   const events = await ctx.store.readStream(orderStreamId(orderId));
