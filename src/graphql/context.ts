@@ -36,4 +36,6 @@ export interface GraphQLContext extends Services {
   loaders: Loaders;
   /** The graphql-ws socket of a subscription (for back-pressure); absent over HTTP and SSE. */
   socket?: WebSocket;
+  /** When the caller's token expires (ms since the epoch): ends SSE subscriptions then. */
+  tokenExpiresAt?: number;
 }

@@ -9,6 +9,7 @@ import {
 } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config/config.js';
+import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
@@ -44,6 +45,14 @@ export async function principalFrom(
 ): Promise<Principal | null> {
   const token = bearerToken(header);
   return token === undefined ? null : tokens.verify(token);
+}
+
+/** The `exp` of a verified bearer token, in ms since the epoch; undefined without one. */
+function tokenExpiry(header: string | null): number | undefined {
+  const token = bearerToken(header);
+  if (token === undefined) return undefined;
+  const exp = decodeJwt(token).exp;
+  return typeof exp === 'number' ? exp * 1000 : undefined;
 }
 
 export function correlationIdFrom(given: string | null | undefined): string {
@@ -148,7 +157,14 @@ export function createGraphQLServer(
         }
         throw err;
       }
-      return { ...o.services, principal, correlationId, loaders: createLoaders(o.services.db) };
+      const exp = principal ? tokenExpiry(request.headers.get('authorization')) : undefined;
+      return {
+        ...o.services,
+        principal,
+        correlationId,
+        loaders: createLoaders(o.services.db),
+        ...(exp !== undefined ? { tokenExpiresAt: exp } : {}),
+      };
     },
   });
 }

@@ -2,9 +2,13 @@ import { GraphQLError } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { SlowConsumerError, type LiveEvent, type Subscription } from './hub.js';
 
-/** Marks the end of a subscription that could not keep up; the field resolver turns it into an error. */
+/**
+ * Marks the end of a subscription the server ended (the subscriber could not keep up, or
+ * its token expired); the field resolver turns it into an error carrying the cursor to
+ * resume from.
+ */
 export interface CutOff {
-  cutOff: SlowConsumerError;
+  cutOff: { message: string; code: string; cursor: string };
 }
 
 export const isCutOff = (v: unknown): v is CutOff =>
@@ -39,16 +43,40 @@ export function deliver(
   return feed;
 }
 
+/**
+ * Over HTTP (SSE) the token is checked once, when the stream opens; so the stream ends
+ * when the token expires, with its cursor, as graphql-ws closes the socket (4403). The
+ * client resumes with a fresh token and `after`.
+ */
+function expiryOf(
+  ctx: GraphQLContext,
+): { expired: Promise<'expired'>; cancel(): void } | undefined {
+  if (ctx.socket || ctx.tokenExpiresAt === undefined) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    const wait = (): void => {
+      const left = ctx.tokenExpiresAt! - Date.now();
+      if (left <= 0) return resolve('expired');
+      // setTimeout cannot wait more than ~24.8 days in one go.
+      timer = setTimeout(wait, Math.min(left, 2 ** 31 - 1));
+      timer.unref();
+    };
+    wait();
+  });
+  return { expired, cancel: () => clearTimeout(timer) };
+}
+
 async function* pull(ctx: GraphQLContext, sub: Subscription): AsyncGenerator<LiveEvent | CutOff> {
+  const expiry = expiryOf(ctx);
   try {
     for (;;) {
       while (ctx.socket && ctx.socket.bufferedAmount > ctx.live.maxSocketBacklog) {
         if (ctx.socket.readyState !== ctx.socket.OPEN) return;
         await new Promise((r) => setTimeout(r, 10));
       }
-      let next: IteratorResult<LiveEvent>;
+      let next: IteratorResult<LiveEvent> | 'expired';
       try {
-        next = await sub.next();
+        next = await (expiry ? Promise.race([sub.next(), expiry.expired]) : sub.next());
       } catch (err) {
         if (err instanceof SlowConsumerError) {
           yield { cutOff: err };
@@ -56,10 +84,21 @@ async function* pull(ctx: GraphQLContext, sub: Subscription): AsyncGenerator<Liv
         }
         throw err;
       }
+      if (next === 'expired') {
+        yield {
+          cutOff: {
+            code: 'TOKEN_EXPIRED',
+            cursor: sub.cursor,
+            message: `The token expired: refresh it and resume with after: "${sub.cursor}"`,
+          },
+        };
+        return;
+      }
       if (next.done) return;
       yield next.value;
     }
   } finally {
+    expiry?.cancel();
     await sub.return();
   }
 }

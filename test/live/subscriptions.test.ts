@@ -145,6 +145,38 @@ describe(`subscriptions over graphql-ws and SSE on ${engine}`, () => {
     expect((await ws.closed).code).toBe(4403);
   });
 
+  it('ends an SSE stream when the token expires, with the cursor to resume from', async () => {
+    const a = await seedOrder(s);
+    const token = await s.app.tokens.mint(
+      { userId: 'short-sse', role: 'customer', customerId: a.customerId },
+      2,
+    );
+    const results = await sse<any>(
+      s.url,
+      TIMELINE,
+      { id: a.orderId },
+      { authorization: `Bearer ${token}` },
+      2,
+      8_000,
+    );
+    expect(results[0].data.orderTimeline).toMatchObject({ type: 'OrderCreated' });
+    const ended = results[1];
+    expect(ended.errors[0].extensions).toMatchObject({
+      code: 'TOKEN_EXPIRED',
+      cursor: results[0].data.orderTimeline.cursor,
+    });
+    // Resumed with a fresh token: the rest, nothing twice.
+    await payOrder(s, a);
+    const resumed = await sse<any>(
+      s.url,
+      TIMELINE,
+      { id: a.orderId, after: ended.errors[0].extensions.cursor },
+      a.customer,
+      1,
+    );
+    expect(resumed[0].data.orderTimeline).toMatchObject({ type: 'OrderPaid' });
+  });
+
   it('the admin events feed delivers the log from a cursor, then live', async () => {
     const a = await seedOrder(s);
     const ws = open(a.admin.authorization);
