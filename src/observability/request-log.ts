@@ -80,11 +80,10 @@ export function requestLogPlugin(o: {
     if (!state) {
       const request = context.request;
       const http = request ? requests.get(request) : undefined;
-      const sse = request?.headers.get('accept')?.includes('text/event-stream') ?? false;
       state = {
         requestId: http?.requestId ?? randomUUID(),
         started: http?.started ?? performance.now(),
-        transport: context.websocket ? 'ws' : sse ? 'sse' : 'http',
+        transport: context.websocket ? 'ws' : 'http',
         errors: [],
         results: 0,
         logged: false,
@@ -124,7 +123,9 @@ export function requestLogPlugin(o: {
       // A client may send any JSON as operationName (yoga then refuses it with a 400).
       operationName: typeof name === 'string' ? name.slice(0, 100) : null,
       operationType: type,
-      transport: state.transport,
+      // Over HTTP, a subscription is the stream (SSE); a query or mutation is a plain
+      // request, whatever its Accept header offered.
+      transport: state.transport === 'ws' ? 'ws' : type === 'subscription' ? 'sse' : 'http',
       durationMs,
       outcome: state.errors.length ? 'errors' : 'ok',
       ...(state.errors.length ? { errors: state.errors } : {}),
