@@ -3,10 +3,12 @@ import type { Logger } from '../observability/logger.js';
 
 /*
  * Graceful shutdown of the HTTP side (DESIGN: "Operating"; ADR 0008). The order matters:
- *  1. stop accepting connections, and tell keep-alive clients this connection ends;
- *  2. let in-flight requests finish and get their response: an acknowledged command is
- *     one whose response went out, so a mutation is never cut between commit and reply
- *     (the read side keeps running meanwhile, for read-your-writes waits);
+ *  1. stop accepting connections, and tell keep-alive clients this connection ends; open
+ *     graphql-ws sockets answer new operations with SHUTTING_DOWN (nothing runs);
+ *  2. let in-flight requests, and queries and mutations running on graphql-ws sockets,
+ *     finish and get their answer: an acknowledged command is one whose answer went out,
+ *     so a mutation is never cut between commit and reply (the read side keeps running
+ *     meanwhile, for read-your-writes waits);
  *  3. close graphql-ws sockets with 1001 "resume from your last cursor" (every event sent
  *     carried its cursor);
  *  4. end the remaining live subscriptions (SSE streams complete cleanly);
@@ -77,8 +79,17 @@ export function trackRequests(server: Server): RequestTracker {
 export interface ShutdownParts {
   server: Server;
   requests: RequestTracker;
-  /** The graphql-ws server: `close()` sends every socket the resumable close. */
-  ws: { close(): Promise<void>; clients(): number };
+  /**
+   * The graphql-ws server: `drain(deadline)` refuses new operations and resolves once the
+   * running queries and mutations were answered (true) or at the deadline (false);
+   * `close()` sends every socket the resumable close.
+   */
+  ws: {
+    drain(deadline: number): Promise<boolean>;
+    inFlight(): number;
+    close(): Promise<void>;
+    clients(): number;
+  };
   /** The subscription hub: `stop()` completes every remaining subscription. */
   live: { stop(): Promise<void>; readonly subscriptionCount: number };
   logger: Logger;
@@ -94,17 +105,19 @@ export async function shutDownHttp(p: ShutdownParts): Promise<void> {
 
   const closed = new Promise<void>((resolve) => p.server.close(() => resolve()));
   p.requests.drain();
+  const wsAnswered = p.ws.drain(by(0.5));
   p.server.closeIdleConnections();
   log.info(
-    { phase: 'stop-accepting', inFlight: p.requests.inFlight() },
+    { phase: 'stop-accepting', inFlight: p.requests.inFlight(), wsInFlight: p.ws.inFlight() },
     'shutdown: no new connections',
   );
 
-  if (await p.requests.idle(by(0.5))) {
+  const [requestsIdle, wsIdle] = await Promise.all([p.requests.idle(by(0.5)), wsAnswered]);
+  if (requestsIdle && wsIdle) {
     log.info({ phase: 'in-flight' }, 'shutdown: in-flight requests answered');
   } else {
     log.warn(
-      { phase: 'in-flight', inFlight: p.requests.inFlight() },
+      { phase: 'in-flight', inFlight: p.requests.inFlight(), wsInFlight: p.ws.inFlight() },
       'shutdown: requests still running at their deadline; going on',
     );
   }

@@ -4,12 +4,14 @@ import {
   GraphQLError,
   type DocumentNode,
   type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
   type execute,
   type subscribe,
 } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { YogaServerInstance } from 'graphql-yoga';
+import { maskError, type YogaServerInstance } from 'graphql-yoga';
 import { decodeJwt } from 'jose';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
@@ -40,6 +42,41 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface Extra {
   principal?: Principal;
   expiry?: NodeJS.Timeout;
+  /** Ids of this socket's queries and mutations that run or whose answer is being sent. */
+  answering: Set<string>;
+}
+
+/** What yoga answers an unexpected error with over HTTP; the detail goes to the log only. */
+const UNEXPECTED = 'Unexpected error.';
+
+/**
+ * The error of an operation refused while the server shuts down: nothing of it ran, and it
+ * is safe to send again (with the same command id) once reconnected to a running server.
+ */
+export function shuttingDownError(): GraphQLError {
+  return new GraphQLError(
+    'The server is shutting down: nothing was executed. Reconnect and send it again.',
+    { extensions: { code: 'SHUTTING_DOWN' } },
+  );
+}
+
+/** The graphql-ws server, as the app and its shutdown see it. */
+export interface WebSocketServerHandle {
+  /** Open sockets. */
+  clients(): number;
+  /** Sockets that passed connection_init (their principal is known) and have not closed. */
+  sessions(): number;
+  /** Queries and mutations that run, or whose answer is being sent. */
+  inFlight(): number;
+  /**
+   * From now on queries, mutations and new subscriptions on the open sockets are answered
+   * with `SHUTTING_DOWN`; resolves once every operation already running has been answered,
+   * or at `deadline` (ms since epoch); true if none was left. Subscriptions already open
+   * go on until `close`.
+   */
+  drain(deadline: number): Promise<boolean>;
+  /** Closes every socket with 1001 "resume from your last cursor". */
+  close(): Promise<void>;
 }
 
 /**
@@ -54,16 +91,59 @@ export function attachWebSocketServer(
   tokens: TokenService,
   logger: Logger,
   options: WebSocketOptions = {},
-): { close(): Promise<void>; clients(): number } {
+): WebSocketServerHandle {
   const wss = new WebSocketServer({
     server,
     path: options.path ?? '/graphql',
     maxPayload: options.maxPayloadBytes ?? 64 * 1024,
   });
-  const extras = new WeakMap<WebSocket, Extra>();
+  /** Entries live from an accepted connection_init to the socket's close. */
+  const extras = new Map<WebSocket, Extra>();
+
+  // Operations being answered, across sockets, for a shutdown to wait for.
+  let draining = false;
+  let answering = 0;
+  let idle: (() => void)[] = [];
+  const begin = (socket: WebSocket, id: string) => {
+    const ids = extras.get(socket)?.answering;
+    if (!ids || ids.has(id)) return;
+    ids.add(id);
+    answering++;
+  };
+  const answered = (n: number) => {
+    answering -= n;
+    if (answering > 0 || idle.length === 0) return;
+    const waiters = idle;
+    idle = [];
+    for (const f of waiters) f();
+  };
+
+  /**
+   * What a client may see of an error: a GraphQL error as it is; anything else (a bug, a
+   * failing hook) logged with its detail and masked as yoga masks it over HTTP.
+   */
+  const answerable = (err: unknown): GraphQLError => {
+    if (isOwn(err)) return err;
+    logger.error(
+      { err: err instanceof GraphQLError ? err.originalError : err },
+      'graphql-ws operation failed',
+    );
+    return maskError(err, UNEXPECTED, false) as GraphQLError;
+  };
+  /** An error as sent: masked if unexpected, and without `extensions.http`, which only HTTP reads. */
+  const formatted = (err: GraphQLError): GraphQLFormattedError => {
+    const json = answerable(err).toJSON();
+    if (!json.extensions || !('http' in json.extensions)) return json;
+    const { http: _http, ...extensions } = json.extensions;
+    return Object.keys(extensions).length ? { ...json, extensions } : withoutExtensions(json);
+  };
 
   const disposable = useServer<Record<string, unknown> | undefined, { state?: Extra }>(
     {
+      // graphql-ws would judge by NODE_ENV alone and put an error's message in the close
+      // reason; Strata's production mode has more switches. Errors are answered (masked)
+      // before they reach it, so this only guards what slips through.
+      isProd: true,
       connectionInitWaitTimeout: options.connectionInitTimeoutMs ?? 5_000,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
@@ -72,8 +152,11 @@ export function attachWebSocketServer(
           const token = bearerToken(typeof header === 'string' ? header : undefined);
           if (token === undefined) throw new AuthError('missing');
           const principal = await tokens.verify(token);
+          // Closed while the token was checked: onClose has run already, so nothing armed
+          // now would ever be released (the expiry timer would hold the socket for days).
+          if (socket.readyState !== socket.OPEN) return false;
           const exp = decodeJwt(token).exp;
-          const state: Extra = { principal };
+          const state: Extra = { principal, answering: new Set() };
           if (exp) {
             // A timer holds at most 2^31-1 ms (~24.8 days; longer fires at once): a
             // longer-lived token (the 30-day development ones) re-arms on the way.
@@ -109,36 +192,69 @@ export function attachWebSocketServer(
         const state = extras.get(ctx.extra.socket);
         clearTimeout(state?.expiry);
         extras.delete(ctx.extra.socket);
+        // Whatever it was answering can no longer be sent.
+        if (state) answered(state.answering.size);
       },
-      execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        const state = extras.get(ctx.extra.socket);
-        const websocket: WebSocketInitialContext['websocket'] = {
-          principal: state!.principal!,
-          correlationId: randomUUID(),
-          socket: ctx.extra.socket,
-        };
-        const enveloped = yoga.getEnveloped({ websocket, params } as never);
-        let document: DocumentNode;
+      execute: (args: ExecutionArgs) => (args.rootValue as Operation).execute(args),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as Operation).subscribe(args),
+      onSubscribe: async (ctx, id, params) => {
+        const socket = ctx.extra.socket;
         try {
-          document = enveloped.parse(params.query);
+          const state = extras.get(socket);
+          const websocket: WebSocketInitialContext['websocket'] = {
+            principal: state!.principal!,
+            correlationId: randomUUID(),
+            socket,
+          };
+          const enveloped = yoga.getEnveloped({ websocket, params } as never);
+          // A syntax error or a limit (size, tokens) is thrown: caught below, it answers
+          // this operation and the socket stays.
+          const document: DocumentNode = enveloped.parse(params.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length) return errors;
+          // Checked where execution starts, not here: no operation may slip in between a
+          // check and the start of a drain.
+          const operation: Operation = {
+            execute: async (args) => {
+              // Counted until graphql-ws has sent its answer (onComplete), refusal included.
+              begin(socket, id);
+              if (draining) return { errors: [shuttingDownError()] };
+              try {
+                return await enveloped.execute(args);
+              } catch (err) {
+                return { errors: [answerable(err)] };
+              }
+            },
+            subscribe: async (args) => {
+              if (draining) {
+                begin(socket, id);
+                return { errors: [shuttingDownError()] };
+              }
+              try {
+                return await enveloped.subscribe(args);
+              } catch (err) {
+                return { errors: [answerable(err)] };
+              }
+            },
+          };
+          const args = {
+            schema: enveloped.schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await enveloped.contextFactory(),
+            rootValue: operation,
+          };
+          return args as ExecutionArgs;
         } catch (err) {
-          // A syntax error or a limit (size, tokens) answers this operation; the socket stays.
-          if (err instanceof GraphQLError) return [err];
-          throw err;
+          return [answerable(err)];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length) return errors;
-        const args = {
-          schema: enveloped.schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-        return args as ExecutionArgs;
+      },
+      onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
+        result.errors?.length ? { ...result, errors: result.errors.map(formatted) } : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map(formatted),
+      onComplete: (ctx, id) => {
+        if (extras.get(ctx.extra.socket)?.answering.delete(id)) answered(1);
       },
     },
     wss,
@@ -165,6 +281,23 @@ export function attachWebSocketServer(
 
   return {
     clients: () => wss.clients.size,
+    sessions: () => extras.size,
+    inFlight: () => answering,
+    drain(deadline) {
+      draining = true;
+      if (answering === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const timer = setTimeout(
+          () => resolve(answering === 0),
+          Math.max(0, deadline - Date.now()),
+        );
+        timer.unref();
+        idle.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
     async close() {
       for (const socket of wss.clients)
         socket.close(1001, 'Server shutting down; resume from your last cursor');
@@ -174,7 +307,20 @@ export function attachWebSocketServer(
   };
 }
 
-interface Enveloped {
-  execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
-  subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
+/** One operation's way to run, handed to graphql-ws as its root value. */
+interface Operation {
+  execute: (args: ExecutionArgs) => Promise<Awaited<ReturnType<typeof execute>>>;
+  subscribe: (args: ExecutionArgs) => Promise<Awaited<ReturnType<typeof subscribe>>>;
+}
+
+/** Not an unexpected error in disguise: caused by GraphQL errors only (yoga's test). */
+function isOwn(err: unknown): err is GraphQLError {
+  return err instanceof GraphQLError && (err.originalError == null || isOwn(err.originalError));
+}
+
+function withoutExtensions({
+  extensions: _e,
+  ...rest
+}: GraphQLFormattedError): GraphQLFormattedError {
+  return rest;
 }

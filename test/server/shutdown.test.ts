@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORDERS_PROJECTION } from '../../src/orders/projections.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
-import { collect, wsClient } from '../support/live.js';
+import { collect, wsClient, type WsSession } from '../support/live.js';
 import { captureLogs } from '../support/logs.js';
 import { seedOrder } from '../support/seed.js';
 
@@ -132,6 +132,73 @@ describe(`graceful shutdown of the app on ${engine}`, () => {
     await ws.dispose();
   });
 
+  it('answers a mutation in flight on a graphql-ws socket before closing it, and refuses new operations meanwhile', async () => {
+    await s?.stop();
+    const logs = captureLogs('info');
+    s = await startTestApp(t, {}, { logger: logs.logger, fulfillment: false });
+    const seeded = await seedOrder(s);
+    const seen: string[] = [];
+    const ws = wsClient(s.url, seeded.customer.authorization);
+    void ws.closed.then(() => seen.push('ws closed'));
+    const order = () => ({
+      i: {
+        commandId: randomUUID(),
+        customerId: seeded.customerId,
+        items: [{ productId: seeded.productId, quantity: 1 }],
+        shippingAddress: { line1: 'Main 1', city: 'Berlin', postalCode: '10115', country: 'DE' },
+      },
+    });
+
+    // A mutation over the socket held in flight: it commits, then waits for a paused read model.
+    await s.app.projections.pause(ORDERS_PROJECTION);
+    const ordersBefore = await countOrders();
+    const mutation = operation(ws, CREATE_ORDER, order()).then((r) => {
+      seen.push('mutation answered');
+      return r;
+    });
+    for (let i = 0; (await countOrders()) === ordersBefore; i++) {
+      if (i > 500) throw new Error('the mutation did not commit');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    const stopping = s.app.stop();
+    // The socket stays open while it drains, but nothing new runs on it: a mutation and a
+    // subscription are refused with a code that says to send them again elsewhere.
+    const refused = await operation(ws, CREATE_ORDER, order());
+    expect(refused.data).toBeUndefined();
+    expect(refused.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/shutting down.*nothing was executed/i),
+        extensions: { code: 'SHUTTING_DOWN' },
+      }),
+    ]);
+    const subscription = await operation(ws, TIMELINE, { id: seeded.orderId });
+    expect(subscription.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'SHUTTING_DOWN' } }),
+    ]);
+    expect(await countOrders()).toBe(ordersBefore + 1);
+    expect(seen).toEqual([]);
+
+    // Once its read model catches up, the committed mutation is answered, then the socket
+    // gets the resumable close.
+    await s.app.projections.resume(ORDERS_PROJECTION);
+    const answered = await mutation;
+    expect(answered.errors).toBeUndefined();
+    expect(answered.data.createOrder).toMatchObject({
+      __typename: 'CreateOrderSuccess',
+      order: { status: 'PENDING' },
+    });
+    await stopping;
+    const closed = await ws.closed;
+    expect(closed.code).toBe(1001);
+    expect(closed.reason).toMatch(/resume from your last cursor/);
+    expect(seen).toEqual(['mutation answered', 'ws closed']);
+    // It was answered within its share of the budget, not cut at the deadline.
+    expect(logs.withMsg('shutdown: in-flight requests answered')).toHaveLength(1);
+    expect(logs.withMsg(/^shutdown: no new connections/)[0]).toMatchObject({ wsInFlight: 1 });
+    await ws.dispose();
+  });
+
   async function countOrders(): Promise<number> {
     const r = await t.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM events WHERE event_type = 'OrderCreated'`,
@@ -139,3 +206,22 @@ describe(`graceful shutdown of the app on ${engine}`, () => {
     return r.rows[0]!.n;
   }
 });
+
+/** One operation over graphql-ws: its first result, once the server completed it. */
+function operation(
+  session: WsSession,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<{ data?: any; errors?: any[] }> {
+  return new Promise((resolve, reject) => {
+    let first: { data?: any; errors?: any[] } | undefined;
+    session.client.subscribe<any>(
+      { query, variables },
+      {
+        next: (r) => void (first ??= r as never),
+        error: reject,
+        complete: () => (first ? resolve(first) : reject(new Error('completed without a result'))),
+      },
+    );
+  });
+}
