@@ -149,7 +149,13 @@ describe(`fulfillment end to end on ${engine}`, () => {
 
     const settled = await eventually('both processes settled', async () => {
       const states = await Promise.all([first, second].map((x) => loadProcess(x.orderId)));
-      return states.every((st) => st.status === 'READY_TO_SHIP' || st.status === 'CANCELLED')
+      // Settled: nothing left to send (a READY_TO_SHIP process may still be creating the
+      // shipment and marking the order).
+      return states.every(
+        (st) =>
+          st.status === 'CANCELLED' ||
+          (st.status === 'READY_TO_SHIP' && st.shipment === 'CREATED' && st.orderReadyToShip),
+      )
         ? states
         : undefined;
     });
@@ -158,8 +164,12 @@ describe(`fulfillment end to end on ${engine}`, () => {
     const winner = settled[0]!.status === 'READY_TO_SHIP' ? first : second;
     const loser = winner === first ? second : first;
 
-    const won = await loadOrder(winner.orderId);
-    expect(won.status === 'PAID' && won.readyToShip).toBe(true);
+    // The process is READY_TO_SHIP once all is reserved; marking the order follows.
+    const won = await eventually('the winner marked ready to ship', async () => {
+      const st = await loadOrder(winner.orderId);
+      return st.status === 'PAID' && st.readyToShip ? st : undefined;
+    });
+    expect(won.status).toBe('PAID');
     const lost = await eventually('the loser cancelled', async () => {
       const st = await loadOrder(loser.orderId);
       return st.status === 'CANCELLED' ? st : undefined;
