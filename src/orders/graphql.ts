@@ -70,7 +70,7 @@ const ShipmentRef = builder.objectRef<NonNullable<OrderView['shipment']>>('Shipm
   fields: (t) => ({
     carrier: t.exposeString('carrier'),
     trackingNumber: t.exposeString('trackingNumber'),
-    status: t.exposeString('status'),
+    status: t.exposeString('status', { description: 'SHIPPED, then DELIVERED' }),
   }),
 });
 

@@ -237,7 +237,8 @@ const CUSTOMER_TYPES = new Set<string>(CUSTOMER_EVENT_TYPES);
 export const ordersProjection: Projection = {
   name: ORDERS_PROJECTION,
   // 2: the timeline also holds fulfillment milestones (stream_id, position).
-  version: 2,
+  // 3: a delivered shipment shows as DELIVERED.
+  version: 3,
   tables: [
     {
       name: 'order_list',
@@ -403,6 +404,19 @@ export const ordersProjection: Projection = {
       'stream_id',
       'version',
     ]);
+    // A delivery is a fact of the shipment stream, not of the order's: it changes only the
+    // shipment's status (after this batch's own writes, which hold any OrderShipped).
+    const delivered = events
+      .filter((e) => e.type === 'ShipmentDelivered')
+      .map((e) => (e.data as { orderId: string }).orderId);
+    if (delivered.length > 0) {
+      await tx.query(
+        `UPDATE ${orderTable}
+         SET shipment = jsonb_set(shipment, '{status}', '"DELIVERED"')
+         WHERE id = ANY($1::text[]) AND shipment IS NOT NULL`,
+        [delivered],
+      );
+    }
     if (changedCustomers.size > 0) {
       await upsertRows(
         tx,

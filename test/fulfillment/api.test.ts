@@ -17,7 +17,7 @@ import { eventually } from '../support/wait.js';
  */
 
 const SHIP_ORDER = `mutation($i: ShipOrderInput!) { shipOrder(input: $i) { __typename ... on Error { code message } } }`;
-const DELIVERED = `mutation($i: MarkShipmentDeliveredInput!) { markShipmentDelivered(input: $i) { __typename ... on MarkShipmentDeliveredSuccess { order { id status } } ... on Error { code message } } }`;
+const DELIVERED = `mutation($i: MarkShipmentDeliveredInput!) { markShipmentDelivered(input: $i) { __typename ... on MarkShipmentDeliveredSuccess { order { id status shipment { status } } } ... on Error { code message } } }`;
 const PROCESS = `query($id: ID!) { fulfillmentProcess(orderId: $id) {
   orderId status step shipmentId version lateFlaggedAt startedAt
   items { productId productName quantity stock }
@@ -25,7 +25,7 @@ const PROCESS = `query($id: ID!) { fulfillmentProcess(orderId: $id) {
   pendingCommands { commandId step target streamId type }
   failures { step reason }
 } }`;
-const TIMELINE = `query($id: ID!) { order(id: $id) { status timeline { type description } } }`;
+const TIMELINE = `query($id: ID!) { order(id: $id) { status shipment { carrier status } timeline { type description } } }`;
 const PRODUCT = `query($id: ID!) { product(id: $id) { availableStock } }`;
 const TIMELINE_SUB = `subscription($id: ID!, $after: Cursor) { orderTimeline(orderId: $id, after: $after) { cursor type description status version } }`;
 const PROJECTIONS = `{ projections { name active problems { key type message } } }`;
@@ -96,7 +96,8 @@ describe(`fulfillment through the API on ${engine}`, () => {
       const delivered = await gql(DELIVERED, { i: deliverInput }, o.admin);
       expect(delivered.markShipmentDelivered).toMatchObject({
         __typename: 'MarkShipmentDeliveredSuccess',
-        order: { id: o.orderId, status: 'SHIPPED' },
+        // Read your writes: the answer already shows the delivery.
+        order: { id: o.orderId, status: 'SHIPPED', shipment: { status: 'DELIVERED' } },
       });
       // The same notice again (a new command) changes nothing.
       const again = await gql(
@@ -162,6 +163,7 @@ describe(`fulfillment through the API on ${engine}`, () => {
           ? r
           : undefined;
       });
+      expect(d.order.shipment).toEqual({ carrier: 'UPS', status: 'DELIVERED' });
       expect(d.order.timeline.map((e: { type: string }) => e.type)).toEqual(
         types.filter((x) => d.order.timeline.some((e: { type: string }) => e.type === x)),
       );
