@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
+import { DataDirInUse } from './db/pglite.js';
 
 async function main() {
   let config;
@@ -69,6 +70,8 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Strata failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  // A known condition gets its message alone; anything else its stack.
+  const text = err instanceof DataDirInUse ? err.message : ((err as Error).stack ?? String(err));
+  process.stderr.write(`Strata failed to start: ${text}\n`);
   process.exit(1);
 });

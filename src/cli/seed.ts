@@ -3,13 +3,14 @@
  * the configured database (DATABASE_URL, else the embedded one in STRATA_DATA_DIR) through
  * the commands, with a progress bar. The same options again replay every command and
  * write nothing. With the embedded engine, stop the server first: one process at a time
- * may open its data folder.
+ * may open its data folder (a second is refused).
  */
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { buildApp } from '../app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
 import { ConfigError, loadConfig } from '../config/config.js';
+import { DataDirInUse } from '../db/pglite.js';
 import { seedDemo, SEED_LIMITS, SeedError } from '../demo/seed.js';
 import { createLogger } from '../observability/logger.js';
 
@@ -93,7 +94,8 @@ main(process.argv).catch((err: unknown) => {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
     return;
   }
-  const known = err instanceof SeedError || err instanceof ConfigError;
+  const known =
+    err instanceof SeedError || err instanceof ConfigError || err instanceof DataDirInUse;
   process.stderr.write(
     `\nseed: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`,
   );

@@ -1,5 +1,7 @@
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import lockfile from 'proper-lockfile';
 import {
   INT8_OID,
   parseInt8,
@@ -25,17 +27,72 @@ function wrap(q: Pick<PGlite, 'query'>): Queryable {
   };
 }
 
+/** The embedded data folder is open in another process. */
+export class DataDirInUse extends Error {
+  override name = 'DataDirInUse';
+  constructor(readonly dataDir: string) {
+    super(
+      `The embedded database in ${dataDir} is in use by another Strata process (a running \`npm start\`?). ` +
+        'Stop it first; to run several processes at once, use PostgreSQL (DATABASE_URL).',
+    );
+  }
+}
+
+/**
+ * Takes the data folder for this process. PGlite is PostgreSQL inside one process, with
+ * nothing of its own to stop a second process from opening the same files, which would
+ * corrupt them. The lock is kept fresh while the process lives; one left by a killed
+ * process goes stale after 10 s.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  try {
+    return await lockfile.lock(dataDir, {
+      lockfilePath: path.join(dataDir, '.strata.lock'),
+      stale: 10_000,
+      update: 2_000,
+      retries: 0,
+      // Only when the process stalled for longer than `stale` and another took over: the
+      // next write fails loudly anyway; crashing here would lose in-flight answers.
+      onCompromised: () => undefined,
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ELOCKED') throw new DataDirInUse(dataDir);
+    throw err;
+  }
+}
+
 /**
  * The embedded engine. PGlite is a single PostgreSQL session in this process: its
  * transactions run one at a time (PGlite queues them), and LISTEN/NOTIFY is in-process.
  */
 export async function openPglite(o: PgliteOptions = {}): Promise<Db & { pglite: PGlite }> {
-  if (o.dataDir) await mkdir(o.dataDir, { recursive: true });
-  const pglite = await PGlite.create({
+  let unlock: (() => Promise<void>) | undefined;
+  if (o.dataDir) {
+    await mkdir(o.dataDir, { recursive: true });
+    unlock = await lockDataDir(o.dataDir);
+  }
+  let pglite: PGlite;
+  try {
+    pglite = await createPglite(o);
+  } catch (err) {
+    await unlock?.();
+    throw err;
+  }
+  return wrapPglite(pglite, unlock);
+}
+
+function createPglite(o: PgliteOptions): Promise<PGlite> {
+  return PGlite.create({
     ...(o.dataDir ? { dataDir: o.dataDir } : {}),
     ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
     parsers: { [INT8_OID]: parseInt8 },
   });
+}
+
+function wrapPglite(
+  pglite: PGlite,
+  unlock: (() => Promise<void>) | undefined,
+): Db & { pglite: PGlite } {
   const base = wrap(pglite);
   const session: Session = {
     ...base,
@@ -67,6 +124,9 @@ export async function openPglite(o: PgliteOptions = {}): Promise<Db & { pglite: 
     },
     async close() {
       if (!pglite.closed) await pglite.close();
+      const release = unlock;
+      unlock = undefined;
+      await release?.();
     },
   };
 }
