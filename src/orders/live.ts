@@ -1,12 +1,24 @@
 import type { EventStore } from '../eventstore/store.js';
+import { fulfillmentTimelineEventTypes } from '../fulfillment/timeline.js';
 import type { LiveEvent } from '../live/hub.js';
-import { ORDER_STREAM_TYPE } from './decider.js';
+import { ORDER_STREAM_TYPE, orderStreamId } from './decider.js';
 
 const MAX_CACHED = 50_000;
 
+/** Fulfillment events that are lines of an order's timeline (its process and shipment). */
+export const ORDER_MILESTONES = new Set<string>(fulfillmentTimelineEventTypes);
+
+/** The order stream an event belongs to: its own, or its order's for a milestone. */
+function orderStreamOf(e: LiveEvent): string | undefined {
+  if (e.streamType === ORDER_STREAM_TYPE) return e.streamId;
+  if (!ORDER_MILESTONES.has(e.type)) return undefined;
+  const orderId = (e.data as { orderId?: unknown } | null)?.orderId;
+  return typeof orderId === 'string' ? orderStreamId(orderId) : undefined;
+}
+
 /**
- * Tags order events with their customer, so `orderUpdates(customerId)` can filter live
- * events without a query per subscriber. Only `OrderCreated` names the customer; for
+ * Tags order events, and the fulfillment milestones of orders, with their customer, so
+ * `orderUpdates(customerId)` can filter live events without a query per subscriber. Only `OrderCreated` names the customer; for
  * other events the answer is remembered from it, or read once from the order's first
  * event (bounded cache, oldest forgotten first).
  */
@@ -20,10 +32,11 @@ export function orderCustomerEnricher(store: EventStore): (events: LiveEvent[]) 
   return async (events) => {
     const unknown = new Set<string>();
     for (const e of events) {
-      if (e.streamType !== ORDER_STREAM_TYPE) continue;
+      const stream = orderStreamOf(e);
+      if (stream === undefined) continue;
       if (e.type === 'OrderCreated')
-        remember(e.streamId, (e.data as { customerId: string }).customerId);
-      else if (!customerOf.has(e.streamId)) unknown.add(e.streamId);
+        remember(stream, (e.data as { customerId: string }).customerId);
+      else if (!customerOf.has(stream)) unknown.add(stream);
     }
     await Promise.all(
       [...unknown].map(async (streamId) => {
@@ -33,10 +46,9 @@ export function orderCustomerEnricher(store: EventStore): (events: LiveEvent[]) 
       }),
     );
     for (const e of events) {
-      if (e.streamType === ORDER_STREAM_TYPE) {
-        const customerId = customerOf.get(e.streamId);
-        if (customerId) e.customerId = customerId;
-      }
+      const stream = orderStreamOf(e);
+      const customerId = stream === undefined ? undefined : customerOf.get(stream);
+      if (customerId) e.customerId = customerId;
     }
   };
 }

@@ -3,12 +3,11 @@ import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { compareLogPositions, decodeCursor } from '../eventstore/cursor.js';
 import { StoredEventRef } from '../eventstore/graphql.js';
 import { shipmentIdFor } from '../fulfillment/ids.js';
-import { fulfillmentStreamId } from '../fulfillment/process.js';
-import { shipmentStreamId } from '../fulfillment/shipment.js';
+import { FULFILLMENT_STREAM_TYPE, fulfillmentStreamId } from '../fulfillment/process.js';
+import { SHIPMENT_STREAM_TYPE, shipmentStreamId } from '../fulfillment/shipment.js';
 import {
   describeFulfillmentEvent,
   fulfillmentEventTime,
-  fulfillmentTimelineEventTypes,
   type FulfillmentTimelineEvent,
 } from '../fulfillment/timeline.js';
 import { builder } from '../graphql/builder.js';
@@ -19,6 +18,7 @@ import type { LiveEvent } from '../live/hub.js';
 import { orderDecider, orderStreamId, ORDER_STREAM_TYPE, type OrderStatus } from './decider.js';
 import type { OrderEvent } from './events.js';
 import { OrderStatusEnum } from './graphql.js';
+import { ORDER_MILESTONES } from './live.js';
 import { describeOrderEvent, orderEventTime } from './timeline.js';
 
 /** One step of an order's life, as live feeds show it. */
@@ -31,8 +31,6 @@ interface TimelineEvent {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const MILESTONES = new Set<string>(fulfillmentTimelineEventTypes);
 
 /**
  * The streams of an order's timeline: the order, its fulfillment process and its shipment
@@ -180,7 +178,7 @@ builder.subscriptionField('orderTimeline', (t) =>
         {
           streamIds: timelineStreams(orderId),
           // Of the fulfillment streams, only the milestones (as on the read model's timeline).
-          where: (e) => e.streamType === ORDER_STREAM_TYPE || MILESTONES.has(e.type),
+          where: (e) => e.streamType === ORDER_STREAM_TYPE || ORDER_MILESTONES.has(e.type),
         },
         args.after ? { replay: 'after', after: args.after } : { replay: 'all' },
       );
@@ -194,7 +192,7 @@ builder.subscriptionField('orderUpdates', (t) =>
   t.field({
     type: OrderTimelineEventRef,
     description:
-      'Every order event of one customer, live (admin and service may omit customerId: all orders)',
+      'Every order event of one customer, with the milestones of their fulfillment, live (admin and service may omit customerId: all orders)',
     args: {
       customerId: t.arg.id({ required: false }),
       after: t.arg({
@@ -214,8 +212,11 @@ builder.subscriptionField('orderUpdates', (t) =>
       }
       const sub = ctx.live.subscribe(
         {
-          streamTypes: [ORDER_STREAM_TYPE],
-          ...(customerId ? { where: (e) => e.customerId === customerId } : {}),
+          streamTypes: [ORDER_STREAM_TYPE, FULFILLMENT_STREAM_TYPE, SHIPMENT_STREAM_TYPE],
+          // Order events and the milestones of their fulfillment, as on orderTimeline.
+          where: (e) =>
+            (e.streamType === ORDER_STREAM_TYPE || ORDER_MILESTONES.has(e.type)) &&
+            (customerId === undefined || e.customerId === customerId),
         },
         args.after ? { replay: 'after', after: args.after } : { replay: 'none' },
       );

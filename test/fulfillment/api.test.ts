@@ -172,6 +172,41 @@ describe(`fulfillment through the API on ${engine}`, () => {
     }
   });
 
+  it("orderUpdates carries the milestones of the customer's own orders only", async () => {
+    const mine = await seedOrder(s, 5);
+    const theirs = await seedOrder(s, 5);
+    const ws = wsClient(s.url, mine.customer.authorization);
+    try {
+      const feed = collect<Line & { orderId: string }>(
+        ws,
+        `subscription { orderUpdates { cursor orderId type description status } }`,
+        {},
+        'orderUpdates',
+      );
+      await sleep(200); // registered before the payments
+      await payOrder(s, theirs);
+      await payOrder(s, mine);
+      await settled(theirs, 'READY_TO_SHIP');
+      await settled(mine, 'READY_TO_SHIP');
+      const lines = await eventually('ShipmentCreated on the feed', async () =>
+        feed.items.some((l) => l.type === 'ShipmentCreated') ? feed.items : undefined,
+      );
+      expect(lines.every((l) => l.orderId === mine.orderId)).toBe(true);
+      expect(lines.map((l) => l.type)).toEqual(
+        expect.arrayContaining(['OrderPaid', 'StockReservationCompleted', 'ShipmentCreated']),
+      );
+      expect(lines.find((l) => l.type === 'ShipmentCreated')).toMatchObject({
+        description: 'Shipment created',
+        status: 'PAID',
+      });
+      await sleep(200);
+      expect(feed.items.every((l) => l.orderId === mine.orderId)).toBe(true);
+      feed.stop();
+    } finally {
+      await ws.dispose();
+    }
+  });
+
   it('cancelling a paid, reserved order releases its stock, cancels the shipment and refunds once', async () => {
     const o = await seedOrder(s, 3);
     await payOrder(s, o);
