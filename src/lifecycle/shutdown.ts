@@ -20,6 +20,22 @@ import type { Logger } from '../observability/logger.js';
 /** Long-lived responses (SSE, multipart subscriptions): they end in step 4, not 2. */
 const STREAMING = /text\/event-stream|multipart\/mixed/;
 
+/**
+ * Whether a response is a stream, from its content type: set with setHeader, or passed
+ * to writeHead as an object (as yoga's server adapter may do).
+ */
+function isStream(res: ServerResponse, writeHeadArgs: unknown[]): boolean {
+  const set = res.getHeader('content-type');
+  if (set !== undefined) return STREAMING.test(String(set));
+  for (const arg of writeHeadArgs) {
+    if (arg && typeof arg === 'object' && !Array.isArray(arg)) {
+      for (const [key, value] of Object.entries(arg))
+        if (key.toLowerCase() === 'content-type') return STREAMING.test(String(value));
+    }
+  }
+  return false;
+}
+
 /** Tracks the server's in-flight requests so a shutdown can wait for them. */
 export interface RequestTracker {
   /** Requests (streams excluded) whose response has not ended. */
@@ -45,16 +61,23 @@ export function trackRequests(server: Server): RequestTracker {
     res.once('finish', () => {
       if (draining) setImmediate(() => server.closeIdleConnections());
     });
-    if (STREAMING.test(req.headers.accept ?? '')) return;
+    // Every request is in flight until its response says it is a stream: clients such as
+    // urql accept text/event-stream on every query and mutation, so the Accept header
+    // cannot tell; the response's content type can.
     pending.add(res);
-    res.once('close', () => {
-      pending.delete(res);
-      if (pending.size === 0) {
-        const w = waiters;
-        waiters = [];
-        for (const f of w) f();
-      }
-    });
+    const settle = () => {
+      if (!pending.delete(res) || pending.size > 0) return;
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    };
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      const out = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+      if (isStream(this, args)) settle();
+      return out;
+    } as ServerResponse['writeHead'];
+    res.once('close', settle);
   });
   return {
     inFlight: () => pending.size,
