@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
+import { onResponseHead } from './responses.js';
 
 /*
  * Graceful shutdown of the HTTP side (DESIGN: "Operating"; ADR 0008). The order matters:
@@ -16,25 +17,6 @@ import type { Logger } from '../observability/logger.js';
  * The app then stops projections at a checkpoint, releases the LISTEN connection and
  * closes the pool. Each step is bounded by a share of the shutdown timeout.
  */
-
-/** Long-lived responses (SSE, multipart subscriptions): they end in step 4, not 2. */
-const STREAMING = /text\/event-stream|multipart\/mixed/;
-
-/**
- * Whether a response is a stream, from its content type: set with setHeader, or passed
- * to writeHead as an object (as yoga's server adapter may do).
- */
-function isStream(res: ServerResponse, writeHeadArgs: unknown[]): boolean {
-  const set = res.getHeader('content-type');
-  if (set !== undefined) return STREAMING.test(String(set));
-  for (const arg of writeHeadArgs) {
-    if (arg && typeof arg === 'object' && !Array.isArray(arg)) {
-      for (const [key, value] of Object.entries(arg))
-        if (key.toLowerCase() === 'content-type') return STREAMING.test(String(value));
-    }
-  }
-  return false;
-}
 
 /** Tracks the server's in-flight requests so a shutdown can wait for them. */
 export interface RequestTracker {
@@ -61,9 +43,8 @@ export function trackRequests(server: Server): RequestTracker {
     res.once('finish', () => {
       if (draining) setImmediate(() => server.closeIdleConnections());
     });
-    // Every request is in flight until its response says it is a stream: clients such as
-    // urql accept text/event-stream on every query and mutation, so the Accept header
-    // cannot tell; the response's content type can.
+    // Every request is in flight until its response says it is a stream (which ends in
+    // step 4, not 2).
     pending.add(res);
     const settle = () => {
       if (!pending.delete(res) || pending.size > 0) return;
@@ -71,12 +52,7 @@ export function trackRequests(server: Server): RequestTracker {
       waiters = [];
       for (const f of w) f();
     };
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-      const out = (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-      if (isStream(this, args)) settle();
-      return out;
-    } as ServerResponse['writeHead'];
+    onResponseHead(res, (stream) => stream && settle());
     res.once('close', settle);
   });
   return {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProjectionStatus } from '../projections/runtime.js';
+import { onResponseHead } from '../lifecycle/responses.js';
 
 /** Distinct operation names a process labels metrics with; later ones count as `other`. */
 export const MAX_OPERATION_NAMES = 200;
@@ -11,7 +12,6 @@ export type OperationOutcome = 'ok' | 'error';
 const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 const ROUTES = new Set(['/graphql', '/health', '/metrics']);
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
-const STREAM_TYPES = /text\/event-stream|multipart\/mixed/;
 
 /**
  * The process's Prometheus metrics. One registry per app (not prom-client's global one),
@@ -133,12 +133,13 @@ export class Metrics {
       const path = (req.url ?? '/').split('?')[0]!;
       const route = ROUTES.has(path) ? path : 'other';
       const method = METHODS.has(req.method ?? '') ? req.method! : 'other';
-      const stream = STREAM_TYPES.test(req.headers.accept ?? '');
+      let stream = false;
+      onResponseHead(res, (isStream) => (stream = isStream));
       // 'close' also fires for a response cut short (client gone, forced shutdown).
       res.once('close', () => {
         this.httpRequests.inc({ route, method, status: String(res.statusCode) });
-        // A stream (asked for by its Accept header) lasts as long as its client wants: its
-        // life is no latency.
+        // A stream (SSE, multipart, by its content type) lasts as long as its client wants:
+        // its life is no latency.
         if (!stream)
           this.httpDuration.observe({ route, method }, (performance.now() - started) / 1000);
       });
