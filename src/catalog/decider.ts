@@ -1,4 +1,10 @@
-import { assertNever, notFound, ruleViolation, type Decider } from '../shared/decider.js';
+import {
+  assertNever,
+  type Decider,
+  notFound,
+  ruleViolation,
+  unexpectedEvent,
+} from '../shared/decider.js';
 import type { Money } from '../shared/money.js';
 import { FieldChecks, MAX_NAME_LENGTH } from '../customers/field-checks.js';
 import type { ProductCommand } from './commands.js';
@@ -202,7 +208,7 @@ function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
 
 function evolve(state: ProductState, event: ProductEvent): ProductState {
   if (event.type === 'ProductRegistered') {
-    if (state.status !== 'NOT_REGISTERED') throw unexpected(state, event);
+    if (state.status !== 'NOT_REGISTERED') throw unexpectedEvent('a product', state, event);
     const { productId, name, imageUrl, price, initialStock, registeredAt } = event.data;
     return {
       status: 'REGISTERED',
@@ -216,7 +222,7 @@ function evolve(state: ProductState, event: ProductEvent): ProductState {
       updatedAt: registeredAt,
     };
   }
-  if (state.status !== 'REGISTERED') throw unexpected(state, event);
+  if (state.status !== 'REGISTERED') throw unexpectedEvent('a product', state, event);
   switch (event.type) {
     case 'ProductPriceChanged':
       return { ...state, price: event.data.price, updatedAt: event.data.changedAt };
@@ -242,10 +248,6 @@ function evolve(state: ProductState, event: ProductEvent): ProductState {
       return assertNever(event);
   }
 }
-
-/** decide never emits an event its state cannot take, so one here means a damaged stream. */
-const unexpected = (state: ProductState, event: ProductEvent) =>
-  new Error(`Product event ${event.type} cannot apply to a product in status ${state.status}`);
 
 /** The product aggregate: catalogue data, price and stock with per-order reservations. */
 export const productDecider: Decider<ProductCommand, ProductEvent, ProductState> = {

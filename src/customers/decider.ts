@@ -1,4 +1,10 @@
-import { assertNever, notFound, ruleViolation, type Decider } from '../shared/decider.js';
+import {
+  assertNever,
+  type Decider,
+  notFound,
+  ruleViolation,
+  unexpectedEvent,
+} from '../shared/decider.js';
 import type { CustomerCommand } from './commands.js';
 import type { CustomerEvent } from './events.js';
 import { FieldChecks, MAX_NAME_LENGTH } from './field-checks.js';
@@ -88,7 +94,7 @@ function decide(command: CustomerCommand, state: CustomerState): CustomerEvent[]
 function evolve(state: CustomerState, event: CustomerEvent): CustomerState {
   switch (event.type) {
     case 'CustomerRegistered': {
-      if (state.status !== 'NOT_REGISTERED') throw unexpected(state, event);
+      if (state.status !== 'NOT_REGISTERED') throw unexpectedEvent('a customer', state, event);
       const { customerId, name, email, phone, registeredAt } = event.data;
       return {
         status: 'REGISTERED',
@@ -101,16 +107,12 @@ function evolve(state: CustomerState, event: CustomerEvent): CustomerState {
       };
     }
     case 'CustomerEmailChanged':
-      if (state.status !== 'REGISTERED') throw unexpected(state, event);
+      if (state.status !== 'REGISTERED') throw unexpectedEvent('a customer', state, event);
       return { ...state, email: event.data.email, updatedAt: event.data.changedAt };
     default:
       return assertNever(event);
   }
 }
-
-/** decide never emits an event its state cannot take, so one here means a damaged stream. */
-const unexpected = (state: CustomerState, event: CustomerEvent) =>
-  new Error(`Customer event ${event.type} cannot apply to a customer in status ${state.status}`);
 
 /** The customer aggregate: registration and email changes. */
 export const customerDecider: Decider<CustomerCommand, CustomerEvent, CustomerState> = {

@@ -4,7 +4,7 @@ import type { ProductEvent } from '../catalog/events.js';
 import type { OrderCommand } from '../orders/commands.js';
 import { orderStreamId } from '../orders/decider.js';
 import type { OrderEvent, OrderLine } from '../orders/events.js';
-import { assertNever, type Decider, type DomainEvent } from '../shared/decider.js';
+import { assertNever, type Decider, type DomainEvent, unexpectedEvent } from '../shared/decider.js';
 import { deriveCommandId, shipmentIdFor } from './ids.js';
 import {
   shipmentStreamId,
@@ -1055,7 +1055,8 @@ function settle(
 
 function evolve(state: FulfillmentState, event: FulfillmentEvent): FulfillmentState {
   if (event.type === 'FulfillmentStarted') {
-    if (state.status !== 'NOT_STARTED') throw unexpected(state, event);
+    if (state.status !== 'NOT_STARTED')
+      throw unexpectedEvent('a fulfillment process', state, event);
     const { orderId, paymentId, shipmentId, items, startedAt } = event.data;
     return {
       status: 'RESERVING',
@@ -1076,7 +1077,7 @@ function evolve(state: FulfillmentState, event: FulfillmentEvent): FulfillmentSt
       updatedAt: startedAt,
     };
   }
-  if (state.status === 'NOT_STARTED') throw unexpected(state, event);
+  if (state.status === 'NOT_STARTED') throw unexpectedEvent('a fulfillment process', state, event);
 
   switch (event.type) {
     case 'StockReservationRequested':
@@ -1116,7 +1117,8 @@ function evolve(state: FulfillmentState, event: FulfillmentEvent): FulfillmentSt
     }
 
     case 'StockReservationCompleted':
-      if (state.status !== 'RESERVING') throw unexpected(state, event);
+      if (state.status !== 'RESERVING')
+        throw unexpectedEvent('a fulfillment process', state, event);
       return { ...state, status: 'READY_TO_SHIP', updatedAt: event.data.reservedAt };
 
     case 'StockReleasedForItem': {
@@ -1207,10 +1209,6 @@ function evolve(state: FulfillmentState, event: FulfillmentEvent): FulfillmentSt
       return assertNever(event);
   }
 }
-
-/** react never emits an event its state cannot take, so one here means a damaged stream. */
-const unexpected = (state: FulfillmentState, event: FulfillmentEvent) =>
-  new Error(`Fulfillment event ${event.type} cannot apply to a process in status ${state.status}`);
 
 /**
  * The process as a decider of its own stream, for the command handler: the trigger is

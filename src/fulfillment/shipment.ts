@@ -7,11 +7,12 @@ import {
 import { MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS } from '../orders/decider.js';
 import {
   assertNever,
-  notFound,
-  ruleViolation,
   type Decider,
   type DomainCommand,
   type DomainEvent,
+  notFound,
+  ruleViolation,
+  unexpectedEvent,
 } from '../shared/decider.js';
 
 /** Event-store stream type of shipments. */
@@ -278,7 +279,7 @@ function decide(command: ShipmentCommand, state: ShipmentState): ShipmentEvent[]
 
 function evolve(state: ShipmentState, event: ShipmentEvent): ShipmentState {
   if (event.type === 'ShipmentCreated') {
-    if (state.status !== 'NOT_CREATED') throw unexpected(state, event);
+    if (state.status !== 'NOT_CREATED') throw unexpectedEvent('a shipment', state, event);
     const { shipmentId, orderId, items, createdAt } = event.data;
     return {
       status: 'CREATED',
@@ -291,7 +292,7 @@ function evolve(state: ShipmentState, event: ShipmentEvent): ShipmentState {
   }
   switch (event.type) {
     case 'ShipmentDispatched': {
-      if (state.status !== 'CREATED') throw unexpected(state, event);
+      if (state.status !== 'CREATED') throw unexpectedEvent('a shipment', state, event);
       const { carrier, trackingNumber, dispatchedAt } = event.data;
       return {
         ...state,
@@ -303,7 +304,7 @@ function evolve(state: ShipmentState, event: ShipmentEvent): ShipmentState {
       };
     }
     case 'ShipmentDelivered':
-      if (state.status !== 'DISPATCHED') throw unexpected(state, event);
+      if (state.status !== 'DISPATCHED') throw unexpectedEvent('a shipment', state, event);
       return {
         ...state,
         status: 'DELIVERED',
@@ -311,7 +312,7 @@ function evolve(state: ShipmentState, event: ShipmentEvent): ShipmentState {
         updatedAt: event.data.deliveredAt,
       };
     case 'ShipmentCancelled': {
-      if (state.status !== 'CREATED') throw unexpected(state, event);
+      if (state.status !== 'CREATED') throw unexpectedEvent('a shipment', state, event);
       const { reason, cancelledAt } = event.data;
       return { ...state, status: 'CANCELLED', reason, cancelledAt, updatedAt: cancelledAt };
     }
@@ -319,10 +320,6 @@ function evolve(state: ShipmentState, event: ShipmentEvent): ShipmentState {
       return assertNever(event);
   }
 }
-
-/** decide never emits an event its state cannot take, so one here means a damaged stream. */
-const unexpected = (state: ShipmentState, event: ShipmentEvent) =>
-  new Error(`Shipment event ${event.type} cannot apply to a shipment in status ${state.status}`);
 
 /** The shipment aggregate: created, dispatched with a carrier, delivered; or cancelled. */
 export const shipmentDecider: Decider<ShipmentCommand, ShipmentEvent, ShipmentState> = {

@@ -6,7 +6,13 @@ import {
   MAX_REASON_LENGTH,
   MAX_REFERENCE_LENGTH,
 } from '../customers/field-checks.js';
-import { assertNever, notFound, ruleViolation, type Decider } from '../shared/decider.js';
+import {
+  assertNever,
+  type Decider,
+  notFound,
+  ruleViolation,
+  unexpectedEvent,
+} from '../shared/decider.js';
 import { add, MAX_AMOUNT, multiply, zero, type Money } from '../shared/money.js';
 import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
 import type { Address, OrderEvent, OrderLine } from './events.js';
@@ -474,7 +480,7 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
 
 function evolve(state: OrderState, event: OrderEvent): OrderState {
   if (event.type === 'OrderCreated') {
-    if (state.status !== 'NOT_CREATED') throw unexpected(state, event);
+    if (state.status !== 'NOT_CREATED') throw unexpectedEvent('an order', state, event);
     const { orderId, customerId, items, shippingAddress, total, createdAt } = event.data;
     return {
       status: 'PENDING',
@@ -487,10 +493,10 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
       updatedAt: createdAt,
     };
   }
-  if (state.status === 'NOT_CREATED') throw unexpected(state, event);
+  if (state.status === 'NOT_CREATED') throw unexpectedEvent('an order', state, event);
   switch (event.type) {
     case 'OrderItemAdded':
-      if (state.status !== 'PENDING') throw unexpected(state, event);
+      if (state.status !== 'PENDING') throw unexpectedEvent('an order', state, event);
       return {
         ...state,
         items: [...state.items, event.data.item],
@@ -498,7 +504,7 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
         updatedAt: event.data.addedAt,
       };
     case 'OrderItemRemoved':
-      if (state.status !== 'PENDING') throw unexpected(state, event);
+      if (state.status !== 'PENDING') throw unexpectedEvent('an order', state, event);
       return {
         ...state,
         items: state.items.filter((l) => l.productId !== event.data.productId),
@@ -506,14 +512,15 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
         updatedAt: event.data.removedAt,
       };
     case 'OrderShippingAddressChanged':
-      if (state.status !== 'PENDING' && state.status !== 'PAID') throw unexpected(state, event);
+      if (state.status !== 'PENDING' && state.status !== 'PAID')
+        throw unexpectedEvent('an order', state, event);
       return {
         ...state,
         shippingAddress: event.data.shippingAddress,
         updatedAt: event.data.changedAt,
       };
     case 'OrderPaid': {
-      if (state.status !== 'PENDING') throw unexpected(state, event);
+      if (state.status !== 'PENDING') throw unexpectedEvent('an order', state, event);
       const { paymentId, amount, paidAt } = event.data;
       return {
         ...state,
@@ -525,7 +532,7 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
       };
     }
     case 'OrderReadyToShip':
-      if (state.status !== 'PAID') throw unexpected(state, event);
+      if (state.status !== 'PAID') throw unexpectedEvent('an order', state, event);
       return {
         ...state,
         readyToShip: true,
@@ -533,7 +540,7 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
         updatedAt: event.data.readyAt,
       };
     case 'OrderShipped': {
-      if (state.status !== 'PAID') throw unexpected(state, event);
+      if (state.status !== 'PAID') throw unexpectedEvent('an order', state, event);
       const { readyToShip: _ready, ...paid } = state;
       const { carrier, trackingNumber, shippedAt } = event.data;
       return {
@@ -545,11 +552,12 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
     }
     case 'OrderPaymentRefunded':
       // The order stays PAID for the instant until its OrderCancelled; only the time moves.
-      if (state.status !== 'PAID') throw unexpected(state, event);
+      if (state.status !== 'PAID') throw unexpectedEvent('an order', state, event);
       return { ...state, updatedAt: event.data.refundedAt };
     case 'OrderCancelled': {
       const { reason, cancelledAt, refunded } = event.data;
-      if (state.status !== 'PENDING' && state.status !== 'PAID') throw unexpected(state, event);
+      if (state.status !== 'PENDING' && state.status !== 'PAID')
+        throw unexpectedEvent('an order', state, event);
       const { orderId, customerId, items, shippingAddress, total, createdAt } = state;
       return {
         status: 'CANCELLED',
@@ -570,10 +578,6 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
       return assertNever(event);
   }
 }
-
-/** decide never emits an event its state cannot take, so one here means a damaged stream. */
-const unexpected = (state: OrderState, event: OrderEvent) =>
-  new Error(`Order event ${event.type} cannot apply to an order in status ${state.status}`);
 
 /** The order aggregate: lines, address, payment, shipping and cancellation. */
 export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {

@@ -59,6 +59,16 @@ export const ruleViolation = (code: string, message: string) =>
 export const notFound = (code: string, message: string) =>
   new DomainError('notFound', message, code);
 
+/**
+ * `evolve` met an event its state cannot take. `decide` never emits one, so this means a
+ * damaged stream: an error, not a refusal. `what` names the aggregate ("an order").
+ */
+export const unexpectedEvent = (
+  what: string,
+  state: { status: string },
+  event: { type: string },
+): Error => new Error(`Event ${event.type} cannot apply to ${what} in status ${state.status}`);
+
 /** Exhaustiveness check for `switch` over unions. */
 export function assertNever(value: never): never {
   throw new Error(`Unhandled case: ${JSON.stringify(value)}`);
