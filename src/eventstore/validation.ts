@@ -1,7 +1,7 @@
 import { InvalidInputError } from './errors.js';
+import { isUuid } from '../shared/uuid.js';
 
 const MAX_ID_LENGTH = 255;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function checkName(field: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.trim().length === 0) {
@@ -13,8 +13,7 @@ export function checkName(field: string, value: unknown): asserts value is strin
 }
 
 export function checkUuid(field: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !UUID.test(value))
-    throw new InvalidInputError(field, 'must be a uuid');
+  if (!isUuid(value)) throw new InvalidInputError(field, 'must be a uuid');
 }
 
 export function checkPositiveInt(field: string, value: unknown, min = 0): asserts value is number {

@@ -3,7 +3,7 @@ import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import { COMMAND_ERRORS } from '../graphql/errors.js';
 import { ORDER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
-import { readError, requireReader } from '../graphql/read.js';
+import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { commandIdField } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
 import { OrderRef } from '../orders/graphql.js';
@@ -26,8 +26,6 @@ interface ProcessView {
   state: StartedFulfillment;
   version: number;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Where the process stands, in a sentence: what it is doing or waiting for. */
 function currentStep(s: StartedFulfillment): string {
@@ -164,9 +162,7 @@ builder.queryField('fulfillmentProcess', (t) =>
       const principal = requireReader(ctx);
       if (!isStaff(principal))
         throw readError('FORBIDDEN', 'Only admin or service callers may inspect processes');
-      const orderId = String(args.orderId).toLowerCase();
-      if (!UUID.test(orderId))
-        throw readError('BAD_USER_INPUT', 'orderId must be a uuid', { argument: 'orderId' });
+      const orderId = uuidArgument('orderId', args.orderId);
       const { state, version } = await ctx.commands.load(
         fulfillmentDecider,
         fulfillmentStreamId(orderId),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isUuid } from '../shared/uuid.js';
 
 /*
  * Ids the fulfillment process derives instead of drawing at random. A process step that
@@ -15,15 +16,13 @@ export const COMMAND_ID_NAMESPACE = 'cc9fe21d-6e2f-4db3-98f7-bdccb7df0257';
 /** Namespace of derived shipment ids; separate, so a shipment id never equals a command id. */
 export const SHIPMENT_ID_NAMESPACE = '47e79926-668c-47d5-85f2-528d38cf1354';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * A name-based uuid as RFC 9562 defines version 5: SHA-1 of the namespace's 16 bytes and
  * the name's UTF-8 bytes, cut to 128 bits with the version and variant bits set. Same
  * namespace and name, same uuid, on every machine. Lower-case, as Strata's ids are.
  */
 export function uuidV5(namespace: string, name: string): string {
-  if (!UUID.test(namespace)) throw new Error(`Not a uuid namespace: ${namespace}`);
+  if (!isUuid(namespace)) throw new Error(`Not a uuid namespace: ${namespace}`);
   const bytes = createHash('sha1')
     .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
     .update(name, 'utf8')

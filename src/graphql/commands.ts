@@ -3,8 +3,7 @@ import { isStaff } from '../auth/principal.js';
 import type { CommandEnvelope } from '../commands/handler.js';
 import type { GraphQLContext } from './context.js';
 import { ForbiddenErrorResult, toTypedError, ValidationErrorResult } from './errors.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../shared/uuid.js';
 
 export function requirePrincipal(ctx: GraphQLContext): Principal {
   if (!ctx.principal) {
@@ -25,7 +24,7 @@ export function requireStaff(ctx: GraphQLContext): Principal {
 /** Checks that every named input id is a uuid; all problems are reported at once. */
 export function checkUuids(fields: Record<string, unknown>): void {
   const bad = Object.entries(fields)
-    .filter(([, v]) => v !== undefined && v !== null && (typeof v !== 'string' || !UUID.test(v)))
+    .filter(([, v]) => v !== undefined && v !== null && !isUuid(v))
     .map(([path]) => ({ path, message: 'must be a uuid' }));
   if (bad.length) throw new ValidationErrorResult('Invalid input', bad);
 }

@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import { builder } from './builder.js';
 import type { GraphQLContext } from './context.js';
+import { isUuid } from '../shared/uuid.js';
 
 /*
  * What the read-side queries share: their errors (plain GraphQL errors with a code in
@@ -11,6 +12,13 @@ import type { GraphQLContext } from './context.js';
  */
 
 export type ReadErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'READ_TIMEOUT';
+
+/** A uuid argument of a read, in the canonical lower case; else a BAD_USER_INPUT error. */
+export function uuidArgument(argument: string, value: unknown): string {
+  const id = String(value).toLowerCase();
+  if (!isUuid(id)) throw readError('BAD_USER_INPUT', `${argument} must be a uuid`, { argument });
+  return id;
+}
 
 export function readError(
   code: ReadErrorCode,

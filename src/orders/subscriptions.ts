@@ -12,7 +12,7 @@ import {
 } from '../fulfillment/timeline.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { readError, requireReader } from '../graphql/read.js';
+import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { cutOffError, deliver, isCutOff, type CutOff } from '../live/delivery.js';
 import type { LiveEvent } from '../live/hub.js';
 import { orderDecider, orderStreamId, ORDER_STREAM_TYPE, type OrderStatus } from './decider.js';
@@ -29,8 +29,6 @@ interface TimelineEvent {
   at: string;
   status: OrderStatus;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The streams of an order's timeline: the order, its fulfillment process and its shipment
@@ -161,9 +159,7 @@ builder.subscriptionField('orderTimeline', (t) =>
     },
     subscribe: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
-      const orderId = String(args.orderId).toLowerCase();
-      if (!UUID.test(orderId))
-        throw readError('BAD_USER_INPUT', 'orderId must be a uuid', { argument: 'orderId' });
+      const orderId = uuidArgument('orderId', args.orderId);
       const { state } = await ctx.commands.load(orderDecider, orderStreamId(orderId));
       if (state.status === 'NOT_CREATED') {
         // Not yet created is fine for staff (watch an order being placed); customers see only their own.
