@@ -1,11 +1,7 @@
 import type { CustomerEvent } from '../customers/events.js';
 import type { Queryable } from '../db/types.js';
-import {
-  describeFulfillmentEvent,
-  fulfillmentEventTime,
-  fulfillmentTimelineEventTypes,
-  type FulfillmentTimelineEvent,
-} from '../fulfillment/timeline.js';
+import type { StoredEvent } from '../eventstore/types.js';
+import { fulfillmentTimelineEventTypes } from '../fulfillment/timeline.js';
 import {
   ddlBlock,
   insertRows,
@@ -18,7 +14,7 @@ import type { Projection } from '../projections/types.js';
 import type { Money } from '../shared/money.js';
 import type { OrderStatus } from './decider.js';
 import { orderEventTypes, type Address, type OrderEvent, type OrderLine } from './events.js';
-import { describeOrderEvent, orderEventTime } from './timeline.js';
+import { orderEventTime, timelineLine } from './timeline.js';
 
 /**
  * The orders read model (projection `orders`):
@@ -229,6 +225,21 @@ function foldOrder(
   }
 }
 
+/** A row of `order_timeline`: the event's line, and where the event stands in the log. */
+function timelineRow(e: StoredEvent, isOrderEvent: boolean): Record<string, unknown> {
+  const line = timelineLine(e, isOrderEvent);
+  return {
+    order_id: line.orderId,
+    stream_id: e.streamId,
+    position: e.globalPosition,
+    version: e.version,
+    type: e.type,
+    at: line.at,
+    description: line.description,
+    cursor: e.cursor,
+  };
+}
+
 const CUSTOMER_EVENT_TYPES = ['CustomerRegistered', 'CustomerEmailChanged'] as const;
 const ORDER_EVENT_TYPES = new Set<string>(orderEventTypes);
 const FULFILLMENT_TIMELINE_TYPES = new Set<string>(fulfillmentTimelineEventTypes);
@@ -347,32 +358,13 @@ export const ordersProjection: Projection = {
         if (row && e.version <= row.version) continue;
         orders.set(ev.data.orderId, foldOrder(row, ev, e.version, lookups));
         changedOrders.add(ev.data.orderId);
-        timeline.push({
-          order_id: ev.data.orderId,
-          stream_id: e.streamId,
-          position: e.globalPosition,
-          version: e.version,
-          type: e.type,
-          at: orderEventTime(ev),
-          description: describeOrderEvent(ev),
-          cursor: e.cursor,
-        });
+        timeline.push(timelineRow(e, true));
         continue;
       }
       if (FULFILLMENT_TIMELINE_TYPES.has(e.type)) {
         // A milestone of the order's fulfillment (process or shipment stream): a line on
         // its timeline, idempotent per (stream, version).
-        const ev = { type: e.type, data: e.data } as FulfillmentTimelineEvent;
-        timeline.push({
-          order_id: ev.data.orderId,
-          stream_id: e.streamId,
-          position: e.globalPosition,
-          version: e.version,
-          type: e.type,
-          at: fulfillmentEventTime(ev),
-          description: describeFulfillmentEvent(ev),
-          cursor: e.cursor,
-        });
+        timeline.push(timelineRow(e, false));
         continue;
       }
       const ev = { type: e.type, data: e.data } as CustomerEvent;

@@ -5,11 +5,6 @@ import { StoredEventRef } from '../eventstore/graphql.js';
 import { shipmentIdFor } from '../fulfillment/ids.js';
 import { FULFILLMENT_STREAM_TYPE, fulfillmentStreamId } from '../fulfillment/process.js';
 import { SHIPMENT_STREAM_TYPE, shipmentStreamId } from '../fulfillment/shipment.js';
-import {
-  describeFulfillmentEvent,
-  fulfillmentEventTime,
-  type FulfillmentTimelineEvent,
-} from '../fulfillment/timeline.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
@@ -19,7 +14,7 @@ import { orderDecider, orderStreamId, ORDER_STREAM_TYPE, type OrderStatus } from
 import type { OrderEvent } from './events.js';
 import { OrderStatusEnum } from './graphql.js';
 import { ORDER_MILESTONES } from './live.js';
-import { describeOrderEvent, orderEventTime } from './timeline.js';
+import { timelineLine } from './timeline.js';
 
 /** One step of an order's life, as live feeds show it. */
 interface TimelineEvent {
@@ -106,22 +101,9 @@ async function toTimelineEvent(
   item: LiveEvent | CutOff,
 ): Promise<TimelineEvent> {
   if (isCutOff(item)) throw cutOffError(item);
-  if (item.streamType !== ORDER_STREAM_TYPE) {
-    const milestone = { type: item.type, data: item.data } as FulfillmentTimelineEvent;
-    return {
-      event: item,
-      orderId: milestone.data.orderId,
-      description: describeFulfillmentEvent(milestone),
-      at: fulfillmentEventTime(milestone),
-      status: await statusAfter(ctx, item),
-    };
-  }
-  const event = { type: item.type, data: item.data } as OrderEvent;
   return {
     event: item,
-    orderId: item.streamId.replace(/^order-/, ''),
-    description: describeOrderEvent(event),
-    at: orderEventTime(event),
+    ...timelineLine(item, item.streamType === ORDER_STREAM_TYPE),
     status: await statusAfter(ctx, item),
   };
 }

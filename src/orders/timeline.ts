@@ -1,4 +1,9 @@
 import { formatMoney } from '../catalog/money-format.js';
+import {
+  describeFulfillmentEvent,
+  fulfillmentEventTime,
+  type FulfillmentTimelineEvent,
+} from '../fulfillment/timeline.js';
 import { assertNever } from '../shared/decider.js';
 import type { Address, OrderEvent } from './events.js';
 
@@ -68,4 +73,35 @@ export function orderEventTime(event: OrderEvent): string {
     default:
       return assertNever(event);
   }
+}
+
+/** One line of an order's timeline: what the read model stores and live feeds show. */
+export interface TimelineLine {
+  orderId: string;
+  at: string;
+  description: string;
+}
+
+/**
+ * The timeline line of an order event or of a fulfillment milestone (an event of the
+ * order's process or shipment stream), told apart by `isOrderEvent`. Both name their order.
+ */
+export function timelineLine(
+  e: { type: string; data: unknown },
+  isOrderEvent: boolean,
+): TimelineLine {
+  if (isOrderEvent) {
+    const ev = e as OrderEvent;
+    return {
+      orderId: ev.data.orderId,
+      at: orderEventTime(ev),
+      description: describeOrderEvent(ev),
+    };
+  }
+  const ev = e as FulfillmentTimelineEvent;
+  return {
+    orderId: ev.data.orderId,
+    at: fulfillmentEventTime(ev),
+    description: describeFulfillmentEvent(ev),
+  };
 }
