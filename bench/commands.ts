@@ -16,7 +16,6 @@
  *      averaged over many loads.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { buildApp, type App } from '../src/app.js';
 import type { Principal } from '../src/auth/principal.js';
 import { productInfo, productDecider, productStreamId } from '../src/catalog/decider.js';
@@ -28,6 +27,7 @@ import type { OrderCommand } from '../src/orders/commands.js';
 import { customerStreamId } from '../src/customers/decider.js';
 import { orderDecider, orderStreamId } from '../src/orders/decider.js';
 import { canonicalJson } from '../src/shared/hash.js';
+import { admin, BENCH_METADATA, fmt, orderPayload } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_MS = 300;
@@ -45,21 +45,8 @@ process.once('SIGINT', () => {
   console.error('\ninterrupted: finishing the current measurement and cleaning up');
 });
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
 // ---------------------------------------------------------------------------------------
 // Scratch database
-
-async function admin(url: string, sql: string) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Measurement
@@ -120,28 +107,7 @@ async function measure(
 // ---------------------------------------------------------------------------------------
 // Workload
 
-/** About 300 bytes of JSON, like an order's first event (as bench/store.ts appends). */
-function payload(i: number) {
-  return {
-    orderId: `ord-${i.toString().padStart(10, '0')}`,
-    customerId: 'cus-000000042',
-    currency: 'EUR',
-    lines: [
-      { sku: 'SKU-RED-SHIRT-M', quantity: 2, unitPrice: 1999 },
-      { sku: 'SKU-BLUE-JEANS-32', quantity: 1, unitPrice: 5999 },
-      { sku: 'SKU-SOCKS-3PK', quantity: 3, unitPrice: 899 },
-    ],
-    shippingAddress: {
-      line1: '12 Example Street',
-      city: 'Springfield',
-      postcode: '12345',
-      country: 'DE',
-    },
-    total: 12694,
-  };
-}
-const METADATA = { userId: 'usr-000000042', role: 'customer', correlationId: 'corr-bench' };
-const baselineEvent = (i: number): NewEvent => ({ type: 'OrderPlaced', data: payload(i) });
+const baselineEvent = (i: number): NewEvent => ({ type: 'OrderPlaced', data: orderPayload(i) });
 
 const ADDRESS = { line1: '1 Bench Road', city: 'Berlin', postalCode: '10115', country: 'DE' };
 
@@ -416,7 +382,7 @@ async function main() {
         await store.append(`bench-${run}-c${concurrency}-${w}-${i}`, 'bench', [baselineEvent(i)], {
           expected: 'noStream',
           commandId: randomUUID(),
-          metadata: METADATA,
+          metadata: BENCH_METADATA,
         });
         return true;
       });

@@ -26,13 +26,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { buildApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
 import type { Db } from '../src/db/types.js';
 import type { Job, Report, Timing } from './fulfillment-client.js';
+import { admin as adminQuery, fmt, pct } from './support.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
 const ORDERS = Number(process.env.BENCH_ORDERS ?? (DATABASE_URL ? 400 : 120));
@@ -46,10 +46,6 @@ const PRODUCTS = 20;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? 150_000);
 const CLIENT = fileURLToPath(new URL('./fulfillment-client.ts', import.meta.url));
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const pct = (sorted: readonly number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 const ms = (xs: readonly number[]) =>
   `p50 ${fmt(pct(xs, 0.5), 1)} ms, p99 ${fmt(pct(xs, 0.99), 1)} ms, max ${fmt(xs[xs.length - 1] ?? NaN, 1)} ms`;
 
@@ -73,15 +69,7 @@ function engine(): Engine {
       },
     };
   }
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = (sql: string) => adminQuery(url, sql);
   return {
     label: `PostgreSQL at ${new URL(url).host}`,
     async open(phase) {

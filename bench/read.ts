@@ -43,6 +43,7 @@ import type { Db, Queryable, Session } from '../src/db/types.js';
 import { EventStore } from '../src/eventstore/store.js';
 import type { NewEvent, StreamAppend } from '../src/eventstore/types.js';
 import type { Address, OrderLine } from '../src/orders/events.js';
+import { admin, fmt, pct } from './support.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -61,11 +62,7 @@ const ISOLATED_REQUESTS = 20;
 const IDLE_MS = 3_000;
 const TARGET_REBUILD = 0.3;
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted: number[], q: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
 
 const ORDERS_QUERY = `query Page($first: Int!) {
   orders(first: $first) {
@@ -767,16 +764,6 @@ class LoadClient {
 }
 
 // =======================================================================================
-
-async function admin(url: string, sql: string) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 interface TableRow {
   name: string;

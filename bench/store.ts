@@ -24,6 +24,7 @@ import type { Db, Queryable } from '../src/db/types.js';
 import { EventStore, type NewEvent } from '../src/eventstore/index.js';
 import { EVENTS_CHANNEL, Notifier } from '../src/live/notifier.js';
 import pino from 'pino';
+import { BENCH_METADATA, fmt, orderPayload } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const READ_SECONDS = Math.max(1, (SECONDS * 3) / 5);
@@ -124,30 +125,8 @@ async function openEngine(): Promise<Engine> {
 // ---------------------------------------------------------------------------------------
 // Workload
 
-/** About 300 bytes of JSON, like an OrderPlaced event. */
-function payload(i: number) {
-  return {
-    orderId: `ord-${i.toString().padStart(10, '0')}`,
-    customerId: 'cus-000000042',
-    currency: 'EUR',
-    lines: [
-      { sku: 'SKU-RED-SHIRT-M', quantity: 2, unitPrice: 1999 },
-      { sku: 'SKU-BLUE-JEANS-32', quantity: 1, unitPrice: 5999 },
-      { sku: 'SKU-SOCKS-3PK', quantity: 3, unitPrice: 899 },
-    ],
-    shippingAddress: {
-      line1: '12 Example Street',
-      city: 'Springfield',
-      postcode: '12345',
-      country: 'DE',
-    },
-    total: 12694,
-  };
-}
-const METADATA = { userId: 'usr-000000042', role: 'customer', correlationId: 'corr-bench' };
-
 function event(i: number): NewEvent {
-  return { type: 'OrderPlaced', data: payload(i) };
+  return { type: 'OrderPlaced', data: orderPayload(i) };
 }
 
 const RAW_TABLE = 'bench_raw_events';
@@ -164,9 +143,9 @@ function rawInsertParams(i: number, streamId: string): unknown[] {
     'OrderPlaced',
     1,
     1,
-    JSON.stringify(payload(i)),
-    JSON.stringify(METADATA),
-    METADATA.correlationId,
+    JSON.stringify(orderPayload(i)),
+    JSON.stringify(BENCH_METADATA),
+    BENCH_METADATA.correlationId,
     null,
   ];
 }
@@ -246,13 +225,6 @@ interface Row {
 const rows: Row[] = [];
 const notes: string[] = [];
 
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
 function printTable(title: string) {
   const header = ['measurement', 'store', 'raw baseline', 'ratio', 'target', ''];
   const body = rows.map((r) => {
@@ -307,7 +279,7 @@ async function main() {
           store.append(`bench-${run}-c${concurrency}-${w}-${i}`, 'order', [event(i)], {
             expected: 'noStream',
             commandId: randomUUID(),
-            metadata: METADATA,
+            metadata: BENCH_METADATA,
           }),
         (w, i) => raw.query(RAW_INSERT, rawInsertParams(i, `raw-${run}-c${concurrency}-${w}-${i}`)),
       );
@@ -330,7 +302,7 @@ async function main() {
         streamId,
         'order',
         Array.from({ length: STREAM_LENGTH }, (_, i) => event(i)),
-        { expected: 'noStream', metadata: METADATA },
+        { expected: 'noStream', metadata: BENCH_METADATA },
       );
     }
     await db.query(
@@ -387,7 +359,7 @@ async function main() {
               expected: 'noStream' as const,
               events: Array.from({ length: 10 }, (_, i) => event(i)),
             })),
-            { metadata: METADATA },
+            { metadata: BENCH_METADATA },
           );
         }
       }),
@@ -487,7 +459,7 @@ async function diagnose(engine: Engine, run: string) {
     store.append(`${tag}-${run}-${w}-${i}`, 'order', [event(i)], {
       expected: 'noStream',
       commandId: randomUUID(),
-      metadata: METADATA,
+      metadata: BENCH_METADATA,
     });
   const variants: [string, (w: number, i: number) => Promise<unknown>, string?][] = [
     [
