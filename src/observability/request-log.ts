@@ -95,6 +95,16 @@ export function requestLogPlugin(o: {
 
   const isWs = (context: SeenContext) => context.websocket !== undefined;
 
+  /** An operation's result: a stream is followed to its end, anything else logged now. */
+  const settle = <R>(c: SeenContext, result: R, setResult: (r: R) => void): void => {
+    const state = stateOf(c);
+    if (isAsyncIterable(result)) setResult(follow(c, state, result) as R);
+    else {
+      note(state, result);
+      finish(c, state);
+    }
+  };
+
   const note = (state: OperationState, result: unknown) => {
     const errors = (result as { errors?: readonly GraphQLError[] } | undefined)?.errors;
     for (const e of errors ?? []) state.errors.push(errorCode(e));
@@ -220,28 +230,14 @@ export function requestLogPlugin(o: {
       const c = args.contextValue as SeenContext;
       if (!isWs(c)) return;
       return {
-        onExecuteDone({ result, setResult }) {
-          const state = stateOf(c);
-          if (isAsyncIterable(result)) setResult(follow(c, state, result));
-          else {
-            note(state, result);
-            finish(c, state);
-          }
-        },
+        onExecuteDone: ({ result, setResult }) => settle(c, result, setResult),
       };
     },
     onSubscribe({ args }) {
       const c = args.contextValue as SeenContext;
       if (!isWs(c)) return;
       return {
-        onSubscribeResult({ result, setResult }) {
-          const state = stateOf(c);
-          if (isAsyncIterable(result)) setResult(follow(c, state, result));
-          else {
-            note(state, result);
-            finish(c, state);
-          }
-        },
+        onSubscribeResult: ({ result, setResult }) => settle(c, result, setResult),
         onSubscribeError({ error }) {
           const state = stateOf(c);
           state.errors.push(errorCode(error as Error));
@@ -253,13 +249,8 @@ export function requestLogPlugin(o: {
       // Every HTTP/SSE operation ends here, including those refused before execution
       // (bad token, parse or validation errors).
       const c = context as SeenContext;
-      const state = stateOf(c);
-      if (result === undefined) return;
-      if (isAsyncIterable(result)) setResult(follow(c, state, result));
-      else {
-        note(state, result);
-        finish(c, state);
-      }
+      stateOf(c);
+      if (result !== undefined) settle(c, result, setResult);
     },
   };
 }
