@@ -16,7 +16,7 @@
  *      averaged over many loads.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { buildApp, type App } from '../src/app.js';
+import { buildApp, type App } from '../src/server/app.js';
 import type { Principal } from '../src/auth/principal.js';
 import { productInfo, productDecider, productStreamId } from '../src/catalog/decider.js';
 import { CommandHandler, type CommandEnvelope } from '../src/commands/handler.js';

@@ -26,7 +26,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { buildApp, type App } from '../src/app.js';
+import { buildApp, type App } from '../src/server/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';

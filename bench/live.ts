@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
-import { buildApp } from '../src/app.js';
+import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { orderStreamId } from '../src/orders/decider.js';
 

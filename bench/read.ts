@@ -35,7 +35,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import pg from 'pg';
-import { buildApp, type App } from '../src/app.js';
+import { buildApp, type App } from '../src/server/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPostgres } from '../src/db/postgres.js';

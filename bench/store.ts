@@ -22,7 +22,7 @@ import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
 import type { Db, Queryable } from '../src/db/types.js';
 import { EventStore, type NewEvent } from '../src/eventstore/index.js';
-import { EVENTS_CHANNEL, Notifier } from '../src/live/notifier.js';
+import { EVENTS_CHANNEL, Notifier } from '../src/eventstore/notifier.js';
 import pino from 'pino';
 import { BENCH_METADATA, fmt, orderPayload } from './support.js';
 

@@ -1,4 +1,4 @@
-import { buildApp } from './app.js';
+import { buildApp } from './server/app.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { DataDirInUse } from './db/pglite.js';
 

@@ -6,10 +6,10 @@ import {
   unexpectedEvent,
 } from '../shared/decider.js';
 import type { Money } from '../shared/money.js';
-import { FieldChecks, MAX_NAME_LENGTH } from '../customers/field-checks.js';
+import { FieldChecks, MAX_NAME_LENGTH } from '../shared/field-checks.js';
 import type { ProductCommand } from './commands.js';
 import type { ProductEvent } from './events.js';
-import { formatMoney } from './money-format.js';
+import { formatMoney } from '../shared/money-format.js';
 
 /** Event-store stream type of products. */
 export const PRODUCT_STREAM_TYPE = 'product';

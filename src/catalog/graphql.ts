@@ -1,7 +1,7 @@
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { PRODUCT_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
+import { PRODUCT_READ_MODELS, readAfterWrite } from '../server/loaders.js';
 import { COMMAND_ERRORS } from '../graphql/errors.js';
 import { commandIdField, MoneyInput, MoneyRef } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';

@@ -1,4 +1,4 @@
 export * from './commands.js';
 export * from './decider.js';
 export * from './events.js';
-export * from './money-format.js';
+export * from '../shared/money-format.js';

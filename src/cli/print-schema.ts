@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { printSortedSchema } from '../graphql/schema.js';
+import { printSortedSchema } from '../server/schema.js';
 
 /** `npm run schema:print`: regenerates the committed schema.graphql from the Pothos code. */
 await writeFile(new URL('../../schema.graphql', import.meta.url), printSortedSchema());

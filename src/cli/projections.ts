@@ -5,9 +5,9 @@ import { openDb } from '../db/index.js';
 import { migrate } from '../db/migrate.js';
 import { EventStore } from '../eventstore/store.js';
 import { FULFILLMENT_PROCESS } from '../fulfillment/runner.js';
-import { Notifier } from '../live/notifier.js';
+import { Notifier } from '../eventstore/notifier.js';
 import { createLogger } from '../observability/logger.js';
-import { allProjections } from '../projections/registry.js';
+import { allProjections } from '../server/projections.js';
 import { ProjectionRuntime } from '../projections/runtime.js';
 
 /**

@@ -7,7 +7,7 @@
  */
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { buildApp } from '../app.js';
+import { buildApp } from '../server/app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { DataDirInUse } from '../db/pglite.js';

@@ -7,7 +7,7 @@ import {
 } from '../shared/decider.js';
 import type { CustomerCommand } from './commands.js';
 import type { CustomerEvent } from './events.js';
-import { FieldChecks, MAX_NAME_LENGTH } from './field-checks.js';
+import { FieldChecks, MAX_NAME_LENGTH } from '../shared/field-checks.js';
 
 /** Event-store stream type of customers. */
 export const CUSTOMER_STREAM_TYPE = 'customer';

@@ -2,7 +2,7 @@ import { canActForCustomer } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { CUSTOMER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
+import { CUSTOMER_READ_MODELS, readAfterWrite } from '../server/loaders.js';
 import {
   COMMAND_ERRORS,
   BusinessRuleViolationResult,

@@ -1,4 +1,4 @@
 export * from './commands.js';
 export * from './decider.js';
 export * from './events.js';
-export * from './field-checks.js';
+export * from '../shared/field-checks.js';

@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { graphql } from 'graphql';
-import type { App } from '../app.js';
+import type { App } from '../server/app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
 import type { Principal } from '../auth/principal.js';
 import { uuidV5 } from '../fulfillment/ids.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { createLoaders } from '../graphql/loaders.js';
-import { getSchema } from '../graphql/schema.js';
+import { createLoaders } from '../server/loaders.js';
+import { getSchema } from '../server/schema.js';
 import { orderDecider, orderStreamId, type OrderState } from '../orders/decider.js';
 import {
   CANCEL_REASONS,

@@ -2,7 +2,7 @@ import { isStaff } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import { COMMAND_ERRORS } from '../graphql/errors.js';
-import { ORDER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
+import { ORDER_READ_MODELS, readAfterWrite } from '../server/loaders.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { commandIdField } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';

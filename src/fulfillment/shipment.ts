@@ -3,7 +3,7 @@ import {
   MAX_NAME_LENGTH,
   MAX_REASON_LENGTH,
   MAX_REFERENCE_LENGTH,
-} from '../customers/field-checks.js';
+} from '../shared/field-checks.js';
 import { MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS } from '../orders/decider.js';
 import {
   assertNever,

@@ -6,7 +6,7 @@ import type { EventStore } from '../eventstore/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubscriptionHub } from '../live/hub.js';
 import type { ProjectionRuntime } from '../projections/runtime.js';
-import type { Loaders } from './loaders.js';
+import type { Loaders } from '../server/loaders.js';
 
 /** Services shared by all requests, wired once by the composition root. */
 export interface Services {

@@ -8,7 +8,7 @@ import {
 import type { EventStore } from '../eventstore/store.js';
 import type { ReadAllOptions, StoredEvent } from '../eventstore/types.js';
 import type { Logger } from '../observability/logger.js';
-import { EVENTS_CHANNEL, type Notifier } from './notifier.js';
+import { EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
 
 /** What a subscription wants from the log. All given criteria must match. */
 export interface LiveFilter {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProjectionStatus } from '../projections/runtime.js';
-import { onResponseHead } from '../lifecycle/responses.js';
+import { onResponseHead } from './responses.js';
 
 /** Distinct operation names a process labels metrics with; later ones count as `other`. */
 export const MAX_OPERATION_NAMES = 200;

@@ -1,11 +1,11 @@
 import type { ProductInfo } from '../catalog/decider.js';
-import { formatMoney } from '../catalog/money-format.js';
+import { formatMoney } from '../shared/money-format.js';
 import {
   FieldChecks,
   MAX_ADDRESS_FIELD_LENGTH,
   MAX_REASON_LENGTH,
   MAX_REFERENCE_LENGTH,
-} from '../customers/field-checks.js';
+} from '../shared/field-checks.js';
 import {
   assertNever,
   type Decider,

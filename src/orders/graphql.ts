@@ -1,14 +1,14 @@
 import { canActForCustomer, type Principal } from '../auth/principal.js';
 import { ProductRef } from '../catalog/graphql.js';
 import { productDecider, productInfo, productStreamId } from '../catalog/decider.js';
-import { formatMoney } from '../catalog/money-format.js';
+import { formatMoney } from '../shared/money-format.js';
 import type { ProductInfo } from '../catalog/decider.js';
 import { CustomerRef } from '../customers/graphql.js';
 import { customerStreamId } from '../customers/decider.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { ORDER_READ_MODELS, readAfterWrite } from '../graphql/loaders.js';
+import { ORDER_READ_MODELS, readAfterWrite } from '../server/loaders.js';
 import { COMMAND_ERRORS, ForbiddenErrorResult } from '../graphql/errors.js';
 import {
   AddressInput,

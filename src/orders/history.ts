@@ -1,6 +1,6 @@
 import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { InvalidInputError } from '../eventstore/errors.js';
-import { EventConnectionRef, eventPage } from '../eventstore/graphql.js';
+import { EventConnectionRef, eventPage } from '../graphql/events.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';

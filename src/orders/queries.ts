@@ -2,7 +2,7 @@ import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { CustomerRef } from '../customers/graphql.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { awaitReadModels, ORDER_READ_MODELS } from '../graphql/loaders.js';
+import { awaitReadModels, ORDER_READ_MODELS } from '../server/loaders.js';
 import {
   checkFirst,
   connection,

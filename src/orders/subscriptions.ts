@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { compareLogPositions, decodeCursor } from '../eventstore/cursor.js';
-import { StoredEventRef } from '../eventstore/graphql.js';
+import { StoredEventRef } from '../graphql/events.js';
 import { shipmentIdFor } from '../fulfillment/ids.js';
 import { FULFILLMENT_STREAM_TYPE, fulfillmentStreamId } from '../fulfillment/process.js';
 import { SHIPMENT_STREAM_TYPE, shipmentStreamId } from '../fulfillment/shipment.js';

@@ -1,4 +1,4 @@
-import { formatMoney } from '../catalog/money-format.js';
+import { formatMoney } from '../shared/money-format.js';
 import {
   describeFulfillmentEvent,
   fulfillmentEventTime,

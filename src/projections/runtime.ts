@@ -8,7 +8,7 @@ import {
 } from '../eventstore/cursor.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { StoredEvent } from '../eventstore/types.js';
-import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../live/notifier.js';
+import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
 import type { Logger } from '../observability/logger.js';
 import type { Projection } from './types.js';
 

@@ -21,7 +21,7 @@ import { openPostgres } from '../../src/db/postgres.js';
 import { SnapshotStore } from '../../src/eventstore/snapshots.js';
 import { EventStore } from '../../src/eventstore/store.js';
 import { fulfillmentProcess } from '../../src/fulfillment/runner.js';
-import { EVENTS_CHANNEL, Notifier } from '../../src/live/notifier.js';
+import { EVENTS_CHANNEL, Notifier } from '../../src/eventstore/notifier.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ProjectionRuntime } from '../../src/projections/runtime.js';
 

@@ -7,7 +7,7 @@ import {
   type LiveEvent,
   type Subscription,
 } from '../../src/live/hub.js';
-import { Notifier } from '../../src/live/notifier.js';
+import { Notifier } from '../../src/eventstore/notifier.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 
 const logger = pino({ level: 'silent' });

@@ -6,7 +6,7 @@ import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTokenService, type TokenService } from '../../src/auth/tokens.js';
-import { attachWebSocketServer, type WebSocketServerHandle } from '../../src/live/ws.js';
+import { attachWebSocketServer, type WebSocketServerHandle } from '../../src/server/ws.js';
 import { startTestApp, TEST_AUTH_SECRET, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventStore } from '../../src/eventstore/store.js';
-import { Notifier } from '../../src/live/notifier.js';
+import { Notifier } from '../../src/eventstore/notifier.js';
 import { ProjectionRuntime, ReadTimeoutError } from '../../src/projections/runtime.js';
 import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.js';
 import type { Db } from '../../src/db/types.js';
 import { EventStore } from '../../src/eventstore/store.js';
-import { Notifier } from '../../src/live/notifier.js';
+import { Notifier } from '../../src/eventstore/notifier.js';
 import { ProjectionRuntime } from '../../src/projections/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { counts, countingProjection } from './toy.js';

@@ -6,7 +6,7 @@ import type { StoredEvent } from '../../src/eventstore/types.js';
 import type { OrderEvent } from '../../src/orders/events.js';
 import { ordersProjection } from '../../src/orders/projections.js';
 import { describeOrderEvent, orderEventTime } from '../../src/orders/timeline.js';
-import { allProjections } from '../../src/projections/registry.js';
+import { allProjections } from '../../src/server/projections.js';
 import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { ADDRESS, applyAll, createTables, EventLog, line, rowsOf, total } from './support.js';

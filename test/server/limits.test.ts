@@ -10,8 +10,8 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXAMPLE_QUERY } from '../../src/graphql/graphiql.js';
-import { getSchema } from '../../src/graphql/schema.js';
+import { EXAMPLE_QUERY } from '../../src/server/graphiql.js';
+import { getSchema } from '../../src/server/schema.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, wsClient, type Collected, type WsSession } from '../support/live.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { printSortedSchema } from '../../src/graphql/schema.js';
+import { printSortedSchema } from '../../src/server/schema.js';
 
 describe('schema.graphql', () => {
   it('is the printed, sorted schema of the code (run `npm run schema:print` after changing types)', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildApp, type App, type AppOverrides } from '../../src/app.js';
+import { buildApp, type App, type AppOverrides } from '../../src/server/app.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { TestDatabase } from './db.js';

@@ -1,4 +1,4 @@
-import type { Money } from '../shared/money.js';
+import type { Money } from './money.js';
 
 /**
  * `5997 EUR` → `"59.97 EUR"`. Works on the digits of the integer, never on a float, so

@@ -1,5 +1,5 @@
-import { validationError, type FieldError } from '../shared/decider.js';
-import { CURRENCY, MAX_AMOUNT, type Money } from '../shared/money.js';
+import { validationError, type FieldError } from './decider.js';
+import { CURRENCY, MAX_AMOUNT, type Money } from './money.js';
 
 /*
  * Input checks shared by the customer, catalogue and order deciders. A command's

@@ -1,14 +1,14 @@
-import { builder } from '../graphql/builder.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import { builder } from './builder.js';
+import type { GraphQLContext } from './context.js';
 import {
   checkFirst,
   connection,
   connectionType,
   readError,
   requireReader,
-} from '../graphql/read.js';
-import { InvalidCursorError, InvalidInputError } from './errors.js';
-import type { ReadAllOptions, StoredEvent } from './types.js';
+} from './read.js';
+import { InvalidCursorError, InvalidInputError } from '../eventstore/errors.js';
+import type { ReadAllOptions, StoredEvent } from '../eventstore/types.js';
 
 /*
  * The audit view of the log: `StoredEvent` (shared with the live feeds) and the admin

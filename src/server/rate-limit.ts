@@ -13,7 +13,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config/config.js';
-import type { GraphQLContext } from './context.js';
+import type { GraphQLContext } from '../graphql/context.js';
 
 /**
  * Who a limit counts against: the principal's user id, or for an anonymous request the

@@ -13,12 +13,12 @@ import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
-import type { GraphQLContext, Services } from './context.js';
+import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
 import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
 import { useMutationRateLimit } from './rate-limit.js';
-import { useSubscriptionCaps } from '../live/caps.js';
+import { useSubscriptionCaps } from './subscription-caps.js';
 import { getSchema } from './schema.js';
 
 /** What the WebSocket server hands to yoga's context factory for each operation. */

@@ -2,7 +2,7 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config/config.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { callerKey } from '../graphql/rate-limit.js';
+import { callerKey } from './rate-limit.js';
 
 /** Which cap refused a subscription. */
 export type SubscriptionCap = 'connection' | 'principal';

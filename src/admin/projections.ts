@@ -1,8 +1,8 @@
 import { builder } from '../graphql/builder.js';
 import { readError, requireReader } from '../graphql/read.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { RebuildRefused, type ProjectionStatus } from './runtime.js';
-import type { ProjectionProblem } from './types.js';
+import { RebuildRefused, type ProjectionStatus } from '../projections/runtime.js';
+import type { ProjectionProblem } from '../projections/types.js';
 
 function requireAdmin(ctx: GraphQLContext) {
   const principal = requireReader(ctx);

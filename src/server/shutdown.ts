@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
-import { onResponseHead } from './responses.js';
+import { onResponseHead } from '../observability/responses.js';
 
 /*
  * Graceful shutdown of the HTTP side (DESIGN: "Operating"; ADR 0008). The order matters:

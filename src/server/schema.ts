@@ -1,8 +1,8 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { builder } from './builder.js';
-import './scalars.js';
-import './system.js';
-import './errors.js';
+import { builder } from '../graphql/builder.js';
+import '../graphql/scalars.js';
+import '../graphql/system.js';
+import '../graphql/errors.js';
 import '../customers/graphql.js';
 import '../catalog/graphql.js';
 import '../orders/graphql.js';
@@ -10,10 +10,10 @@ import '../catalog/queries.js';
 import '../customers/queries.js';
 import '../orders/queries.js';
 import '../orders/history.js';
-import '../eventstore/graphql.js';
+import '../graphql/events.js';
 import '../orders/subscriptions.js';
 import '../fulfillment/graphql.js';
-import '../projections/graphql.js';
+import '../admin/projections.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -20,7 +20,7 @@ import {
   type TimelineEntry,
 } from '../orders/projections.js';
 import { ReadTimeoutError } from '../projections/runtime.js';
-import type { GraphQLContext } from './context.js';
+import type { GraphQLContext } from '../graphql/context.js';
 
 /**
  * Per-request DataLoaders over the read models' views. Each batches every `load` of one

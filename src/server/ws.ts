@@ -17,7 +17,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, wsCloseCodeFor, type TokenService } from '../auth/tokens.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import type { WebSocketInitialContext } from '../graphql/server.js';
+import type { WebSocketInitialContext } from './yoga.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface WebSocketOptions {
