@@ -1,23 +1,15 @@
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { PRODUCT_READ_MODELS, readAfterWrite } from '../server/loaders.js';
+import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
 import { COMMAND_ERRORS } from '../graphql/errors.js';
 import { commandIdField, MoneyInput, MoneyRef } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
-import type { Money } from '../shared/money.js';
 import type { ProductCommand } from './commands.js';
+import { CATALOG_PROJECTION, type ProductView } from './projections.js';
 import { productDecider, productStreamId } from './decider.js';
 
-/** A product as clients see it. */
-export interface ProductView {
-  id: string;
-  name: string;
-  imageUrl: string;
-  price: Money;
-  /** Units on hand that no order has reserved. */
-  availableStock: number;
-}
+readModelsReach('Product', { models: [CATALOG_PROJECTION] });
 
 export const ProductRef = builder.objectRef<ProductView>('Product').implement({
   description: 'Something the catalogue sells',
@@ -34,13 +26,7 @@ export const ProductRef = builder.objectRef<ProductView>('Product').implement({
 
 /** The product from the read model once it has caught up with `cursor` (read-your-writes). */
 const readProductAfter = (ctx: GraphQLContext, productId: string, cursor: string) =>
-  readAfterWrite(
-    ctx,
-    cursor,
-    PRODUCT_READ_MODELS,
-    (l) => l.product.load(productId),
-    `product ${productId}`,
-  );
+  readAfterWrite(ctx, cursor, 'Product', (l) => l.product.load(productId), `product ${productId}`);
 
 /**
  * A staff command on an existing product, answered with the product from the read model

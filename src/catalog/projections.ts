@@ -2,9 +2,19 @@ import type { Queryable } from '../db/types.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { ddlBlock, iso, loadByIds, upsertRows, type Column } from '../projections/batch.js';
 import type { Projection } from '../projections/types.js';
+import type { Money } from '../shared/money.js';
 import type { ProductEvent } from './events.js';
 import { productEventTypes } from './events.js';
-import type { ProductView } from './graphql.js';
+
+/** A product as clients see it. */
+export interface ProductView {
+  id: string;
+  name: string;
+  imageUrl: string;
+  price: Money;
+  /** Units on hand that no order has reserved. */
+  availableStock: number;
+}
 
 /** The catalogue read model: one row per product (view `products`). */
 export const CATALOG_PROJECTION = 'catalog';

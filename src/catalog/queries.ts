@@ -7,8 +7,8 @@ import {
   encodePageCursor,
   requireReader,
 } from '../graphql/read.js';
-import { ProductRef, type ProductView } from './graphql.js';
-import { countProducts, productsPage, type ProductKey } from './projections.js';
+import { ProductRef } from './graphql.js';
+import { countProducts, productsPage, type ProductKey, type ProductView } from './projections.js';
 
 /*
  * Catalogue queries (read model `products`). Any authenticated caller may read the

@@ -2,7 +2,7 @@ import { canActForCustomer } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { CUSTOMER_READ_MODELS, readAfterWrite } from '../server/loaders.js';
+import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
 import {
   COMMAND_ERRORS,
   BusinessRuleViolationResult,
@@ -14,15 +14,10 @@ import { commandIdField } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
 import type { StreamAppend } from '../eventstore/types.js';
 import { customerDecider, customerStreamId } from './decider.js';
+import { CUSTOMERS_PROJECTION, type CustomerView } from './projections.js';
 import { emailReservationDecider, emailReservationStreamId } from './email-reservation.js';
 
-/** A customer as clients see it. */
-export interface CustomerView {
-  id: string;
-  name: string;
-  email: string;
-  phone: string;
-}
+readModelsReach('Customer', { models: [CUSTOMERS_PROJECTION] });
 
 export const CustomerRef = builder.objectRef<CustomerView>('Customer').implement({
   description: 'Someone who places orders',
@@ -39,7 +34,7 @@ const readCustomerAfter = (ctx: GraphQLContext, customerId: string, cursor: stri
   readAfterWrite(
     ctx,
     cursor,
-    CUSTOMER_READ_MODELS,
+    'Customer',
     (l) => l.customer.load(customerId),
     `customer ${customerId}`,
   );

@@ -3,7 +3,6 @@ import { graphql } from 'graphql';
 import type { App } from '../server/app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
 import type { Principal } from '../auth/principal.js';
-import { uuidV5 } from '../fulfillment/ids.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createLoaders } from '../server/loaders.js';
 import { getSchema } from '../server/schema.js';
@@ -19,6 +18,7 @@ import {
   REFUND_REASONS,
   type DemoProduct,
 } from './data.js';
+import { uuidV5 } from '../shared/uuid.js';
 
 /*
  * The demo data set: customers, a catalogue and orders in every state, made the way a

@@ -2,7 +2,7 @@ import { isStaff } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import { COMMAND_ERRORS } from '../graphql/errors.js';
-import { ORDER_READ_MODELS, readAfterWrite } from '../server/loaders.js';
+import { readAfterWrite } from '../graphql/consistency.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { commandIdField } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
@@ -10,16 +10,16 @@ import { OrderRef } from '../orders/graphql.js';
 import { shipmentIdFor } from './ids.js';
 import {
   fulfillmentDecider,
-  fulfillmentStreamId,
   pendingCommands,
   type FulfillmentFailure,
-  type FulfillmentItem,
   type ItemStock,
-  type OutgoingCommand,
   type StartedFulfillment,
   type StepRecord,
 } from './process.js';
-import { shipmentDecider, shipmentStreamId } from './shipment.js';
+import { shipmentDecider } from './shipment.js';
+import { shipmentStreamId } from './events.js';
+import { type OutgoingCommand } from './triggers.js';
+import { fulfillmentStreamId, type FulfillmentItem } from './events.js';
 
 /** A started fulfillment process as the admin query shows it, with its stream version. */
 interface ProcessView {
@@ -212,7 +212,7 @@ builder.mutationField('markShipmentDelivered', (t) =>
           entity: await readAfterWrite(
             ctx,
             result.cursor,
-            ORDER_READ_MODELS,
+            'Order',
             (l) => l.order.load(orderId),
             `order ${orderId}`,
           ),

@@ -1,29 +1,30 @@
 import type { Principal } from '../auth/principal.js';
-import { productDecider } from '../catalog/decider.js';
+import { productDecider } from '../catalog/index.js';
 import type { CommandHandler, CommandEnvelope } from '../commands/handler.js';
 import { ConcurrencyError } from '../eventstore/errors.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import type { Logger } from '../observability/logger.js';
-import { orderDecider, orderStreamId } from '../orders/decider.js';
+import { orderDecider, orderStreamId } from '../orders/index.js';
 import type { Projection } from '../projections/types.js';
 import { DomainError } from '../shared/decider.js';
 import { deriveCommandId } from './ids.js';
+import { fulfillmentDecider, pendingCommands } from './process.js';
+import { shipmentDecider } from './shipment.js';
+import { describeFulfillmentEvent } from './timeline.js';
+import { type FulfillmentEvent } from './events.js';
 import {
-  fulfillmentDecider,
+  fulfillmentTriggerEventTypes,
+  type FulfillmentTrigger,
+  type OutgoingCommand,
+} from './triggers.js';
+import {
   fulfillmentItems,
   fulfillmentStreamId,
-  fulfillmentTriggerEventTypes,
-  pendingCommands,
   FULFILLMENT_STREAM_TYPE,
   type FulfillmentEventType,
   type FulfillmentStep,
-  type FulfillmentTrigger,
-  type FulfillmentEvent,
-  type OutgoingCommand,
-} from './process.js';
-import { shipmentDecider } from './shipment.js';
-import { describeFulfillmentEvent } from './timeline.js';
+} from './events.js';
 
 /*
  * The runner of the fulfillment process manager: a projection in `effects` mode, so the

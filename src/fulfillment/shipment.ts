@@ -4,65 +4,16 @@ import {
   MAX_REASON_LENGTH,
   MAX_REFERENCE_LENGTH,
 } from '../shared/field-checks.js';
-import { MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS } from '../orders/decider.js';
+import { MAX_ITEM_QUANTITY, MAX_ORDER_ITEMS } from '../orders/index.js';
 import {
   assertNever,
   type Decider,
   type DomainCommand,
-  type DomainEvent,
   notFound,
   ruleViolation,
   unexpectedEvent,
 } from '../shared/decider.js';
-
-/** Event-store stream type of shipments. */
-export const SHIPMENT_STREAM_TYPE = 'shipment';
-
-/** The stream that holds one shipment's events: `shipment-<uuid>`. */
-export const shipmentStreamId = (shipmentId: string): string => `shipment-${shipmentId}`;
-
-/** One product in a parcel: what the warehouse picks. The name is copied for the packing list. */
-export interface ShipmentItem {
-  productId: string;
-  productName: string;
-  quantity: number;
-}
-
-/**
- * A shipment: the parcel that carries a paid order's goods once its stock is reserved.
- * Created by the fulfillment process, dispatched when the order is handed to a carrier
- * (`shipOrder`), then delivered. Cancelled, instead, if the order is cancelled before it
- * ships, so the warehouse does not pack goods nobody will pay for.
- */
-export type ShipmentEvent =
-  | DomainEvent<
-      'ShipmentCreated',
-      { shipmentId: string; orderId: string; items: ShipmentItem[]; createdAt: string }
-    >
-  | DomainEvent<
-      'ShipmentDispatched',
-      {
-        shipmentId: string;
-        orderId: string;
-        carrier: string;
-        trackingNumber: string;
-        dispatchedAt: string;
-      }
-    >
-  | DomainEvent<'ShipmentDelivered', { shipmentId: string; orderId: string; deliveredAt: string }>
-  | DomainEvent<
-      'ShipmentCancelled',
-      { shipmentId: string; orderId: string; reason: string; cancelledAt: string }
-    >;
-
-export type ShipmentEventType = ShipmentEvent['type'];
-
-export const shipmentEventTypes: readonly ShipmentEventType[] = [
-  'ShipmentCreated',
-  'ShipmentDispatched',
-  'ShipmentDelivered',
-  'ShipmentCancelled',
-];
+import { SHIPMENT_STREAM_TYPE, type ShipmentEvent, type ShipmentItem } from './events.js';
 
 export type ShipmentCommand =
   | DomainCommand<

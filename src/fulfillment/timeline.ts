@@ -1,6 +1,6 @@
 import { assertNever } from '../shared/decider.js';
-import type { ConfirmedStep, FulfillmentEvent, FulfillmentStep } from './process.js';
-import type { ShipmentEvent } from './shipment.js';
+import { type ConfirmedStep, type FulfillmentEvent, type ShipmentEvent } from './events.js';
+import { type FulfillmentStep } from './events.js';
 
 /** The events of an order's fulfillment: its process stream and its shipment stream. */
 export type FulfillmentTimelineEvent = FulfillmentEvent | ShipmentEvent;

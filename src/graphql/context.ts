@@ -6,7 +6,6 @@ import type { EventStore } from '../eventstore/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubscriptionHub } from '../live/hub.js';
 import type { ProjectionRuntime } from '../projections/runtime.js';
-import type { Loaders } from '../server/loaders.js';
 
 /** Services shared by all requests, wired once by the composition root. */
 export interface Services {
@@ -32,10 +31,18 @@ export interface GraphQLContext extends Services {
   principal: Principal | null;
   /** Ties the events of one request together across services; from `x-correlation-id` or new. */
   correlationId: string;
-  /** Per-request DataLoaders over the read models (see `createLoaders`). */
+  /** Per-request DataLoaders over the read models (each feature's `loaders.ts`). */
   loaders: Loaders;
   /** The graphql-ws socket of a subscription (for back-pressure); absent over HTTP and SSE. */
   socket?: WebSocket;
   /** When the caller's token expires (ms since the epoch): ends SSE subscriptions then. */
   tokenExpiresAt?: number;
 }
+
+/**
+ * The request's DataLoaders, one entry per kind of row. Empty here on purpose: each feature
+ * adds its own by declaration merging (`declare module '../graphql/context.js'` in its
+ * `loaders.ts`), so this kernel names no feature and the server assembles them all.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Loaders {}

@@ -1,18 +1,12 @@
 import { builder } from './builder.js';
 import type { GraphQLContext } from './context.js';
-import {
-  checkFirst,
-  connection,
-  connectionType,
-  readError,
-  requireReader,
-} from './read.js';
+import { checkFirst, connection, connectionType, readError } from './read.js';
 import { InvalidCursorError, InvalidInputError } from '../eventstore/errors.js';
 import type { ReadAllOptions, StoredEvent } from '../eventstore/types.js';
 
 /*
- * The audit view of the log: `StoredEvent` (shared with the live feeds) and the admin
- * query `events`, which pages through the whole log in commit order (the store's one
+ * The log as GraphQL shows it: `StoredEvent` (shared by the admin query `events`, an
+ * order's history and the live feeds) and pages of it in commit order (the store's one
  * reader, `readAll`). Edge cursors are the events' log cursors, so a page can be resumed
  * with `after`, or handed to a subscription.
  */
@@ -73,28 +67,3 @@ export async function eventPage(
   }
   return connection(events.slice(0, limit), (e) => e.cursor, events.length > limit);
 }
-
-builder.queryField('events', (t) =>
-  t.field({
-    type: EventConnectionRef,
-    description: 'The whole log in commit order, optionally narrowed (admin only)',
-    args: {
-      after: t.arg({ type: 'Cursor', required: false }),
-      first: t.arg.int({ required: false, defaultValue: 100 }),
-      streamId: t.arg.id({ required: false }),
-      streamTypes: t.arg.stringList({ required: false }),
-      eventTypes: t.arg.stringList({ required: false }),
-    },
-    resolve: (_root, args, ctx) => {
-      const principal = requireReader(ctx);
-      if (principal.role !== 'admin') throw readError('FORBIDDEN', 'Only admins may read the log');
-      return eventPage(ctx, {
-        first: args.first,
-        after: args.after ?? null,
-        ...(args.streamId != null ? { streamId: String(args.streamId) } : {}),
-        ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),
-        ...(args.eventTypes ? { eventTypes: args.eventTypes } : {}),
-      });
-    },
-  }),
-);

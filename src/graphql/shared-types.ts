@@ -1,4 +1,4 @@
-import type { Address } from '../orders/events.js';
+import type { Address } from '../shared/address.js';
 import type { Money } from '../shared/money.js';
 import { builder } from './builder.js';
 

@@ -1,6 +1,20 @@
 import { GraphQLError } from 'graphql';
-import type { GraphQLContext } from '../graphql/context.js';
-import { SlowConsumerError, type LiveEvent, type Subscription } from './hub.js';
+import type { WebSocket } from 'ws';
+import {
+  SlowConsumerError,
+  type LiveEvent,
+  type Subscription,
+  type SubscriptionHub,
+} from './hub.js';
+
+/** What delivery needs of a subscriber's context: its socket (back-pressure) and token expiry. */
+export interface DeliveryContext {
+  live: SubscriptionHub;
+  /** The graphql-ws socket; absent over SSE. */
+  socket?: WebSocket;
+  /** When the caller's token expires (ms since the epoch): ends SSE feeds then. */
+  tokenExpiresAt?: number;
+}
 
 /**
  * Marks the end of a subscription the server ended (the subscriber could not keep up, or
@@ -28,7 +42,7 @@ export function cutOffError(c: CutOff): GraphQLError {
  * Ending the GraphQL subscription (complete, disconnect) releases the hub subscription.
  */
 export function deliver(
-  ctx: GraphQLContext,
+  ctx: DeliveryContext,
   sub: Subscription,
 ): AsyncGenerator<LiveEvent | CutOff> {
   const feed = pull(ctx, sub);
@@ -49,7 +63,7 @@ export function deliver(
  * client resumes with a fresh token and `after`.
  */
 function expiryOf(
-  ctx: GraphQLContext,
+  ctx: DeliveryContext,
 ): { expired: Promise<'expired'>; cancel(): void } | undefined {
   if (ctx.socket || ctx.tokenExpiresAt === undefined) return undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -66,7 +80,7 @@ function expiryOf(
   return { expired, cancel: () => clearTimeout(timer) };
 }
 
-async function* pull(ctx: GraphQLContext, sub: Subscription): AsyncGenerator<LiveEvent | CutOff> {
+async function* pull(ctx: DeliveryContext, sub: Subscription): AsyncGenerator<LiveEvent | CutOff> {
   const expiry = expiryOf(ctx);
   try {
     for (;;) {

@@ -1,4 +1,4 @@
-import type { ProductInfo } from '../catalog/decider.js';
+import type { ProductInfo } from '../catalog/index.js';
 import type { DomainCommand } from '../shared/decider.js';
 import type { Money } from '../shared/money.js';
 

@@ -1,4 +1,4 @@
-import type { ProductInfo } from '../catalog/decider.js';
+import type { ProductInfo } from '../catalog/index.js';
 import { formatMoney } from '../shared/money-format.js';
 import {
   FieldChecks,

@@ -1,15 +1,10 @@
 import type { DomainEvent } from '../shared/decider.js';
+import type { Address } from '../shared/address.js';
 import type { Money } from '../shared/money.js';
 
+export type { Address };
+
 /** Where an order is delivered. `line2` is absent (not empty) when there is none. */
-export interface Address {
-  line1: string;
-  line2?: string;
-  city: string;
-  postalCode: string;
-  /** ISO 3166-1 alpha-2, upper case (`DE`, `US` …). */
-  country: string;
-}
 
 /**
  * One product in an order. Name, picture and unit price are copied from the catalogue when

@@ -1,14 +1,14 @@
 import { canActForCustomer, type Principal } from '../auth/principal.js';
 import { ProductRef } from '../catalog/graphql.js';
-import { productDecider, productInfo, productStreamId } from '../catalog/decider.js';
+import { productDecider, productInfo, productStreamId } from '../catalog/index.js';
 import { formatMoney } from '../shared/money-format.js';
-import type { ProductInfo } from '../catalog/decider.js';
+import type { ProductInfo } from '../catalog/index.js';
 import { CustomerRef } from '../customers/graphql.js';
-import { customerStreamId } from '../customers/decider.js';
+import { customerStreamId } from '../customers/index.js';
 import { builder } from '../graphql/builder.js';
 import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { ORDER_READ_MODELS, readAfterWrite } from '../server/loaders.js';
+import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
 import { COMMAND_ERRORS, ForbiddenErrorResult } from '../graphql/errors.js';
 import {
   AddressInput,
@@ -23,7 +23,7 @@ import { multiply } from '../shared/money.js';
 import type { OrderCommand } from './commands.js';
 import { orderDecider, orderStreamId, type OrderState } from './decider.js';
 import type { OrderLine } from './events.js';
-import type { OrderReadModel } from './projections.js';
+import { ORDERS_PROJECTION, type OrderReadModel } from './projections.js';
 
 /** An order as clients see it: the read model's row (projection `orders`). */
 export type OrderView = OrderReadModel;
@@ -73,6 +73,9 @@ const ShipmentRef = builder.objectRef<NonNullable<OrderView['shipment']>>('Shipm
     status: t.exposeString('status', { description: 'SHIPPED, then DELIVERED' }),
   }),
 });
+
+// An order shows its customer and its items' products.
+readModelsReach('Order', { models: [ORDERS_PROJECTION], types: ['Customer', 'Product'] });
 
 export const OrderRef = builder.objectRef<OrderView>('Order').implement({
   description: 'An order of one customer',
@@ -171,7 +174,7 @@ async function runOrderCommand(
 
 /** The order from the read model once it has caught up with `cursor` (read-your-writes). */
 const readOrderAfter = (ctx: GraphQLContext, orderId: string, cursor: string) =>
-  readAfterWrite(ctx, cursor, ORDER_READ_MODELS, (l) => l.order.load(orderId), `order ${orderId}`);
+  readAfterWrite(ctx, cursor, 'Order', (l) => l.order.load(orderId), `order ${orderId}`);
 
 /** The catalogue entries of the given products, as the write model has them now. */
 async function catalogue(

@@ -2,7 +2,7 @@ import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { CustomerRef } from '../customers/graphql.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { awaitReadModels, ORDER_READ_MODELS } from '../server/loaders.js';
+import { awaitReadModels, readModelsOf, readModelsReach } from '../graphql/consistency.js';
 import {
   checkFirst,
   connection,
@@ -12,7 +12,13 @@ import {
   readError,
   requireReader,
 } from '../graphql/read.js';
+import { MoneyRef } from '../graphql/shared-types.js';
 import { OrderRef, OrderStatusEnum } from './graphql.js';
+import {
+  CUSTOMER_STATS_PROJECTION,
+  type OrderStatisticsView,
+  type StatusCount,
+} from './statistics.js';
 import {
   countOrders,
   ordersPage,
@@ -133,7 +139,7 @@ builder.queryField('order', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
-      await awaitReadModels(ctx, args.consistentWith, ORDER_READ_MODELS);
+      await awaitReadModels(ctx, args.consistentWith, readModelsOf('Order'));
       const order = await ctx.loaders.order.load(String(args.id).toLowerCase());
       return order && canActForCustomer(principal, order.customerId) ? order : null;
     },
@@ -168,7 +174,7 @@ builder.queryField('orders', (t) =>
           throw readError('FORBIDDEN', 'A customer may only list its own orders');
         filter.customerId = own;
       }
-      await awaitReadModels(ctx, args.consistentWith, ORDER_READ_MODELS);
+      await awaitReadModels(ctx, args.consistentWith, readModelsOf('Order'));
       return orderConnection(ctx, filter, args);
     },
   }),
@@ -188,6 +194,79 @@ builder.objectField(CustomerRef, 'orders', (t) =>
       if (!canActForCustomer(principal, c.id))
         throw readError('FORBIDDEN', 'These orders belong to another customer');
       return orderConnection(ctx, { customerId: c.id, status: args.status ?? null }, args);
+    },
+  }),
+);
+
+// ---------------------------------------------------------------------------------------
+// A customer's order statistics (read model `customer_stats`). Staff read anyone's; a
+// customer only its own: `orderStatistics(customerId)` of someone else is FORBIDDEN,
+// since it names the customer explicitly and always has an answer.
+
+readModelsReach('Customer', { models: [CUSTOMER_STATS_PROJECTION], types: ['Order'] });
+
+const StatusCountRef = builder.objectRef<StatusCount>('StatusCount').implement({
+  fields: (t) => ({
+    status: t.field({ type: OrderStatusEnum, resolve: (s) => s.status }),
+    count: t.exposeInt('count'),
+  }),
+});
+
+export const OrderStatisticsRef = builder
+  .objectRef<OrderStatisticsView>('OrderStatistics')
+  .implement({
+    description:
+      'A customer’s orders in figures. Spent = PAID and SHIPPED orders (not PENDING, not CANCELLED); money in the currency of most such orders (XXX when there are none)',
+    fields: (t) => ({
+      customerId: t.exposeID('customerId'),
+      orderCount: t.exposeInt('orderCount', { description: 'Every order, whatever its status' }),
+      totalSpent: t.field({
+        type: MoneyRef,
+        description: 'Sum of the totals of PAID and SHIPPED orders in the main currency',
+        resolve: (s) => s.totalSpent,
+      }),
+      averageOrderValue: t.field({
+        type: MoneyRef,
+        description:
+          'totalSpent / the number of PAID and SHIPPED orders in that currency, rounded half up; 0 without any',
+        resolve: (s) => s.averageOrderValue,
+      }),
+      byStatus: t.field({
+        type: [StatusCountRef],
+        description: 'Orders per status, every status listed',
+        resolve: (s) => s.byStatus,
+      }),
+      totalSpentByCurrency: t.field({
+        type: [MoneyRef],
+        description: 'What was spent in each currency (for customers ordering in several)',
+        resolve: (s) => s.totalSpentByCurrency,
+      }),
+    }),
+  });
+
+builder.objectField(CustomerRef, 'statistics', (t) =>
+  t.field({
+    type: OrderStatisticsRef,
+    resolve: (c, _args, ctx) => {
+      const principal = requireReader(ctx);
+      if (!canActForCustomer(principal, c.id))
+        throw readError('FORBIDDEN', 'These statistics belong to another customer');
+      return ctx.loaders.statistics.load(c.id);
+    },
+  }),
+);
+
+builder.queryField('orderStatistics', (t) =>
+  t.field({
+    type: OrderStatisticsRef,
+    description: 'A customer’s order statistics (a customer token: its own only)',
+    args: { customerId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      const customerId = String(args.customerId).toLowerCase();
+      if (!canActForCustomer(principal, customerId))
+        throw readError('FORBIDDEN', 'A customer may only read its own statistics');
+      return ctx.loaders.statistics.load(customerId);
     },
   }),
 );

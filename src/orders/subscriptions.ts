@@ -2,9 +2,6 @@ import { GraphQLError } from 'graphql';
 import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { compareLogPositions, decodeCursor } from '../eventstore/cursor.js';
 import { StoredEventRef } from '../graphql/events.js';
-import { shipmentIdFor } from '../fulfillment/ids.js';
-import { FULFILLMENT_STREAM_TYPE, fulfillmentStreamId } from '../fulfillment/process.js';
-import { SHIPMENT_STREAM_TYPE, shipmentStreamId } from '../fulfillment/shipment.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
@@ -15,6 +12,8 @@ import type { OrderEvent } from './events.js';
 import { OrderStatusEnum } from './graphql.js';
 import { ORDER_MILESTONES } from './live.js';
 import { timelineLine } from './timeline.js';
+import { SHIPMENT_STREAM_TYPE, shipmentIdFor, shipmentStreamId } from '../fulfillment/events.js';
+import { FULFILLMENT_STREAM_TYPE, fulfillmentStreamId } from '../fulfillment/events.js';
 
 /** One step of an order's life, as live feeds show it. */
 interface TimelineEvent {

@@ -10,7 +10,7 @@ import '../catalog/queries.js';
 import '../customers/queries.js';
 import '../orders/queries.js';
 import '../orders/history.js';
-import '../graphql/events.js';
+import '../admin/events.js';
 import '../orders/subscriptions.js';
 import '../fulfillment/graphql.js';
 import '../admin/projections.js';

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveCommandId } from '../../src/fulfillment/ids.js';
-import { fulfillmentDecider, fulfillmentStreamId } from '../../src/fulfillment/process.js';
+import { fulfillmentDecider } from '../../src/fulfillment/process.js';
 import { FULFILLMENT_PRINCIPAL } from '../../src/fulfillment/runner.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
 import { CANCEL_ORDER, payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { eventually } from '../support/wait.js';
+import { fulfillmentStreamId } from '../../src/fulfillment/events.js';
 
 /**
  * The fulfillment process through the API: the milestones on the `orderTimeline`

@@ -2,17 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productDecider, productStreamId } from '../../src/catalog/decider.js';
 import { shipmentIdFor } from '../../src/fulfillment/ids.js';
-import {
-  fulfillmentDecider,
-  fulfillmentStreamId,
-  type FulfillmentState,
-} from '../../src/fulfillment/process.js';
-import { shipmentStreamId } from '../../src/fulfillment/shipment.js';
+import { fulfillmentDecider, type FulfillmentState } from '../../src/fulfillment/process.js';
 import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/decider.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { eventually } from '../support/wait.js';
+import { shipmentStreamId } from '../../src/fulfillment/events.js';
+import { fulfillmentStreamId } from '../../src/fulfillment/events.js';
 
 /**
  * The fulfillment process end to end through the HTTP server: payment → stock reserved →

@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandHandler } from '../../src/commands/handler.js';
 import { shipmentIdFor } from '../../src/fulfillment/ids.js';
-import { fulfillmentDecider, fulfillmentStreamId } from '../../src/fulfillment/process.js';
+import { fulfillmentDecider } from '../../src/fulfillment/process.js';
 import { fulfillmentProcess, type FulfillmentProcess } from '../../src/fulfillment/runner.js';
-import { shipmentStreamId } from '../../src/fulfillment/shipment.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ProjectionRuntime } from '../../src/projections/runtime.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { eventually } from '../support/wait.js';
+import { shipmentStreamId } from '../../src/fulfillment/events.js';
+import { fulfillmentStreamId } from '../../src/fulfillment/events.js';
 
 /**
  * The fulfillment runner when its commands fail: a transient failure (a lost connection)

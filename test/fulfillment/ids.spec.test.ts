@@ -4,9 +4,9 @@ import {
   deriveCommandId,
   SHIPMENT_ID_NAMESPACE,
   shipmentIdFor,
-  uuidV5,
 } from '../../src/fulfillment/index.js';
 import { UUID } from '../../src/shared/field-checks.js';
+import { uuidV5 } from '../../src/shared/uuid.js';
 
 const eventId = 'eeeeeeee-0000-4000-8000-000000000001';
 const orderId = '9e4f5a60-1b2c-4d3e-8f70-a1b2c3d4e5f6';

@@ -6,13 +6,13 @@ import type { Queryable } from '../../src/db/types.js';
 import { shipmentIdFor } from '../../src/fulfillment/ids.js';
 import {
   fulfillmentDecider,
-  fulfillmentStreamId,
   pendingCommands,
   type FulfillmentState,
 } from '../../src/fulfillment/process.js';
 import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/decider.js';
 import type { TestApp } from '../support/app.js';
 import { PAY_ORDER } from '../support/seed.js';
+import { fulfillmentStreamId } from '../../src/fulfillment/events.js';
 
 /*
  * Shared by the fulfillment load and crash tests: a seeded plan of products and orders,

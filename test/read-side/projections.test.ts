@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogProjection } from '../../src/catalog/projections.js';
-import { customerStatsProjection, customersProjection } from '../../src/customers/projections.js';
+import { customersProjection } from '../../src/customers/projections.js';
 import type { StoredEvent } from '../../src/eventstore/types.js';
 import type { OrderEvent } from '../../src/orders/events.js';
 import { ordersProjection } from '../../src/orders/projections.js';
@@ -10,6 +10,7 @@ import { allProjections } from '../../src/server/projections.js';
 import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { ADDRESS, applyAll, createTables, EventLog, line, rowsOf, total } from './support.js';
+import { customerStatsProjection } from '../../src/orders/statistics.js';
 
 /**
  * Each projection applied directly (`projection.apply` in a transaction, as the runtime

@@ -1,0 +1,99 @@
+import type { ProductCommand, ProductEvent } from '../catalog/index.js';
+import type { OrderCommand, OrderEvent } from '../orders/index.js';
+import type { DomainEvent } from '../shared/decider.js';
+import type { FulfillmentItem, FulfillmentStep, ShipmentEvent } from './events.js';
+import type { ShipmentCommand } from './shipment.js';
+
+/*
+ * What the fulfillment process takes in (triggers: the log events it reacts to, command
+ * outcomes, deadline checks) and what it sends out (commands addressed to other streams).
+ */
+
+interface Outgoing<T extends string, C> {
+  /** Derived from the cause and the step: the same on every re-run. */
+  commandId: string;
+  step: FulfillmentStep;
+  /** The aggregate that receives the command. */
+  target: T;
+  streamId: string;
+  command: C;
+}
+
+/** A command the process sends, addressed to one aggregate's stream. */
+export type OutgoingCommand =
+  | Outgoing<'product', ProductCommand>
+  | Outgoing<'order', OrderCommand>
+  | Outgoing<'shipment', ShipmentCommand>;
+
+// ---------------------------------------------------------------------------------------
+// Triggers
+
+type EventOf<E extends DomainEvent, T extends E['type']> = Extract<E, { type: T }>;
+
+/** A log event as the runner hands it over: the event and its id in the store. */
+export type Observed<E extends DomainEvent> = E & { eventId: string };
+
+/**
+ * What the process reacts to. Log events come with their event id, the cause every
+ * command id is derived from. Command outcomes name the command; what follows from them
+ * derives its ids from that command id.
+ */
+export type FulfillmentTrigger =
+  /**
+   * An order was paid. `items` are the order's lines, which the runner reads from the
+   * order stream: they cannot change once the order is paid, so any read gives the same.
+   */
+  | (Observed<EventOf<OrderEvent, 'OrderPaid'>> & { items: FulfillmentItem[] })
+  | Observed<EventOf<OrderEvent, 'OrderReadyToShip' | 'OrderShipped' | 'OrderCancelled'>>
+  | Observed<EventOf<ProductEvent, 'StockReserved' | 'StockReleased'>>
+  | Observed<EventOf<ShipmentEvent, 'ShipmentCreated' | 'ShipmentDispatched' | 'ShipmentCancelled'>>
+  /** A ReserveStock the process sent was refused with INSUFFICIENT_STOCK. */
+  | {
+      type: 'StockReservationRefused';
+      data: {
+        orderId: string;
+        commandId: string;
+        /** Units the product had available, as the runner learnt when refused. */
+        available: number;
+        refusedAt: string;
+      };
+    }
+  /** Any other business refusal (a DomainError) of a command the process sent. */
+  | {
+      type: 'CommandRejected';
+      data: {
+        orderId: string;
+        commandId: string;
+        code: string;
+        message: string;
+        rejectedAt: string;
+      };
+    }
+  /** A command the process sent failed for good: the runner gave up retrying. */
+  | {
+      type: 'CommandFailed';
+      data: { orderId: string; commandId: string; reason: string; failedAt: string };
+    }
+  /** Time passes: flags the process if it is late (see {@link isLate}). */
+  | {
+      type: 'CheckReservationDeadline';
+      data: { orderId: string; now: string; limitMs: number };
+    };
+
+export type FulfillmentTriggerType = FulfillmentTrigger['type'];
+
+/** The log events the process reacts to: the runner's reader filter. */
+export const fulfillmentTriggerEventTypes = [
+  'OrderPaid',
+  'OrderReadyToShip',
+  'OrderShipped',
+  'OrderCancelled',
+  'StockReserved',
+  'StockReleased',
+  'ShipmentCreated',
+  'ShipmentDispatched',
+  'ShipmentCancelled',
+] as const satisfies readonly FulfillmentTriggerType[];
+
+/** The order whose process a trigger belongs to: every trigger names it. */
+export const triggerOrderId = (trigger: FulfillmentTrigger): string => trigger.data.orderId;

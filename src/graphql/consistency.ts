@@ -1,0 +1,100 @@
+import { GraphQLError } from 'graphql';
+import { ReadTimeoutError } from '../projections/runtime.js';
+import type { GraphQLContext, Loaders } from './context.js';
+import { clearLoaders } from './loaders.js';
+
+/*
+ * Read-your-writes (docs/architecture.md, "Read side"): a read with `consistentWith`, and
+ * the entity of a mutation's success, wait until the read models that the answer can
+ * reach have applied the log up to a cursor.
+ *
+ * Which read models an object type can reach is declared by the features that define
+ * its fields (`readModelsReach`): the orders feature adds `Customer.orders`, so a
+ * `Customer` reaches the order read models too, without the customers feature knowing.
+ */
+
+interface Reach {
+  models: Set<string>;
+  types: Set<string>;
+}
+const reach = new Map<string, Reach>();
+
+/**
+ * Declares that fields of `typeName` read the projections `models` and lead to objects of
+ * the types `types` (whose own read models count too).
+ */
+export function readModelsReach(
+  typeName: string,
+  r: { models?: readonly string[]; types?: readonly string[] },
+): void {
+  const entry = reach.get(typeName) ?? { models: new Set(), types: new Set() };
+  for (const m of r.models ?? []) entry.models.add(m);
+  for (const t of r.types ?? []) entry.types.add(t);
+  reach.set(typeName, entry);
+}
+
+/** Every projection an object of `typeName` can reach through its fields, sorted. */
+export function readModelsOf(typeName: string): string[] {
+  const models = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (t: string) => {
+    if (seen.has(t)) return;
+    seen.add(t);
+    const r = reach.get(t);
+    if (!r) return;
+    for (const m of r.models) models.add(m);
+    for (const next of r.types) visit(next);
+  };
+  visit(typeName);
+  return [...models].sort();
+}
+
+export const DEFAULT_READ_TIMEOUT_MS = 5_000;
+
+/**
+ * Resolves once the named projections have applied the log up to `cursor`; after the
+ * read timeout (`readTimeoutMs` of the services, default 5 s) a GraphQL error with code
+ * READ_TIMEOUT. A null/empty cursor returns at once.
+ *
+ * The request's loaders are emptied after the wait: something another field (or an
+ * earlier mutation of the same operation) loaded before may be older than the cursor.
+ */
+export async function awaitReadModels(
+  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders'>,
+  cursor: string | null | undefined,
+  names: readonly string[],
+): Promise<void> {
+  if (!cursor) return;
+  const timeout = ctx.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  try {
+    await ctx.projections.waitFor(cursor, names, timeout);
+  } catch (err) {
+    if (err instanceof ReadTimeoutError) {
+      throw new GraphQLError(
+        `The read models did not reach cursor ${cursor} within ${timeout} ms; try again shortly`,
+        { extensions: { code: 'READ_TIMEOUT', cursor, waitedMs: timeout } },
+      );
+    }
+    throw err;
+  }
+  clearLoaders(ctx.loaders);
+}
+
+/**
+ * The entity a mutation's success shows: from the read model, once it has caught up with
+ * the command's cursor (read-your-writes). If the read models do not catch up in time the
+ * mutation answers READ_TIMEOUT; its command stays applied (a retry with the same
+ * commandId appends nothing and answers with the same cursor).
+ */
+export async function readAfterWrite<T>(
+  ctx: GraphQLContext,
+  cursor: string,
+  typeName: string,
+  load: (loaders: Loaders) => Promise<T | null>,
+  what: string,
+): Promise<T> {
+  await awaitReadModels(ctx, cursor, readModelsOf(typeName));
+  const entity = await load(ctx.loaders);
+  if (entity === null) throw new Error(`${what} is missing from the read model at ${cursor}`);
+  return entity;
+}
