@@ -5,7 +5,7 @@ import type { Config } from '../config/config.js';
 import { MIN_SECRET_LENGTH, type TokenService } from './tokens.js';
 
 /**
- * Development mode (API.md, "Operating interface"): with the embedded engine and no
+ * Development mode (docs/architecture.md, "Security"): with the embedded engine and no
  * STRATA_AUTH_SECRET, tokens are signed with a random secret kept in the data folder
  * (`<STRATA_DATA_DIR>/dev-secret`, mode 0600), so development tokens survive restarts and
  * `npm run token` mints tokens the running server accepts. Never in production, never with

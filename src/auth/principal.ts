@@ -1,7 +1,7 @@
 /**
  * Who is making a request. Every GraphQL operation runs on behalf of exactly one
- * principal, taken from its bearer token (see "Authentication" in API.md and the Security
- * section of DESIGN.md); its `userId` goes into the metadata of each event it causes.
+ * principal, taken from its bearer token (docs/architecture.md,
+ * "Security"); its `userId` goes into the metadata of each event it causes.
  */
 
 /** The roles a token can carry; nothing else is accepted. */

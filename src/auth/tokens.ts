@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ROLES, type Principal } from './principal.js';
 
 /**
- * Bearer tokens (see "Authentication" in API.md): compact JWTs carrying
+ * Bearer tokens (docs/architecture.md, "Security"): compact JWTs carrying
  *
  * | claim         | meaning                                                  |
  * |---------------|----------------------------------------------------------|

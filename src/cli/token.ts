@@ -1,6 +1,6 @@
 /**
- * Mint a token for the configured secret, printed alone on stdout (API.md, "Operating
- * interface"):
+ * Mint a token for the configured secret, printed alone on stdout (docs/architecture.md,
+ * "Security"; README, tokens):
  *
  *   npm run -s token -- --role admin|customer|service [--customer <id>] [--ttl <seconds>] [--sub <userId>]
  *

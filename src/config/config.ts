@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * Runtime configuration, read from the environment once at start (see the "Operating
- * interface" table of API.md). A bad value stops the process with a message naming the
+ * Runtime configuration, read from the environment once at start (every variable is in
+ * the README's configuration table). A bad value stops the process with a message naming the
  * variable, rather than surfacing later as an obscure failure.
  */
 export interface Config {

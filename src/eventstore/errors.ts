@@ -3,7 +3,7 @@ export class EventStoreError extends Error {
   override name = 'EventStoreError';
 }
 
-/** What an append expects of its stream (invariant 2 of DESIGN.md). */
+/** What an append expects of its stream (docs/architecture.md, "Event store invariants"). */
 export type ExpectedVersion = 'any' | 'noStream' | 'streamExists' | number;
 
 /** The stream was not at the version the append expected; nothing was written. */

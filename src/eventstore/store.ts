@@ -69,7 +69,7 @@ const EVENT_COLUMNS = `event_id, stream_id, stream_type, event_type, schema_vers
   global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata, correlation_id, causation_id`;
 
 /**
- * The append-only event store (DESIGN.md, "Event store invariants"). All its SQL lives
+ * The append-only event store (docs/architecture.md, "Event store invariants"). All its SQL lives
  * here and in the `strata_append` function of the first migration.
  */
 export class EventStore {

@@ -78,7 +78,7 @@ export async function asCommand<T>(
   }
 }
 
-/** What every `…Success` of API.md carries, plus the entity it names. */
+/** What every `…Success` payload carries, plus the entity it names (docs/architecture.md). */
 export interface CommandSuccess<T> {
   /** Cursor of the last event the command appended. */
   cursor: string;

@@ -8,7 +8,7 @@ import { DomainError, type FieldError } from '../shared/decider.js';
 import { builder } from './builder.js';
 
 /*
- * The typed errors of API.md. Resolvers throw these (or domain/store errors that
+ * The typed errors of the API (docs/architecture.md, "GraphQL contract conventions"). Resolvers throw these (or domain/store errors that
  * `toTypedError` maps onto them); the Pothos errors plugin turns them into members of the
  * mutation's payload union. Anything else stays an unexpected, masked GraphQL error.
  */

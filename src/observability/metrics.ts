@@ -178,8 +178,8 @@ export class Metrics {
   }
 
   /**
-   * Readers of the log wait for the oldest writing transaction of the database (DESIGN.md,
-   * invariant 5): its age and backend pid, read when Prometheus scrapes.
+   * Readers of the log wait for the oldest writing transaction of the database (docs/architecture.md,
+   * "Event store invariants", the read horizon): its age and backend pid, read when Prometheus scrapes.
    */
   observeReaderHorizon(oldest: () => Promise<{ pid: number; seconds: number } | null>): void {
     let latest: Promise<{ pid: number; seconds: number } | null> | undefined;

@@ -29,7 +29,7 @@ export const MAX_ORDER_ITEMS = 10;
 /** Units of one product per order, at most. */
 export const MAX_ITEM_QUANTITY = 1000;
 
-/** The statuses of API.md's `OrderStatus`. */
+/** The statuses of the API's `OrderStatus` (schema.graphql). */
 export type OrderStatus = 'PENDING' | 'PAID' | 'SHIPPED' | 'CANCELLED';
 
 /** A payment accepted for an order: exactly its total. */

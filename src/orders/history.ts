@@ -12,7 +12,8 @@ import type { OrderEvent, OrderLine } from './events.js';
 import { OrderItemRef, OrderStatusEnum } from './graphql.js';
 
 /*
- * Temporal and audit queries of an order (API.md). They read the event store, never the
+ * Temporal and audit queries of an order (docs/architecture.md, "Event store
+ * invariants", temporal reads). They read the event store, never the
  * projections: the state as of a version or a time is folded by the command handler's
  * `load` (the newest snapshot at or below the target, then the events after it), the
  * status history and the event list come from the order's stream.

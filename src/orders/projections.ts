@@ -468,7 +468,7 @@ export async function ordersByIds(
   return r.rows.map(toReadModel);
 }
 
-/** What a list of orders may be narrowed by (API.md `OrderFilter`). */
+/** What a list of orders may be narrowed by (the API's `OrderFilter`). */
 export interface OrderListFilter {
   customerId?: string | null | undefined;
   status?: OrderStatus | null | undefined;

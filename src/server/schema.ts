@@ -23,7 +23,7 @@ export function getSchema(): GraphQLSchema {
   return schema;
 }
 
-/** The printed, sorted SDL committed as `schema.graphql` (API.md). */
+/** The printed, sorted SDL committed as `schema.graphql` (the contract: docs/architecture.md). */
 export function printSortedSchema(): string {
   return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import { onResponseHead } from '../observability/responses.js';
 
 /*
- * Graceful shutdown of the HTTP side (DESIGN: "Operating"; ADR 0008). The order matters:
+ * Graceful shutdown of the HTTP side (docs/adr/0008-observability-and-shutdown.md). The order matters:
  *  1. stop accepting connections, and tell keep-alive clients this connection ends; open
  *     graphql-ws sockets answer new operations with SHUTTING_DOWN (nothing runs);
  *  2. let in-flight requests, and queries and mutations running on graphql-ws sockets,

@@ -37,7 +37,8 @@ export interface FieldError {
 
 /**
  * An expected refusal: bad input, a broken business rule, a missing entity. The GraphQL
- * layer turns each kind into the typed error of API.md.
+ * layer turns each kind into a typed error (docs/architecture.md,
+ * "GraphQL contract conventions").
  */
 export class DomainError extends Error {
   override name = 'DomainError';

@@ -980,7 +980,7 @@ describe('order decider', () => {
       }
     });
 
-    it('leads to the status named by API.md', () => {
+    it('leads to the status the API names', () => {
       const statusAfter = (situation: Situation, command: OrderCommand): OrderState['status'] => {
         const state = orders.given(histories[situation]).state;
         return orderDecider.decide(command, state).reduce(orderDecider.evolve, state).status;

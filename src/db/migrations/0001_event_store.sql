@@ -1,5 +1,5 @@
 -- The event store: streams, the append-only log, command idempotency and snapshots.
--- See ../shared/DESIGN.md, "Event store invariants".
+-- See docs/architecture.md, "Event store invariants".
 
 CREATE TABLE streams (
   stream_id   text PRIMARY KEY,
