@@ -1,8 +1,12 @@
 import { builder } from '../graphql/builder.js';
-import { EventConnectionRef, eventPage } from '../graphql/events.js';
+import { EventConnectionRef, eventPage, StoredEventRef } from '../graphql/events.js';
 import { readError, requireReader } from '../graphql/read.js';
+import { cutOffError, deliver, isCutOff } from '../live/delivery.js';
 
-/* The admin query `events`: the whole log in commit order, for audit and debugging. */
+/*
+ * The admin view of the log: the query `events` pages through it in commit order, the
+ * subscription `events` follows it live (for audit and debugging).
+ */
 
 builder.queryField('events', (t) =>
   t.field({
@@ -25,6 +29,35 @@ builder.queryField('events', (t) =>
         ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),
         ...(args.eventTypes ? { eventTypes: args.eventTypes } : {}),
       });
+    },
+  }),
+);
+
+builder.subscriptionField('events', (t) =>
+  t.field({
+    type: StoredEventRef,
+    description: 'The whole log in commit order, live; from `after` when given (admin only)',
+    args: {
+      after: t.arg({ type: 'Cursor', required: false }),
+      streamTypes: t.arg.stringList({ required: false }),
+      eventTypes: t.arg.stringList({ required: false }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const principal = requireReader(ctx);
+      if (principal.role !== 'admin')
+        throw readError('FORBIDDEN', 'Only admins may follow the log');
+      const sub = ctx.live.subscribe(
+        {
+          ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),
+          ...(args.eventTypes ? { eventTypes: args.eventTypes } : {}),
+        },
+        args.after ? { replay: 'after', after: args.after } : { replay: 'none' },
+      );
+      return deliver(ctx, sub);
+    },
+    resolve: (item) => {
+      if (isCutOff(item)) throw cutOffError(item);
+      return item;
     },
   }),
 );

@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { compareLogPositions, decodeCursor } from '../eventstore/cursor.js';
-import { StoredEventRef } from '../graphql/events.js';
 import { builder } from '../graphql/builder.js';
+import { StoredEventRef } from '../graphql/events.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { cutOffError, deliver, isCutOff, type CutOff } from '../live/delivery.js';
@@ -12,8 +12,13 @@ import type { OrderEvent } from './events.js';
 import { OrderStatusEnum } from './graphql.js';
 import { ORDER_MILESTONES } from './live.js';
 import { timelineLine } from './timeline.js';
-import { SHIPMENT_STREAM_TYPE, shipmentIdFor, shipmentStreamId } from '../fulfillment/events.js';
-import { FULFILLMENT_STREAM_TYPE, fulfillmentStreamId } from '../fulfillment/events.js';
+import {
+  FULFILLMENT_STREAM_TYPE,
+  fulfillmentStreamId,
+  SHIPMENT_STREAM_TYPE,
+  shipmentIdFor,
+  shipmentStreamId,
+} from '../fulfillment/events.js';
 
 /** One step of an order's life, as live feeds show it. */
 interface TimelineEvent {
@@ -200,34 +205,5 @@ builder.subscriptionField('orderUpdates', (t) =>
       return deliver(ctx, sub);
     },
     resolve: (item, _args, ctx) => toTimelineEvent(ctx, item),
-  }),
-);
-
-builder.subscriptionField('events', (t) =>
-  t.field({
-    type: StoredEventRef,
-    description: 'The whole log in commit order, live; from `after` when given (admin only)',
-    args: {
-      after: t.arg({ type: 'Cursor', required: false }),
-      streamTypes: t.arg.stringList({ required: false }),
-      eventTypes: t.arg.stringList({ required: false }),
-    },
-    subscribe: (_root, args, ctx) => {
-      const principal = requireReader(ctx);
-      if (principal.role !== 'admin')
-        throw readError('FORBIDDEN', 'Only admins may follow the log');
-      const sub = ctx.live.subscribe(
-        {
-          ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),
-          ...(args.eventTypes ? { eventTypes: args.eventTypes } : {}),
-        },
-        args.after ? { replay: 'after', after: args.after } : { replay: 'none' },
-      );
-      return deliver(ctx, sub);
-    },
-    resolve: (item) => {
-      if (isCutOff(item)) throw cutOffError(item);
-      return item;
-    },
   }),
 );
