@@ -1,4 +1,4 @@
+/** The public API of the customers feature for other features and tests: its commands, decider and events (docs/architecture.md). */
 export * from './commands.js';
 export * from './decider.js';
 export * from './events.js';
-export * from '../shared/field-checks.js';

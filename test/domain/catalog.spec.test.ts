@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProductCommand, ProductEvent, ProductState } from '../../src/catalog/index.js';
 import {
-  formatMoney,
   MAX_STOCK_ON_HAND,
   productDecider,
   productInfo,
@@ -11,6 +10,7 @@ import {
 } from '../../src/catalog/index.js';
 import { MAX_AMOUNT } from '../../src/shared/money.js';
 import { spec } from '../support/decider-spec.js';
+import { formatMoney } from '../../src/shared/money-format.js';
 
 const productId = '0f6d9a52-3c1b-4e8f-a7d2-5b9e1c4a8f30';
 const orderA = 'a1111111-1111-4111-8111-111111111111';
