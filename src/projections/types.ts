@@ -48,3 +48,29 @@ export interface ProjectionProblem {
   message: string;
   at: string;
 }
+
+// ---------------------------------------------------------------------------------------
+// The runtime's bookkeeping: one row of the `projections` table per (projection, generation)
+
+export type ProjectionState = 'running' | 'rebuilding' | 'paused' | 'stopped' | 'retired';
+
+/** The event a projection stopped on, as stored with its generation. */
+export interface ProjectionError {
+  eventId: string;
+  cursor: string;
+  type: string;
+  message: string;
+}
+
+export interface ProjectionRow {
+  name: string;
+  generation: number;
+  code_version: number;
+  active: boolean;
+  state: ProjectionState;
+  checkpoint_txid: string;
+  checkpoint_position: number;
+  events_processed: number;
+  error: ProjectionError | null;
+  lease_owner: string | null;
+}

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DEV_CUSTOMER_ID } from '../../src/auth/dev.js';
 import { seedDemo, SeedError, type SeedResult } from '../../src/demo/seed.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 
 /**
  * `npm run seed`'s function with a small data set: every order state reaches the read
@@ -20,8 +20,7 @@ const CATALOGUE = `{ products(first: 100) { totalCount edges { node { name avail
 const DEV_CUSTOMER = `query($id: ID!) { customer(id: $id) { name email phone orders { totalCount } } }`;
 
 describe(`seed on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  const { s } = useTestApp();
   let admin: { authorization: string };
   let first: SeedResult;
 
@@ -33,8 +32,6 @@ describe(`seed on ${engine}`, () => {
   const head = async () => (await s.app.store.head())?.globalPosition ?? 0;
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
     admin = await s.auth({ role: 'admin' });
     const progress: number[] = [];
     first = await seedDemo(s.app, {
@@ -46,10 +43,6 @@ describe(`seed on ${engine}`, () => {
     });
     expect(progress.at(-1)).toBe(1);
   }, 180_000);
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
 
   it('makes orders in every state, as the read models show', async () => {
     expect(first).toMatchObject({ customers: 4, products: 15, orders: 20 });

@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenService } from '../../src/auth/tokens.js';
 import { startTestApp, TEST_AUTH_SECRET, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { engine, useTestDatabase } from '../support/db.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
 
 /**
@@ -22,7 +22,7 @@ const QUERY_EDITOR = '.graphiql-query-editor .monaco-editor .view-lines';
 const RESPONSE = '.graphiql-response';
 
 describe(`GraphiQL in a browser on ${engine}`, () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   let s: TestApp;
   let browser: Browser | undefined;
   let page: Page;
@@ -35,7 +35,6 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
       { userId: 'browser-admin', role: 'admin' },
       3600,
     );
-    t = await createTestDatabase();
     s = await startTestApp(t, {}, { graphiqlToken: token });
     seeded = await seedOrder(s);
   });
@@ -43,7 +42,6 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
   afterAll(async () => {
     await browser?.close();
     await s?.stop();
-    await t?.dispose();
   });
 
   /** Starts Chromium; its absence fails the test (in the test, so it is not reported as skipped). */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deriveCommandId } from '../../src/fulfillment/ids.js';
 import { fulfillmentDecider } from '../../src/fulfillment/process.js';
 import { FULFILLMENT_PRINCIPAL } from '../../src/fulfillment/runner.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
 import { CANCEL_ORDER, payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { eventually } from '../support/wait.js';
@@ -40,18 +40,8 @@ interface Line {
 }
 
 describe(`fulfillment through the API on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    // A short reservation deadline, so the late flag is seen within the test.
-    s = await startTestApp(t, { STRATA_RESERVATION_TIMEOUT_MS: '300' });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  // A short reservation deadline, so the late flag is seen within the test.
+  const { s } = useTestApp({ env: { STRATA_RESERVATION_TIMEOUT_MS: '300' } });
 
   const gql = async (query: string, variables: Record<string, unknown>, headers: object) => {
     const r = await s.graphql<any>(query, variables, headers as Record<string, string>);

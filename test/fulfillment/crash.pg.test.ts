@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
+import { useTestApp } from '../support/app.js';
 import {
   checkInvariants,
   countSettled,
@@ -88,22 +87,18 @@ function startChild(url: string, crash: SelfCrash | null): Child {
 }
 
 describe('fulfillment under crashes (PostgreSQL)', () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  // The process manager runs only in the children.
+  const { t, s } = useTestApp({
+    env: { STRATA_MUTATIONS_PER_MINUTE: '0' },
+    overrides: { fulfillment: false },
+  });
   const live = new Set<Child>();
 
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    // The process manager runs only in the children.
-    s = await startTestApp(t, { STRATA_MUTATIONS_PER_MINUTE: '0' }, { fulfillment: false });
-  });
   afterAll(async () => {
     for (const c of live) {
       c.kill('SIGKILL');
       await c.exited;
     }
-    await s?.stop();
-    await t?.dispose();
   });
 
   /** Starts a child and waits until it runs; it stays tracked until it has exited. */

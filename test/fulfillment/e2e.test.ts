@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { productDecider, productStreamId } from '../../src/catalog/decider.js';
 import { shipmentIdFor } from '../../src/fulfillment/ids.js';
 import { fulfillmentDecider, type FulfillmentState } from '../../src/fulfillment/process.js';
 import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/decider.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { eventually } from '../support/wait.js';
 import { shipmentStreamId } from '../../src/fulfillment/events.js';
@@ -24,17 +24,7 @@ const ORDER = `query($id: ID!) { order(id: $id) { status } }`;
 const TIMELINE = `query($id: ID!) { order(id: $id) { timeline { type description version } } }`;
 
 describe(`fulfillment end to end on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  const { s } = useTestApp();
 
   const gql = async (query: string, variables: Record<string, unknown>, headers: object) => {
     const r = await s.graphql<any>(query, variables, headers as Record<string, string>);

@@ -5,8 +5,8 @@ import { fulfillmentDecider } from '../../src/fulfillment/process.js';
 import { fulfillmentProcess, type FulfillmentProcess } from '../../src/fulfillment/runner.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ProjectionRuntime } from '../../src/projections/runtime.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { eventually } from '../support/wait.js';
 import { shipmentStreamId } from '../../src/fulfillment/events.js';
@@ -25,8 +25,8 @@ const TIMELINE = `query($id: ID!) { order(id: $id) { timeline { type description
 type Sent = { type: string; data: Record<string, unknown> };
 
 describe(`fulfillment runner under faults on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  // The app without its own process: the one under test runs beside it, on the same log.
+  const { t, s } = useTestApp({ overrides: { fulfillment: false } });
   let runtime: ProjectionRuntime;
   let process: FulfillmentProcess;
   /** Decides, per command, whether it fails now: 'transient', 'permanent' or undefined. */
@@ -34,9 +34,6 @@ describe(`fulfillment runner under faults on ${engine}`, () => {
   const attempts = new Map<string, number>();
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    // The app without its own process: the one under test runs beside it, on the same log.
-    s = await startTestApp(t, {}, { fulfillment: false });
     const real = s.app.services.commands;
     const faulty = Object.create(real) as CommandHandler;
     faulty.execute = ((decider, streamId, command, envelope, options) => {
@@ -65,8 +62,6 @@ describe(`fulfillment runner under faults on ${engine}`, () => {
   });
   afterAll(async () => {
     await runtime?.stop();
-    await s?.stop();
-    await t?.dispose();
   });
 
   const processOf = async (o: Seeded) =>

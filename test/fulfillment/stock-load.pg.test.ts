@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { startTestApp, useTestApp, type TestApp } from '../support/app.js';
 import {
   checkInvariants,
   inParallel,
@@ -33,23 +32,18 @@ const PRODUCT = `query($id: ID!) { product(id: $id) { availableStock } }`;
 const ORDER = `query($id: ID!) { order(id: $id) { status payment { status } timeline { type } } }`;
 
 describe('fulfillment stock invariant under load (PostgreSQL)', () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  const env = { STRATA_MUTATIONS_PER_MINUTE: '0' };
+  const { t, s } = useTestApp({ env });
   let other: TestApp;
   let otherDb: ReturnType<typeof openPostgres>;
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    const env = { STRATA_MUTATIONS_PER_MINUTE: '0' };
-    s = await startTestApp(t, env);
     otherDb = openPostgres({ connectionString: t.url!, max: 10 });
     other = await startTestApp({ db: otherDb, url: t.url, dispose: async () => {} }, env);
   });
   afterAll(async () => {
     await other?.stop();
     await otherDb?.close();
-    await s?.stop();
-    await t?.dispose();
   });
 
   it('200 orders on 20 scarce products paid concurrently: never more reserved than in stock, each order reserved or refunded and cancelled', async () => {

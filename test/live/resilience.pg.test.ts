@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openPostgres } from '../../src/db/postgres.js';
 import { EventStore } from '../../src/eventstore/store.js';
 import type { StoredEvent } from '../../src/eventstore/types.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { startTestApp, useTestApp } from '../support/app.js';
 import { collect, wsClient, type WsSession } from '../support/live.js';
 import { payOrder, seedOrder } from '../support/seed.js';
 
@@ -24,22 +23,13 @@ async function readEverything(store: EventStore, after: string | null): Promise<
 }
 
 describe('live delivery under faults (PostgreSQL)', () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  const sessions: WsSession[] = [];
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    // Exact counts of the log: no fulfillment process appending to it meanwhile.
-    s = await startTestApp(
-      t,
-      {},
-      { live: { bufferSize: 50, maxSocketBacklog: 512 * 1024 }, fulfillment: false },
-    );
+  // Exact counts of the log: no fulfillment process appending to it meanwhile.
+  const { t, s } = useTestApp({
+    overrides: { live: { bufferSize: 50, maxSocketBacklog: 512 * 1024 }, fulfillment: false },
   });
+  const sessions: WsSession[] = [];
   afterAll(async () => {
     for (const x of sessions) await x.dispose();
-    await s?.stop();
-    await t?.dispose();
   });
   const open = (authorization: string, url = s.url) => {
     const x = wsClient(url, authorization);

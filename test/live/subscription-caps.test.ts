@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, sse, wsClient, type Collected, type WsSession } from '../support/live.js';
 import { payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { until } from '../support/wait.js';
@@ -14,9 +14,13 @@ async function outcome(feed: Collected<unknown>) {
 }
 
 describe(`subscription caps on ${engine}`, () => {
-  let t: TestDatabase;
   /** At most 2 per connection and 3 per principal. */
-  let s: TestApp;
+  const { s } = useTestApp({
+    env: {
+      STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2',
+      STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '3',
+    },
+  });
   let seeded: Seeded;
   const sessions: WsSession[] = [];
   const open = (authorization: string) => {
@@ -26,17 +30,10 @@ describe(`subscription caps on ${engine}`, () => {
   };
   const held = () => s.app.services.live.subscriptionCount;
   beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t, {
-      STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2',
-      STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '3',
-    });
     seeded = await seedOrder(s);
   });
   afterAll(async () => {
     for (const x of sessions) await x.dispose();
-    await s?.stop();
-    await t?.dispose();
   });
 
   const watch = (ws: WsSession) =>

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, sse, wsClient, type WsSession } from '../support/live.js';
 import { cancelOrder, payOrder, seedOrder } from '../support/seed.js';
 
@@ -9,18 +9,11 @@ const UPDATES = `subscription($c: ID) { orderUpdates(customerId: $c) { cursor or
 const EVENTS = `subscription($after: Cursor) { events(after: $after) { cursor type streamId } }`;
 
 describe(`subscriptions over graphql-ws and SSE on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  // Exact event sequences of the write side: no fulfillment process adding to them.
+  const { s } = useTestApp({ overrides: { fulfillment: false } });
   const sessions: WsSession[] = [];
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    // Exact event sequences of the write side: no fulfillment process adding to them.
-    s = await startTestApp(t, {}, { fulfillment: false });
-  });
   afterAll(async () => {
     for (const x of sessions) await x.dispose();
-    await s?.stop();
-    await t?.dispose();
   });
   const open = (authorization?: string) => {
     const x = wsClient(s.url, authorization);

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTokenService, type TokenService } from '../../src/auth/tokens.js';
 import { attachWebSocketServer, type WebSocketServerHandle } from '../../src/server/ws.js';
-import { startTestApp, TEST_AUTH_SECRET, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { TEST_AUTH_SECRET, useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
 import { captureLogs } from '../support/logs.js';
 import { seedOrder, type Seeded } from '../support/seed.js';
@@ -40,21 +40,16 @@ function rawSocket(url: string, options: WebSocket.ClientOptions = {}) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe(`WebSocket limits on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  let seeded: Seeded;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t, {
+  const { s } = useTestApp({
+    env: {
       STRATA_WS_INIT_TIMEOUT_MS: '300',
       STRATA_WS_PING_INTERVAL_MS: '200',
       STRATA_WS_MAX_MESSAGE_BYTES: '4096',
-    });
-    seeded = await seedOrder(s);
+    },
   });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
+  let seeded: Seeded;
+  beforeAll(async () => {
+    seeded = await seedOrder(s);
   });
 
   it('closes a socket that sends no connection_init in time with 4408', async () => {
@@ -187,15 +182,8 @@ async function run(
 }
 
 describe(`HTTP-only error details over graphql-ws on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t, { STRATA_MUTATIONS_PER_MINUTE: '1', STRATA_MAX_ALIASES: '2' });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
+  const { s } = useTestApp({
+    env: { STRATA_MUTATIONS_PER_MINUTE: '1', STRATA_MAX_ALIASES: '2' },
   });
 
   it('answers the rate limit without extensions.http (status, Retry-After), which HTTP alone uses', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import type { ProductInfo } from '../../src/catalog/decider.js';
 import type { CommandEnvelope } from '../../src/commands/handler.js';
@@ -8,8 +8,8 @@ import type { StoredEvent } from '../../src/eventstore/types.js';
 import type { OrderCommand } from '../../src/orders/commands.js';
 import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/decider.js';
 import type { OrderEvent } from '../../src/orders/events.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { ADDRESS, appendAll, customerRegistered, productRegistered } from './support.js';
 
 /**
@@ -55,8 +55,15 @@ for (const config of [
   { label: 'no snapshots', every: 1_000_000, snapshots: 0 },
 ]) {
   describe(`order history on ${engine} with ${config.label}`, () => {
-    let t: TestDatabase;
-    let s: TestApp;
+    const { s } = useTestApp({
+      env: {
+        STRATA_SNAPSHOT_EVERY: String(config.every),
+        // One query below asks for all 122 states at once: far over the default abuse limits.
+        STRATA_MAX_ALIASES: '200',
+        STRATA_MAX_TOKENS: '20000',
+        STRATA_MAX_DOCUMENT_BYTES: '65536',
+      },
+    });
     let admin: Record<string, string>;
     const orderId = randomUUID();
     const customerId = randomUUID();
@@ -82,14 +89,6 @@ for (const config of [
     }
 
     beforeAll(async () => {
-      t = await createTestDatabase();
-      s = await startTestApp(t, {
-        STRATA_SNAPSHOT_EVERY: String(config.every),
-        // One query below asks for all 122 states at once: far over the default abuse limits.
-        STRATA_MAX_ALIASES: '200',
-        STRATA_MAX_TOKENS: '20000',
-        STRATA_MAX_DOCUMENT_BYTES: '65536',
-      });
       admin = await s.auth({ role: 'admin' });
       // These queries read the event store only: the projections need not run meanwhile.
       for (const p of s.app.projections.projections) await s.app.projections.pause(p.name);
@@ -156,11 +155,6 @@ for (const config of [
           } as OrderEvent),
         );
       }
-    });
-
-    afterAll(async () => {
-      await s?.stop();
-      await t?.dispose();
     });
 
     it(`has ${config.snapshots} snapshots of the order`, async () => {

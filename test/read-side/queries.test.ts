@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execute, parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import type { Db } from '../../src/db/types.js';
 import type { StreamAppend } from '../../src/eventstore/types.js';
@@ -9,8 +9,8 @@ import type { GraphQLContext } from '../../src/graphql/context.js';
 import { createLoaders } from '../../src/server/loaders.js';
 import { getSchema } from '../../src/server/schema.js';
 import type { OrderLine } from '../../src/orders/events.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import {
   appendAll,
   caughtUp,
@@ -62,8 +62,8 @@ const ORDER_NODE = `id orderNumber status version itemCount createdAt
   items { productId productName quantity unitPrice { amount currency } product { id name } }`;
 
 describe(`read-side queries on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  // Read models of a hand-written log: no fulfillment process acting on it.
+  const { s } = useTestApp({ overrides: { fulfillment: false } });
   let admin: Record<string, string>;
   let service: Record<string, string>;
   const customers = EMAILS.map(() => randomUUID());
@@ -118,9 +118,6 @@ describe(`read-side queries on ${engine}`, () => {
       .map((o) => o.id);
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    // Read models of a hand-written log: no fulfillment process acting on it.
-    s = await startTestApp(t, {}, { fulfillment: false });
     admin = await s.auth({ role: 'admin' });
     service = await s.auth({ role: 'service' });
     const store = s.app.store;
@@ -224,11 +221,6 @@ describe(`read-side queries on ${engine}`, () => {
       { expected: 1 },
     );
     await caughtUp(s.app.projections, changed.cursor);
-  });
-
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
   });
 
   it('pages through all 250 orders, newest first, without loss or repetition', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { ADDRESS, event } from './support.js';
 
 /**
@@ -15,8 +15,8 @@ const ORDER = `id orderNumber status version itemCount total { ${MONEY} } items 
   customer { id email } payment { status } shipment { carrier } timeline { version type }`;
 
 describe(`read-your-writes on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  // Exact order versions: no fulfillment process appending to the orders meanwhile.
+  const { s } = useTestApp({ overrides: { fulfillment: false } });
   let admin: Record<string, string>;
 
   async function mutate(
@@ -40,14 +40,7 @@ describe(`read-your-writes on ${engine}`, () => {
   }
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    // Exact order versions: no fulfillment process appending to the orders meanwhile.
-    s = await startTestApp(t, {}, { fulfillment: false });
     admin = await s.auth({ role: 'admin' });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
   });
 
   it('shows every mutation’s effect in its success and in reads consistent with its cursor', async () => {

@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { payOrder, seedOrder } from '../support/seed.js';
 
 const STATUS = `{ projections { name generation active state eventsBehind secondsBehind cursor error { eventId } } }`;
 
 describe(`projection administration over GraphQL and /health on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  const { s } = useTestApp();
 
   it('shows every projection with its lag to admins only, and in /health', async () => {
     const seeded = await seedOrder(s);

@@ -1,8 +1,7 @@
 import pg from 'pg';
 import { inject } from 'vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
 import { payOrder, seedOrder } from '../support/seed.js';
 
 /**
@@ -10,16 +9,7 @@ import { payOrder, seedOrder } from '../support/seed.js';
  * once (pool clients, the LISTEN connection). It must not crash, and must carry on.
  */
 describe('losing every database connection (PostgreSQL)', () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  const { t, s } = useTestApp();
 
   it('keeps serving: health recovers, commands, projections and the bridge carry on', async () => {
     const seeded = await seedOrder(s);

@@ -5,7 +5,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import type { Db } from '../../src/db/types.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestDatabase } from '../support/db.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -14,11 +14,10 @@ const show = async (db: Db, name: string) =>
   (await db.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name];
 
 describe('database session limits on PostgreSQL', () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   let db: Db;
   let s: TestApp;
   beforeAll(async () => {
-    t = await createTestDatabase();
     // As the app opens it from DATABASE_URL, with short limits.
     db = await openDb({
       databaseUrl: t.url,
@@ -31,7 +30,6 @@ describe('database session limits on PostgreSQL', () => {
   afterAll(async () => {
     await s?.stop();
     await db?.close();
-    await t?.dispose();
   });
 
   it('starts every session with the configured statement and idle-in-transaction timeouts', async () => {

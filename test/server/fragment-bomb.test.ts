@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 
 /**
  * Fragments spread into each other twice per level: a few hundred bytes that name 2^n
@@ -17,16 +17,10 @@ function bomb(operation: 'query' | 'mutation', levels: number): string {
 }
 
 describe(`nested fragment spreads on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    // The rate limit counts a mutation's fields: on, so its walk runs too.
-    s = await startTestApp(t, { STRATA_MUTATIONS_PER_MINUTE: '60' }, { fulfillment: false });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
+  // The rate limit counts a mutation's fields: on, so its walk runs too.
+  const { s } = useTestApp({
+    env: { STRATA_MUTATIONS_PER_MINUTE: '60' },
+    overrides: { fulfillment: false },
   });
 
   it('a query of 60 doubling fragments is checked at once (and is cheap: only __typename)', async () => {

@@ -1,7 +1,7 @@
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { engine, useTestDatabase } from '../support/db.js';
 
 /*
  * The GraphQL-over-HTTP conformance audit of graphql-http, against the started server in
@@ -27,11 +27,10 @@ const withCsrfHeader: typeof fetch = (input, init = {}) =>
   });
 
 describe(`graphql-http audit of the server in production mode on ${engine}`, () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   let withIntrospection: TestApp;
   let defaults: TestApp;
   beforeAll(async () => {
-    t = await createTestDatabase();
     withIntrospection = await startTestApp(t, {
       NODE_ENV: 'production',
       STRATA_INTROSPECTION: 'true',
@@ -41,7 +40,6 @@ describe(`graphql-http audit of the server in production mode on ${engine}`, () 
   afterAll(async () => {
     await withIntrospection?.stop();
     await defaults?.stop();
-    await t?.dispose();
   });
 
   it('runs in production mode', () => {

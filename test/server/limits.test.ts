@@ -9,11 +9,11 @@ import {
   print,
   type OperationDefinitionNode,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../src/server/graphiql.js';
 import { getSchema } from '../../src/server/schema.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { startTestApp, type TestApp, useTestApp } from '../support/app.js';
+import { createTestDatabase, engine } from '../support/db.js';
 import { collect, wsClient, type Collected, type WsSession } from '../support/live.js';
 import { cancelOrder, payOrder, seedOrder, type Seeded } from '../support/seed.js';
 import { until } from '../support/wait.js';
@@ -116,18 +116,11 @@ const nest = (levels: number) =>
   `{ order(id: "${randomUUID()}") ${'{ customer { orders { edges { node '.repeat(levels)}{ id }${' } } } }'.repeat(levels)} }`;
 
 describe(`abuse limits on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  const { s } = useTestApp();
   let seeded: Seeded;
   beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
     seeded = await seedOrder(s);
     await payOrder(s, seeded);
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
   });
 
   it('are the documented defaults', () => {

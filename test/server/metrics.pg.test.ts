@@ -1,19 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
 
 describe('the "readers held back" metric (PostgreSQL)', () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  const { t, s } = useTestApp();
 
   it('names the open writing transaction that holds log readers back, and its age', async () => {
     const writer = new pg.Client({ connectionString: t.url! });

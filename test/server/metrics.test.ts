@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_OPERATION_NAMES, Metrics } from '../../src/observability/metrics.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, sse, wsClient } from '../support/live.js';
 import { payOrder, seedOrder } from '../support/seed.js';
 
@@ -26,16 +26,7 @@ const families = (text: string) =>
   new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
 
 describe(`metrics on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  const { s } = useTestApp();
   const scrape = async () => (await fetch(`${s.url}/metrics`)).text();
 
   it('exposes every family of the issue', async () => {

@@ -1,7 +1,7 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, engine, useTestDatabase } from '../support/db.js';
 import { collect, sse, wsClient } from '../support/live.js';
 import { seedOrder, type Seeded } from '../support/seed.js';
 
@@ -15,7 +15,7 @@ const get = (url: string, query: string, headers: Record<string, string> = {}) =
   fetch(`${url}/graphql?query=${encodeURIComponent(query)}`, { headers });
 
 describe(`production mode on ${engine}`, () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   /** NODE_ENV=production, everything else at its default. */
   let prod: TestApp;
   /** Production with GraphiQL and introspection turned back on by their settings. */
@@ -24,7 +24,6 @@ describe(`production mode on ${engine}`, () => {
   let dev: TestApp;
   let seeded: Seeded;
   beforeAll(async () => {
-    t = await createTestDatabase();
     prod = await startTestApp(t, { NODE_ENV: 'production' });
     prodGraphiql = await startTestApp(t, {
       NODE_ENV: 'production',
@@ -36,7 +35,6 @@ describe(`production mode on ${engine}`, () => {
   });
   afterAll(async () => {
     for (const s of [prod, prodGraphiql, dev]) await s?.stop();
-    await t?.dispose();
   });
 
   it('is on for NODE_ENV=production and for a PostgreSQL URL, and switches the defaults', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { startTestApp, useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { wsClient } from '../support/live.js';
 
 const REGISTER = `mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { __typename ... on Error { code } } }`;
@@ -25,17 +25,8 @@ const registerAll = (ids: string[]) =>
     .join(' ')} }`;
 
 describe(`mutation rate limit on ${engine}`, () => {
-  let t: TestDatabase;
   /** 3 mutations per principal per minute. */
-  let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t, { STRATA_MUTATIONS_PER_MINUTE: '3' });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
-  });
+  const { t, s } = useTestApp({ env: { STRATA_MUTATIONS_PER_MINUTE: '3' } });
 
   const exists = async (customerId: string) => {
     const admin = await s.auth({ role: 'admin', userId: `reader-${randomUUID()}` });

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { EXAMPLE_QUERY } from '../../src/server/graphiql.js';
 import { getSchema } from '../../src/server/schema.js';
 import { orderStreamId } from '../../src/orders/decider.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
 
 /**
@@ -91,18 +91,11 @@ describe('the README', () => {
 });
 
 describe(`the README's tour on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
+  const { s } = useTestApp();
   let admin: { authorization: string };
 
   beforeAll(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
     admin = await s.auth({ role: 'admin' });
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
   });
 
   const block = (name: string) => {

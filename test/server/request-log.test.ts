@@ -1,32 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { scrubSecrets } from '../../src/observability/logger.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 import { collect, sse, wsClient } from '../support/live.js';
-import { captureLogs, type CapturedLogs } from '../support/logs.js';
+import { captureLogs } from '../support/logs.js';
 
 const OPERATION = 'graphql operation';
 const REGISTER = `mutation Register($i: RegisterCustomerInput!) { registerCustomer(input: $i) { __typename ... on RegisterCustomerSuccess { cursor customer { id } } } }`;
 const EVENTS = `subscription Follow($after: Cursor) { events(after: $after) { cursor type } }`;
 
 describe(`request logs on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  let logs: CapturedLogs;
+  const logs = captureLogs('trace'); // the most talkative level: nothing may leak even there
+  const { s } = useTestApp({ overrides: { logger: logs.logger, fulfillment: false } });
   let admin: { authorization: string };
   /** Every bearer token the test used: none may reach the logs. */
   const tokens: string[] = [];
   beforeAll(async () => {
-    t = await createTestDatabase();
-    logs = captureLogs('trace'); // the most talkative level: nothing may leak even there
-    s = await startTestApp(t, {}, { logger: logs.logger, fulfillment: false });
     admin = await s.auth({ role: 'admin', userId: 'staff-1' });
     tokens.push(admin.authorization.slice('Bearer '.length));
-  });
-  afterAll(async () => {
-    await s?.stop();
-    await t?.dispose();
   });
 
   /** Registers a customer; returns the response and the event's cursor. */

@@ -1,18 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
+import { engine } from '../support/db.js';
 
 describe(`server on ${engine}`, () => {
-  let t: TestDatabase;
-  let s: TestApp;
-  beforeEach(async () => {
-    t = await createTestDatabase();
-    s = await startTestApp(t);
-  });
-  afterEach(async () => {
-    await s.stop();
-    await t.dispose();
-  });
+  const { t, s } = useTestApp({ per: 'test' });
 
   it('answers { __typename } on /graphql', async () => {
     const r = await s.graphql('{ __typename serverInfo { engine } }');

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ORDERS_PROJECTION } from '../../src/orders/projections.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
+import { engine, useTestDatabase } from '../support/db.js';
 import { collect, wsClient, type WsSession } from '../support/live.js';
 import { captureLogs } from '../support/logs.js';
 import { seedOrder } from '../support/seed.js';
@@ -11,14 +11,10 @@ const TIMELINE = `subscription($id: ID!, $after: Cursor) { orderTimeline(orderId
 const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor order { id status } } ... on Error { code message } } }`;
 
 describe(`graceful shutdown of the app on ${engine}`, () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   let s: TestApp;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-  });
   afterAll(async () => {
     await s?.stop();
-    await t?.dispose();
   });
 
   it('stops accepting, answers the in-flight mutation, closes subscribers resumably, then stops the read side', async () => {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { buildApp, type App, type AppOverrides } from '../../src/server/app.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import type { TestDatabase } from './db.js';
+import { useTestDatabase, type TestDatabase, type UseTestDatabaseOptions } from './db.js';
+import { useHooks } from './hooks.js';
 
 export interface TestApp {
   app: App;
@@ -73,4 +74,41 @@ export async function startTestApp(
     },
     stop: () => app.stop(),
   };
+}
+
+export interface UseTestAppOptions extends UseTestDatabaseOptions {
+  env?: Record<string, string>;
+  overrides?: Omit<AppOverrides, 'db'>;
+}
+
+/**
+ * One database and one real server, per file (default) or per test: registers the hooks
+ * that start and stop them and returns accessors to them, `t` as `useTestDatabase` gives
+ * it and `s` the server. Hooks a file registers afterwards (seeding, tokens, sessions to
+ * close) run after the start and before the stop.
+ */
+export function useTestApp(options: UseTestAppOptions = {}): { t: TestDatabase; s: TestApp } {
+  const t = useTestDatabase(options);
+  const started = useHooks(
+    'test app',
+    options.per,
+    () => startTestApp(t, options.env, options.overrides),
+    (s) => s.stop(),
+  );
+  const s: TestApp = {
+    get app() {
+      return started().app;
+    },
+    get url() {
+      return started().url;
+    },
+    graphql: <T>(
+      query: string,
+      variables?: Record<string, unknown>,
+      headers?: Record<string, string>,
+    ) => started().graphql<T>(query, variables, headers),
+    auth: (principal, ttlSeconds) => started().auth(principal, ttlSeconds),
+    stop: () => started().stop(),
+  };
+  return { t, s };
 }

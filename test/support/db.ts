@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { openPglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import type { Db } from '../../src/db/types.js';
+import { useHooks, type Per } from './hooks.js';
 
 export const engine = inject('engine');
 
@@ -53,5 +54,32 @@ export async function createTestDatabase(
         await a.end();
       }
     },
+  };
+}
+
+export interface UseTestDatabaseOptions {
+  poolSize?: number;
+  per?: Per;
+}
+
+/**
+ * A test database for the file (or each test), created and disposed of by hooks; the
+ * accessors reach the current one.
+ */
+export function useTestDatabase(options: UseTestDatabaseOptions = {}): TestDatabase {
+  const opened = useHooks(
+    'test database',
+    options.per,
+    () => createTestDatabase({ poolSize: options.poolSize }),
+    (t) => t.dispose(),
+  );
+  return {
+    get db() {
+      return opened().db;
+    },
+    get url() {
+      return opened().url;
+    },
+    dispose: () => opened().dispose(),
   };
 }

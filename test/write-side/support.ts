@@ -3,11 +3,11 @@
  * the mutation documents, fixture builders and "nothing was written" checks.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import { compareLogPositions, decodeCursor } from '../../src/eventstore/cursor.js';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { useTestApp, type TestApp } from '../support/app.js';
+import type { TestDatabase } from '../support/db.js';
 
 export type Headers = Record<string, string>;
 
@@ -20,17 +20,15 @@ export interface World {
 
 /** One database and one server for the whole file (tests use fresh uuids, never a fresh database). */
 export function useWorld(options: { poolSize?: number } = {}): World {
-  const w = {} as World;
-  beforeAll(async () => {
-    w.t = await createTestDatabase(options);
+  const { t, s } = useTestApp({
+    poolSize: options.poolSize,
     // The write side on its own: no fulfillment process appending to the orders meanwhile.
-    w.s = await startTestApp(w.t, {}, { fulfillment: false });
-    w.admin = await w.s.auth({ role: 'admin', userId: 'admin-1' });
-    w.service = await w.s.auth({ role: 'service', userId: 'service-1' });
+    overrides: { fulfillment: false },
   });
-  afterAll(async () => {
-    await w.s?.stop();
-    await w.t?.dispose();
+  const w = { t, s } as World;
+  beforeAll(async () => {
+    w.admin = await s.auth({ role: 'admin', userId: 'admin-1' });
+    w.service = await s.auth({ role: 'service', userId: 'service-1' });
   });
   return w;
 }

@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../db/types.js';
+import { encodeCursor, type LogPosition } from '../eventstore/cursor.js';
+import type { EventStore } from '../eventstore/store.js';
+import type { StoredEvent } from '../eventstore/types.js';
+import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
+import type { Logger } from '../observability/logger.js';
+import type { ReadYourWrites } from './consistency.js';
+import { physical, trySwitch } from './generations.js';
+import type { Projection, ProjectionError, ProjectionRow, ProjectionState } from './types.js';
+
+export interface ProjectionRuntimeOptions {
+  batchSize?: number;
+  /** How long a runner's lease lasts without renewal; another process takes over after it. */
+  leaseMs?: number;
+  /** Safety-net poll when no wake-up arrives. */
+  idleMs?: number;
+  /** Identifies this process in leases. */
+  owner?: string;
+  onBatch?: (name: string, events: number, seconds: number) => void;
+  onPoison?: (name: string, error: ProjectionError | null) => void;
+}
+
+class LeaseLost extends Error {}
+
+const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT.test(code);
+}
+
+/**
+ * Runs the projections of this process: one runner per (projection, generation), each
+ * holding a lease so that across processes only one runner applies a generation. A runner
+ * reads the log in commit order from its checkpoint (the store's one `readAll`), applies a
+ * batch and moves the checkpoint in the same transaction, compare-and-set on the old one.
+ */
+export class Runners {
+  private readonly runners = new Map<string, Promise<void>>();
+  private readonly wakers = new Set<() => void>();
+  private stopped = false;
+  private readonly owner: string;
+  readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly idleMs: number;
+  private offEvents: (() => void) | undefined;
+  /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
+  private announcedAt = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: EventStore,
+    private readonly notifier: Notifier,
+    private readonly byName: ReadonlyMap<string, Projection>,
+    private readonly logger: Logger,
+    private readonly checkpoints: ReadYourWrites,
+    private readonly options: ProjectionRuntimeOptions = {},
+  ) {
+    this.owner = options.owner ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.batchSize = options.batchSize ?? 1000;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.idleMs = options.idleMs ?? 2_000;
+  }
+
+  /** Wakes the runners whenever a commit is announced. */
+  listen(): void {
+    this.offEvents = this.notifier.on(EVENTS_CHANNEL, (reason) => {
+      if (reason === 'notify') this.announcedAt = Date.now();
+      this.wakeAll();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.offEvents?.();
+    this.wakeAll();
+    await Promise.allSettled(this.runners.values());
+    // Let another process take over at once rather than after the lease expires.
+    await this.db
+      .query(
+        `UPDATE projections SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
+        [this.owner],
+      )
+      .catch(() => undefined);
+  }
+
+  wakeAll(): void {
+    for (const w of [...this.wakers]) w();
+  }
+
+  /** Waits for a wake-up or the timeout, whichever comes first. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  /** Starts a runner for each live generation that has none in this process yet. */
+  async spawnRunners(): Promise<void> {
+    const rows = (
+      await this.db.query<ProjectionRow>(
+        `SELECT * FROM projections WHERE state IN ('running', 'rebuilding', 'paused', 'stopped')`,
+      )
+    ).rows;
+    for (const row of rows) this.spawn(row.name, row.generation);
+  }
+
+  spawn(name: string, generation: number): void {
+    const key = `${name}#${generation}`;
+    if (this.runners.has(key) || !this.byName.has(name)) return;
+    const run = this.run(this.byName.get(name)!, generation).finally(() => {
+      this.runners.delete(key);
+      // A generation ends when a rebuild (maybe in another process) replaced it: pick up
+      // whatever generation is live now.
+      if (!this.stopped) {
+        this.spawnRunners().catch((err: unknown) =>
+          this.logger.warn({ err }, 'could not start projection runners'),
+        );
+      }
+    });
+    this.runners.set(key, run);
+  }
+
+  /** One runner: lease → read → apply + checkpoint → repeat, until stopped or retired. */
+  private async run(p: Projection, generation: number): Promise<void> {
+    let slowMode = false; // after a failed batch: one event at a time, to find the poison one
+    let backoff = 100;
+    // The lease as this runner last knew it: renewed only when half used up, since every
+    // committed batch extends it anyway (one write less per batch).
+    let held: { checkpoint: LogPosition; state: ProjectionState; until: number } | undefined;
+    let recheck = 5; // ms; see SubscriptionHub.recheck for why an empty read is retried
+    while (!this.stopped) {
+      try {
+        if (!held || Date.now() > held.until - this.leaseMs / 2) {
+          const lease = await this.lease(p.name, generation);
+          if (lease === 'retired') return;
+          if (!lease) {
+            held = undefined;
+            await this.sleep(Math.min(this.leaseMs / 2, 5_000));
+            continue;
+          }
+          held = { ...lease, until: Date.now() + this.leaseMs };
+        }
+        const events = await this.store.readAll({
+          after: encodeCursor(held.checkpoint),
+          limit: slowMode ? 1 : this.batchSize,
+        });
+        if (events.length === 0) {
+          if (
+            held.state === 'rebuilding' &&
+            (await trySwitch(this.db, this.logger, p, generation))
+          ) {
+            held.state = 'running';
+          }
+          if (Date.now() - this.announcedAt < 1_000 && recheck <= 320) {
+            await this.sleep(recheck);
+            recheck *= 2;
+          } else {
+            await this.sleep(this.idleMs);
+          }
+          continue;
+        }
+        recheck = 5;
+        const started = performance.now();
+        try {
+          await this.applyBatch(p, generation, held.checkpoint, events);
+        } catch (err) {
+          if (err instanceof LeaseLost || isTransient(err)) {
+            held = undefined;
+            this.checkpoints.forget(p.name);
+            throw err;
+          }
+          if (!slowMode && events.length > 1) {
+            slowMode = true;
+            continue;
+          }
+          await this.poison(p, generation, events[0]!, err);
+          held = undefined; // stopped: wait (re-leasing fails) until resumed
+          continue;
+        }
+        const last = events[events.length - 1]!;
+        held.checkpoint = {
+          transactionId: last.transactionId,
+          globalPosition: last.globalPosition,
+        };
+        held.until = Date.now() + this.leaseMs;
+        if (held.state === 'running') this.checkpoints.committed(p.name, held.checkpoint);
+        slowMode = false;
+        backoff = 100;
+        this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
+        this.notifier.announce(CHECKPOINT_CHANNEL);
+      } catch (err) {
+        if (this.stopped) return;
+        if (!(err instanceof LeaseLost))
+          this.logger.warn({ err, projection: p.name }, 'projection batch failed; retrying');
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  /** Takes or renews the lease; null when another process holds it or the generation is idle. */
+  private async lease(name: string, generation: number) {
+    const r = await this.db.query<
+      Pick<ProjectionRow, 'checkpoint_txid' | 'checkpoint_position' | 'state'>
+    >(
+      `UPDATE projections SET lease_owner = $3, lease_until = now() + ($4 || ' milliseconds')::interval
+       WHERE name = $1 AND generation = $2 AND state IN ('running', 'rebuilding')
+         AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until < now())
+       RETURNING checkpoint_txid::text AS checkpoint_txid, checkpoint_position, state`,
+      [name, generation, this.owner, String(this.leaseMs)],
+    );
+    const row = r.rows[0];
+    if (!row) {
+      const s = await this.db.query<{ state: string }>(
+        'SELECT state FROM projections WHERE name = $1 AND generation = $2',
+        [name, generation],
+      );
+      return s.rows[0] === undefined || s.rows[0].state === 'retired' ? ('retired' as const) : null;
+    }
+    return {
+      state: row.state,
+      checkpoint: {
+        transactionId: row.checkpoint_txid,
+        globalPosition: row.checkpoint_position,
+      } satisfies LogPosition,
+    };
+  }
+
+  private async applyBatch(
+    p: Projection,
+    generation: number,
+    from: LogPosition,
+    events: StoredEvent[],
+  ) {
+    const last = events[events.length - 1]!;
+    const handled = new Set(p.eventTypes);
+    const relevant = events.filter((e) => handled.has(e.type));
+    const table = (t: string) => physical(t, generation);
+    const moveCheckpoint = async (q: Queryable) => {
+      const moved = await q.query(
+        `UPDATE projections
+         SET checkpoint_txid = $3::xid8, checkpoint_position = $4, events_processed = events_processed + $5,
+             updated_at = now(), lease_until = now() + ($7 || ' milliseconds')::interval
+         WHERE name = $1 AND generation = $2 AND lease_owner = $6
+           AND checkpoint_txid = $8::xid8 AND checkpoint_position = $9 AND state IN ('running', 'rebuilding')`,
+        [
+          p.name,
+          generation,
+          last.transactionId,
+          last.globalPosition,
+          events.length,
+          this.owner,
+          String(this.leaseMs),
+          from.transactionId,
+          from.globalPosition,
+        ],
+      );
+      if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
+    };
+    if (p.mode === 'effects') {
+      // A process manager sends commands, which cannot run inside a transaction of ours
+      // (PGlite is one session). At least once: a crash between the two re-delivers the
+      // batch, whose effects are idempotent by their derived command ids.
+      if (relevant.length) await p.apply(this.db, relevant, table);
+      await moveCheckpoint(this.db);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      // Read tables are derived data: a crash may lose the last batches, but never one
+      // without its checkpoint (same transaction), so they are simply applied again. Not
+      // waiting for the WAL flush keeps projections off the append path's disk.
+      await tx.query('SET LOCAL synchronous_commit = off');
+      if (relevant.length) await p.apply(tx, relevant, table);
+      await moveCheckpoint(tx);
+    });
+  }
+
+  private async poison(p: Projection, generation: number, event: StoredEvent, err: unknown) {
+    const error = {
+      eventId: event.eventId,
+      cursor: event.cursor,
+      type: event.type,
+      message: (err as Error)?.message ?? String(err),
+    };
+    this.logger.error(
+      { projection: p.name, generation, ...error },
+      'projection stopped on a poison event',
+    );
+    await this.db.query(
+      // A generation retired meanwhile (its tables dropped under a running batch) is not
+      // poisoned: its runner just ends.
+      `UPDATE projections SET state = 'stopped', error = $3::jsonb, updated_at = now()
+       WHERE name = $1 AND generation = $2 AND state IN ('running', 'rebuilding')`,
+      [p.name, generation, JSON.stringify(error)],
+    );
+    this.options.onPoison?.(p.name, error);
+  }
+}
