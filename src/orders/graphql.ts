@@ -1,7 +1,6 @@
 import { canActForCustomer, type Principal } from '../auth/principal.js';
 import { ProductRef } from '../catalog/graphql.js';
 import { productDecider, productInfo, productStreamId } from '../catalog/index.js';
-import { formatMoney } from '../shared/money-format.js';
 import type { ProductInfo } from '../catalog/index.js';
 import { CustomerRef } from '../customers/graphql.js';
 import { customerStreamId } from '../customers/index.js';
@@ -18,7 +17,6 @@ import {
   MoneyRef,
 } from '../graphql/shared-types.js';
 import { successType } from '../graphql/success.js';
-import { ruleViolation } from '../shared/decider.js';
 import { multiply } from '../shared/money.js';
 import type { OrderCommand } from './commands.js';
 import { orderDecider, orderStreamId, type OrderState } from './decider.js';
@@ -123,33 +121,6 @@ function ownOrdersOnly(principal: Principal) {
   };
 }
 
-/**
- * GraphQL's Int is 32-bit, so `Money.amount` cannot show more than this, while the write
- * model accepts totals up to MAX_AMOUNT. An order this API could not show is refused before
- * anything is written (rather than written, then answered with a serialisation error).
- */
-const MAX_GRAPHQL_INT = 2_147_483_647;
-
-const apiOrderDecider: typeof orderDecider = {
-  ...orderDecider,
-  decide(command, state) {
-    const events = orderDecider.decide(command, state);
-    for (const e of events) {
-      if (
-        (e.type === 'OrderCreated' || e.type === 'OrderItemAdded') &&
-        e.data.total.amount > MAX_GRAPHQL_INT
-      ) {
-        const most = { amount: MAX_GRAPHQL_INT, currency: e.data.total.currency };
-        throw ruleViolation(
-          'ORDER_TOTAL_TOO_LARGE',
-          `Order ${e.data.orderId} would total ${formatMoney(e.data.total)}; the most an order may total is ${formatMoney(most)}`,
-        );
-      }
-    }
-    return events;
-  },
-};
-
 /** Runs one order command and answers with the order as the read model has it then. */
 async function runOrderCommand(
   ctx: GraphQLContext,
@@ -161,7 +132,7 @@ async function runOrderCommand(
 ) {
   const env = envelope(ctx, operation, { ...input, commandId: String(input.commandId) });
   if (options.staffOnly) requireStaff(ctx);
-  const result = await ctx.commands.execute(apiOrderDecider, orderStreamId(orderId), command, env, {
+  const result = await ctx.commands.execute(orderDecider, orderStreamId(orderId), command, env, {
     authorize: ownOrdersOnly(env.principal),
     ...(options.expectedVersion != null ? { expectedVersion: options.expectedVersion } : {}),
   });
@@ -247,7 +218,7 @@ builder.mutationField('createOrder', (t) =>
             : {};
         const customerExists = (await ctx.store.streamVersion(customerStreamId(customerId))) > 0;
         const result = await ctx.commands.execute(
-          apiOrderDecider,
+          orderDecider,
           orderStreamId(orderId),
           {
             type: 'CreateOrder',
