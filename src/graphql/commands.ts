@@ -31,18 +31,18 @@ export function checkUuids(fields: Record<string, unknown>): void {
 
 /**
  * The envelope of a mutation's command: caller, correlation and the input that the
- * idempotency fingerprint covers (everything but the commandId itself).
+ * idempotency fingerprint covers (everything but the commandId itself, exactly as the
+ * client sent it: a change here would refuse the replay of every stored command).
  */
 export function envelope(
   ctx: GraphQLContext,
+  principal: Principal,
   operation: string,
-  input: { commandId: string } & Record<string, unknown>,
+  input: { commandId: string | number } & Record<string, unknown>,
 ): CommandEnvelope {
-  const principal = requirePrincipal(ctx);
-  checkUuids({ commandId: input.commandId });
   const { commandId, ...rest } = input;
   return {
-    commandId: commandId.toLowerCase(),
+    commandId: String(commandId).toLowerCase(),
     principal,
     correlationId: ctx.correlationId,
     operation,
