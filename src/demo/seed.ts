@@ -1,12 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { graphql } from 'graphql';
 import type { App } from '../server/app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
 import type { Principal } from '../auth/principal.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import { createLoaders } from '../server/loaders.js';
-import { getSchema } from '../server/schema.js';
+import { registerProduct } from '../catalog/use-cases.js';
+import type { CommandEnvelope } from '../commands/handler.js';
+import type { UseCaseDeps } from '../commands/use-case.js';
+import { registerCustomer } from '../customers/use-cases.js';
+import { toTypedError, TypedError } from '../graphql/errors.js';
 import { orderDecider, orderStreamId, type OrderState } from '../orders/decider.js';
+import { cancelOrder, createOrder, payOrder, shipOrder } from '../orders/use-cases.js';
 import {
   CANCEL_REASONS,
   CARRIERS,
@@ -21,11 +23,12 @@ import {
 import { uuidV5 } from '../shared/uuid.js';
 
 /*
- * The demo data set: customers, a catalogue and orders in every state, made the way a
- * client makes them, through the GraphQL mutations (every rule, every event, the
- * fulfillment process reacting to payments). Everything is derived from the options: the
- * same options give the same ids, command ids and inputs, so running it again replays
- * every command (nothing is written twice) and a larger `orders` adds orders to the set.
+ * The demo data set: customers, a catalogue and orders in every state, made through the
+ * use cases the GraphQL mutations run (every rule, every event, the fulfillment process
+ * reacting to payments), by the callers a client would use (an admin, each customer, a
+ * warehouse service). Everything is derived from the options: the same options give the
+ * same ids, command ids and inputs, so running it again replays every command (nothing is
+ * written twice) and a larger `orders` adds orders to the set.
  */
 
 /** Namespace of the demo's derived ids. Fixed: changing it makes a second, clashing data set. */
@@ -105,7 +108,7 @@ interface PlannedOrder {
 }
 
 /**
- * Loads the demo data set into the app's database through the GraphQL mutations and waits
+ * Loads the demo data set into the app's database through the use cases and waits
  * until the fulfillment process has settled every order. The app must run its projections
  * (buildApp does; it need not listen on HTTP).
  */
@@ -165,42 +168,45 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
     customerId: c.id,
   });
   const cmd = (name: string) => id(`command:${name}`);
+  const deps: UseCaseDeps = app.services;
 
-  /** Runs one mutation as `principal`; anything but its success type stops the seed. */
-  async function mutate<T>(
+  /**
+   * Runs one use case as `principal`, with the envelope its mutation would build: the same
+   * operation and input (minus the commandId), so the command fingerprints match those of
+   * data sets seeded through the GraphQL mutations. A refusal stops the seed.
+   */
+  async function run<R>(
     principal: Principal,
-    field: string,
-    input: Record<string, unknown>,
-    selection = '',
-  ): Promise<T> {
-    const success = `${field[0]!.toUpperCase()}${field.slice(1)}Success`;
-    const inputType = `${field[0]!.toUpperCase()}${field.slice(1)}Input`;
-    const contextValue: GraphQLContext = {
-      ...app.services,
-      principal,
-      correlationId: randomUUID(),
-      loaders: createLoaders(app.db),
-    };
-    const result = await graphql({
-      schema: getSchema(),
-      source: `mutation Seed($input: ${inputType}!) { ${field}(input: $input) { __typename ... on ${success} { cursor ${selection} } ... on Error { code message } } }`,
-      variableValues: { input },
-      contextValue,
-    });
-    if (result.errors?.length)
-      throw new SeedError(`${field} failed: ${result.errors.map((e) => e.message).join('; ')}`);
-    const payload = (result.data as Record<string, Record<string, unknown>>)[field]!;
-    if (payload.__typename !== success) {
+    operation: string,
+    { commandId, ...input }: { commandId: string } & Record<string, unknown>,
+    useCase: (envelope: CommandEnvelope) => Promise<R>,
+  ): Promise<R> {
+    try {
+      return await useCase({ commandId, principal, correlationId: randomUUID(), operation, input });
+    } catch (err) {
+      const typed = toTypedError(err);
+      if (!(typed instanceof TypedError))
+        throw new SeedError(`${operation} failed: ${(err as Error).message}`);
       throw new SeedError(
-        `${field} was refused: ${String(payload.__typename)} ${String(payload.code)}: ${String(payload.message)}. ` +
+        `${operation} was refused: ${typed.name} ${typed.code}: ${typed.message}. ` +
           'If the database holds a demo data set made with other options, seed again with the same options, or into an empty database.',
       );
     }
-    return payload as T;
   }
 
   const load = async (orderId: string) =>
-    (await app.services.commands.load(orderDecider, orderStreamId(orderId))).state;
+    (await deps.commands.load(orderDecider, orderStreamId(orderId))).state;
+
+  /** The customer cancels the order (before payment, or after it: a refund). */
+  const cancel = (o: PlannedOrder) => {
+    const cancellation = { orderId: o.id, reason: o.reason };
+    return run(
+      customerPrincipal(o.customer),
+      'cancelOrder',
+      { commandId: cmd(`cancel-order:${o.id}`), ...cancellation },
+      (env) => cancelOrder(deps, cancellation, env),
+    );
+  };
 
   // Another --customers or --seed gives existing order ids other inputs: refuse before
   // writing anything rather than halfway through.
@@ -214,24 +220,29 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
   }
 
   for (const c of customers) {
-    await mutate(admin, 'registerCustomer', {
-      commandId: cmd(`register-customer:${c.id}`),
-      id: c.id,
-      name: c.name,
-      email: c.email,
-      phone: c.phone,
-    });
+    const input = { id: c.id, name: c.name, email: c.email, phone: c.phone };
+    await run(
+      admin,
+      'registerCustomer',
+      { commandId: cmd(`register-customer:${c.id}`), ...input },
+      (env) => registerCustomer(deps, input, env),
+    );
     step('customers');
   }
   for (const p of products) {
-    await mutate(admin, 'registerProduct', {
-      commandId: cmd(`register-product:${p.id}`),
+    const input = {
       id: p.id,
       name: p.name,
       imageUrl: `https://shop.example.com/images/${p.slug}.jpg`,
       price: { amount: p.price, currency: 'EUR' },
       initialStock: p.stock,
-    });
+    };
+    await run(
+      admin,
+      'registerProduct',
+      { commandId: cmd(`register-product:${p.id}`), ...input },
+      (env) => registerProduct(deps, input, env),
+    );
     step('products');
   }
 
@@ -239,33 +250,26 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
   // meets the payments in the same order on every run.
   for (const o of orders) {
     const who = customerPrincipal(o.customer);
-    const created = await mutate<{ order: { total: { amount: number; currency: string } } }>(
-      who,
-      'createOrder',
-      {
-        commandId: cmd(`create-order:${o.id}`),
-        id: o.id,
-        customerId: o.customer.id,
-        items: o.items,
-        shippingAddress: o.shippingAddress,
-      },
-      'order { total { amount currency } }',
+    const order = {
+      id: o.id,
+      customerId: o.customer.id,
+      items: o.items,
+      shippingAddress: o.shippingAddress,
+    };
+    await run(who, 'createOrder', { commandId: cmd(`create-order:${o.id}`), ...order }, (env) =>
+      createOrder(deps, order, env),
     );
     step('orders');
     if (paid(o)) {
-      await mutate(who, 'payOrder', {
-        commandId: cmd(`pay-order:${o.id}`),
-        orderId: o.id,
-        paymentId: o.paymentId,
-        amount: created.order.total,
-      });
+      const created = await load(o.id);
+      if (created.status === 'NOT_CREATED') throw new SeedError(`order ${o.id} was not created`);
+      const payment = { orderId: o.id, paymentId: o.paymentId, amount: created.total };
+      await run(who, 'payOrder', { commandId: cmd(`pay-order:${o.id}`), ...payment }, (env) =>
+        payOrder(deps, payment, env),
+      );
       step('payments');
     } else if (o.fate === 'cancelled') {
-      await mutate(who, 'cancelOrder', {
-        commandId: cmd(`cancel-order:${o.id}`),
-        orderId: o.id,
-        reason: o.reason,
-      });
+      await cancel(o);
       step('cancellations');
     }
   }
@@ -280,22 +284,19 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
     if (o.fate === 'shipped') {
       const state = await settle(load, o, (s) => readyOrDone(s, 'SHIPPED'), settleMs);
       if (state.status !== 'SHIPPED') {
-        await mutate(warehouse, 'shipOrder', {
-          commandId: cmd(`ship-order:${o.id}`),
-          orderId: o.id,
-          carrier: o.carrier,
-          trackingNumber: o.trackingNumber,
-        });
+        const shipment = { orderId: o.id, carrier: o.carrier, trackingNumber: o.trackingNumber };
+        await run(
+          warehouse,
+          'shipOrder',
+          { commandId: cmd(`ship-order:${o.id}`), ...shipment },
+          (env) => shipOrder(deps, shipment, env),
+        );
       }
       step('shipments');
     } else if (o.fate === 'refunded') {
       const state = await settle(load, o, (s) => readyOrDone(s, 'CANCELLED'), settleMs);
       if (state.status !== 'CANCELLED') {
-        await mutate(customerPrincipal(o.customer), 'cancelOrder', {
-          commandId: cmd(`cancel-order:${o.id}`),
-          orderId: o.id,
-          reason: o.reason,
-        });
+        await cancel(o);
       }
       step('refunds');
     }

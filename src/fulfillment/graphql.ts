@@ -1,13 +1,9 @@
 import { isStaff } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
-import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
-import { COMMAND_ERRORS } from '../graphql/errors.js';
-import { readAfterWrite } from '../graphql/consistency.js';
+import { commandMutation } from '../graphql/command-mutation.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { commandIdField } from '../graphql/shared-types.js';
-import { successType } from '../graphql/success.js';
-import { OrderRef } from '../orders/graphql.js';
-import { shipmentIdFor } from './ids.js';
+import { orderEntity } from '../orders/graphql.js';
 import {
   fulfillmentDecider,
   pendingCommands,
@@ -16,10 +12,9 @@ import {
   type StartedFulfillment,
   type StepRecord,
 } from './process.js';
-import { shipmentDecider } from './shipment.js';
-import { shipmentStreamId } from './events.js';
 import { type OutgoingCommand } from './triggers.js';
 import { fulfillmentStreamId, type FulfillmentItem } from './events.js';
+import { markShipmentDelivered } from './use-cases.js';
 
 /** A started fulfillment process as the admin query shows it, with its stream version. */
 interface ProcessView {
@@ -179,44 +174,12 @@ const MarkShipmentDeliveredInput = builder.inputType('MarkShipmentDeliveredInput
   }),
 });
 
-builder.mutationField('markShipmentDelivered', (t) =>
-  t.field({
-    type: successType('MarkShipmentDeliveredSuccess', 'order', OrderRef),
-    description:
-      "Records that the order's shipment reached the customer (admin or service, e.g. a carrier webhook); a repeated notice changes nothing",
-    args: { input: t.arg({ type: MarkShipmentDeliveredInput, required: true }) },
-    errors: {
-      types: COMMAND_ERRORS,
-      directResult: true,
-      union: { name: 'MarkShipmentDeliveredPayload' },
-    },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'markShipmentDelivered', async () => {
-        checkUuids({ orderId: input.orderId });
-        requireStaff(ctx);
-        const orderId = String(input.orderId).toLowerCase();
-        const env = envelope(ctx, 'markShipmentDelivered', {
-          ...input,
-          commandId: String(input.commandId),
-        });
-        const shipmentId = shipmentIdFor(orderId);
-        const result = await ctx.commands.execute(
-          shipmentDecider,
-          shipmentStreamId(shipmentId),
-          { type: 'MarkShipmentDelivered', data: { shipmentId, now: ctx.now().toISOString() } },
-          env,
-        );
-        return {
-          cursor: result.cursor,
-          version: result.version,
-          entity: await readAfterWrite(
-            ctx,
-            result.cursor,
-            'Order',
-            (l) => l.order.load(orderId),
-            `order ${orderId}`,
-          ),
-        };
-      }),
-  }),
-);
+commandMutation('markShipmentDelivered', {
+  description:
+    "Records that the order's shipment reached the customer (admin or service, e.g. a carrier webhook); a repeated notice changes nothing",
+  input: MarkShipmentDeliveredInput,
+  staffOnly: true,
+  uuids: (input) => ({ orderId: input.orderId }),
+  run: (ctx, input, env) => markShipmentDelivered(ctx, { orderId: String(input.orderId) }, env),
+  entity: orderEntity,
+});

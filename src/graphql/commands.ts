@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.js';
 import { isStaff } from '../auth/principal.js';
 import type { CommandEnvelope } from '../commands/handler.js';
 import type { GraphQLContext } from './context.js';
-import { ForbiddenErrorResult, toTypedError, ValidationErrorResult } from './errors.js';
+import { ForbiddenErrorResult, toTypedError, TypedError, ValidationErrorResult } from './errors.js';
 import { isUuid } from '../shared/uuid.js';
 
 export function requirePrincipal(ctx: GraphQLContext): Principal {
@@ -31,18 +31,18 @@ export function checkUuids(fields: Record<string, unknown>): void {
 
 /**
  * The envelope of a mutation's command: caller, correlation and the input that the
- * idempotency fingerprint covers (everything but the commandId itself).
+ * idempotency fingerprint covers (everything but the commandId itself, exactly as the
+ * client sent it: a change here would refuse the replay of every stored command).
  */
 export function envelope(
   ctx: GraphQLContext,
+  principal: Principal,
   operation: string,
-  input: { commandId: string } & Record<string, unknown>,
+  input: { commandId: string | number } & Record<string, unknown>,
 ): CommandEnvelope {
-  const principal = requirePrincipal(ctx);
-  checkUuids({ commandId: input.commandId });
   const { commandId, ...rest } = input;
   return {
-    commandId: commandId.toLowerCase(),
+    commandId: String(commandId).toLowerCase(),
     principal,
     correlationId: ctx.correlationId,
     operation,
@@ -50,7 +50,11 @@ export function envelope(
   };
 }
 
-/** Runs a mutation body, turning expected failures into typed payload members. */
+/**
+ * Runs a mutation body, turning expected failures into typed payload members. Anything
+ * that is not a typed error (nor maps onto one) is unexpected: logged, and masked by the
+ * server.
+ */
 export async function asCommand<T>(
   ctx: GraphQLContext,
   operation: string,
@@ -60,15 +64,7 @@ export async function asCommand<T>(
     return await body();
   } catch (err) {
     const typed = toTypedError(err);
-    if (
-      typed === err &&
-      !(
-        err instanceof Error &&
-        'code' in err &&
-        typeof (err as { code: unknown }).code === 'string' &&
-        err.constructor.name.endsWith('Result')
-      )
-    ) {
+    if (!(typed instanceof TypedError)) {
       ctx.logger.error(
         { err, correlationId: ctx.correlationId, operation },
         'unexpected error in mutation',

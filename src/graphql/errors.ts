@@ -13,6 +13,11 @@ import { builder } from './builder.js';
  * mutation's payload union. Anything else stays an unexpected, masked GraphQL error.
  */
 
+/**
+ * The common base of the typed errors: `instanceof TypedError` (after `toTypedError`) is
+ * what tells an expected failure, answered in the payload, from an unexpected one, which
+ * is logged and masked. Never the class name.
+ */
 export abstract class TypedError extends Error {
   abstract readonly code: string;
 }

@@ -13,7 +13,7 @@ import {
   ruleViolation,
   unexpectedEvent,
 } from '../shared/decider.js';
-import { add, MAX_AMOUNT, multiply, zero, type Money } from '../shared/money.js';
+import { add, multiply, zero, type Money } from '../shared/money.js';
 import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
 import type { Address, OrderEvent, OrderLine } from './events.js';
 
@@ -28,6 +28,13 @@ export { streamId as orderStreamId };
 export const MAX_ORDER_ITEMS = 10;
 /** Units of one product per order, at most. */
 export const MAX_ITEM_QUANTITY = 1000;
+/**
+ * The most one order may total, in minor units: 2,147,483,647, the largest GraphQL `Int`,
+ * because that is what the API's `Money.amount` can carry. It is below MAX_AMOUNT (which
+ * bounds every single amount, payments included), so an order within it can always be
+ * paid. Raising it needs a wider `Money` in the API first.
+ */
+export const MAX_ORDER_TOTAL = 2_147_483_647;
 
 /** The statuses of the API's `OrderStatus` (schema.graphql). */
 export type OrderStatus = 'PENDING' | 'PAID' | 'SHIPPED' | 'CANCELLED';
@@ -190,14 +197,14 @@ function requirePending(
 }
 
 /**
- * MAX_AMOUNT bounds every amount Strata accepts, payments included; an order over it could
- * never be paid, so it is refused while it is being put together.
+ * An order over MAX_ORDER_TOTAL could be neither shown nor paid, so it is refused while it
+ * is being put together.
  */
 function requireTotalWithinLimit(total: Money, orderId: string): void {
-  if (total.amount > MAX_AMOUNT) {
+  if (total.amount > MAX_ORDER_TOTAL) {
     throw ruleViolation(
       'ORDER_TOTAL_TOO_LARGE',
-      `Order ${orderId} would total ${formatMoney(total)}; the most an order may total is ${formatMoney({ amount: MAX_AMOUNT, currency: total.currency })}`,
+      `Order ${orderId} would total ${formatMoney(total)}; the most an order may total is ${formatMoney({ amount: MAX_ORDER_TOTAL, currency: total.currency })}`,
     );
   }
 }

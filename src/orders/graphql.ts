@@ -1,15 +1,9 @@
-import { canActForCustomer, type Principal } from '../auth/principal.js';
 import { ProductRef } from '../catalog/graphql.js';
-import { productDecider, productInfo, productStreamId } from '../catalog/index.js';
-import { formatMoney } from '../shared/money-format.js';
-import type { ProductInfo } from '../catalog/index.js';
 import { CustomerRef } from '../customers/graphql.js';
-import { customerStreamId } from '../customers/index.js';
 import { builder } from '../graphql/builder.js';
-import { asCommand, checkUuids, envelope, requireStaff } from '../graphql/commands.js';
+import { commandMutation } from '../graphql/command-mutation.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
-import { COMMAND_ERRORS, ForbiddenErrorResult } from '../graphql/errors.js';
 import {
   AddressInput,
   AddressRef,
@@ -17,13 +11,19 @@ import {
   MoneyInput,
   MoneyRef,
 } from '../graphql/shared-types.js';
-import { successType } from '../graphql/success.js';
-import { ruleViolation } from '../shared/decider.js';
 import { multiply } from '../shared/money.js';
-import type { OrderCommand } from './commands.js';
-import { orderDecider, orderStreamId, type OrderState } from './decider.js';
 import type { OrderLine } from './events.js';
 import { ORDERS_PROJECTION, type OrderReadModel } from './projections.js';
+import {
+  addOrderItem,
+  cancelOrder,
+  changeShippingAddress,
+  createOrder,
+  payOrder,
+  removeOrderItem,
+  shipOrder,
+  type OrderResult,
+} from './use-cases.js';
 
 /** An order as clients see it: the read model's row (projection `orders`). */
 export type OrderView = OrderReadModel;
@@ -108,87 +108,16 @@ export const OrderRef = builder.objectRef<OrderView>('Order').implement({
   }),
 });
 
-const ORDER_ERRORS = COMMAND_ERRORS;
-
 /**
- * A customer may act only on its own orders. Acting on another customer's order is a
- * ForbiddenError, not a NotFoundError: order ids are random uuids, so confirming that one
- * exists tells nothing useful, and a clear error helps honest clients more.
+ * The `order` of an order command's `…Success`: from the read model once it has caught up
+ * with the command (read-your-writes).
  */
-function ownOrdersOnly(principal: Principal) {
-  return (state: OrderState) => {
-    if (state.status !== 'NOT_CREATED' && !canActForCustomer(principal, state.customerId)) {
-      throw new ForbiddenErrorResult('This order belongs to another customer');
-    }
-  };
-}
-
-/**
- * GraphQL's Int is 32-bit, so `Money.amount` cannot show more than this, while the write
- * model accepts totals up to MAX_AMOUNT. An order this API could not show is refused before
- * anything is written (rather than written, then answered with a serialisation error).
- */
-const MAX_GRAPHQL_INT = 2_147_483_647;
-
-const apiOrderDecider: typeof orderDecider = {
-  ...orderDecider,
-  decide(command, state) {
-    const events = orderDecider.decide(command, state);
-    for (const e of events) {
-      if (
-        (e.type === 'OrderCreated' || e.type === 'OrderItemAdded') &&
-        e.data.total.amount > MAX_GRAPHQL_INT
-      ) {
-        const most = { amount: MAX_GRAPHQL_INT, currency: e.data.total.currency };
-        throw ruleViolation(
-          'ORDER_TOTAL_TOO_LARGE',
-          `Order ${e.data.orderId} would total ${formatMoney(e.data.total)}; the most an order may total is ${formatMoney(most)}`,
-        );
-      }
-    }
-    return events;
-  },
+export const orderEntity = {
+  field: 'order',
+  type: OrderRef,
+  read: (ctx: GraphQLContext, r: OrderResult) =>
+    readAfterWrite(ctx, r.cursor, 'Order', (l) => l.order.load(r.orderId), `order ${r.orderId}`),
 };
-
-/** Runs one order command and answers with the order as the read model has it then. */
-async function runOrderCommand(
-  ctx: GraphQLContext,
-  operation: string,
-  input: { commandId: string | number } & Record<string, unknown>,
-  orderId: string,
-  command: OrderCommand,
-  options: { expectedVersion?: number | null; staffOnly?: boolean } = {},
-) {
-  const env = envelope(ctx, operation, { ...input, commandId: String(input.commandId) });
-  if (options.staffOnly) requireStaff(ctx);
-  const result = await ctx.commands.execute(apiOrderDecider, orderStreamId(orderId), command, env, {
-    authorize: ownOrdersOnly(env.principal),
-    ...(options.expectedVersion != null ? { expectedVersion: options.expectedVersion } : {}),
-  });
-  return {
-    cursor: result.cursor,
-    version: result.version,
-    entity: await readOrderAfter(ctx, orderId, result.cursor),
-  };
-}
-
-/** The order from the read model once it has caught up with `cursor` (read-your-writes). */
-const readOrderAfter = (ctx: GraphQLContext, orderId: string, cursor: string) =>
-  readAfterWrite(ctx, cursor, 'Order', (l) => l.order.load(orderId), `order ${orderId}`);
-
-/** The catalogue entries of the given products, as the write model has them now. */
-async function catalogue(
-  ctx: GraphQLContext,
-  productIds: string[],
-): Promise<Record<string, ProductInfo | undefined>> {
-  const entries = await Promise.all(
-    [...new Set(productIds)].map(async (id) => {
-      const { state } = await ctx.commands.load(productDecider, productStreamId(id));
-      return [id, productInfo(state)] as const;
-    }),
-  );
-  return Object.fromEntries(entries);
-}
 
 const OrderItemInput = builder.inputType('OrderItemInput', {
   fields: (t) => ({
@@ -210,70 +139,32 @@ const CreateOrderInput = builder.inputType('CreateOrderInput', {
   }),
 });
 
-builder.mutationField('createOrder', (t) =>
-  t.field({
-    type: successType('CreateOrderSuccess', 'order', OrderRef),
-    description: 'Places an order; prices are captured from the catalogue now.',
-    args: { input: t.arg({ type: CreateOrderInput, required: true }) },
-    errors: { types: ORDER_ERRORS, directResult: true, union: { name: 'CreateOrderPayload' } },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'createOrder', async () => {
-        const env = envelope(ctx, 'createOrder', { ...input, commandId: String(input.commandId) });
-        checkUuids({
-          id: input.id,
-          customerId: input.customerId,
-          ...Object.fromEntries(
-            input.items.map((item, i) => [`items.${i}.productId`, item.productId]),
-          ),
-        });
-        const customerId = String(input.customerId).toLowerCase();
-        if (!canActForCustomer(env.principal, customerId)) {
-          throw new ForbiddenErrorResult('A customer may only order for itself');
-        }
-        // The id is drawn before the idempotency check, but a replay answers with the first
-        // run's stream, so a retried createOrder never makes a second order.
-        const orderId = String(input.id ?? ctx.newId()).toLowerCase();
-        const items = input.items.map((i) => ({
-          productId: String(i.productId).toLowerCase(),
-          quantity: i.quantity,
-        }));
-        // Bounded work for oversized input: the decider refuses more than 10 items anyway.
-        const products =
-          items.length <= 10
-            ? await catalogue(
-                ctx,
-                items.map((i) => i.productId),
-              )
-            : {};
-        const customerExists = (await ctx.store.streamVersion(customerStreamId(customerId))) > 0;
-        const result = await ctx.commands.execute(
-          apiOrderDecider,
-          orderStreamId(orderId),
-          {
-            type: 'CreateOrder',
-            data: {
-              orderId,
-              customerId,
-              customerExists,
-              items,
-              products,
-              shippingAddress: input.shippingAddress,
-              now: ctx.now().toISOString(),
-            },
-          },
-          env,
-          { authorize: ownOrdersOnly(env.principal) },
-        );
-        // A replay answers with the first run's stream: a server-chosen id differs each run.
-        const id = result.streamId.replace(/^order-/, '');
-        return {
-          cursor: result.cursor,
-          version: result.version,
-          entity: await readOrderAfter(ctx, id, result.cursor),
-        };
-      }),
+commandMutation('createOrder', {
+  description: 'Places an order; prices are captured from the catalogue now.',
+  input: CreateOrderInput,
+  uuids: (input) => ({
+    id: input.id,
+    customerId: input.customerId,
+    ...Object.fromEntries(input.items.map((item, i) => [`items.${i}.productId`, item.productId])),
   }),
-);
+  run: (ctx, input, env) =>
+    createOrder(
+      ctx,
+      {
+        id: input.id == null ? null : String(input.id),
+        customerId: String(input.customerId),
+        items: input.items.map((i) => ({ productId: String(i.productId), quantity: i.quantity })),
+        shippingAddress: input.shippingAddress,
+      },
+      env,
+    ),
+  entity: orderEntity,
+});
+
+const expectedVersionField = {
+  required: false,
+  description: 'Refuse with ConcurrencyError unless the order is at this version',
+} as const;
 
 const AddOrderItemInput = builder.inputType('AddOrderItemInput', {
   fields: (t) => ({
@@ -281,78 +172,51 @@ const AddOrderItemInput = builder.inputType('AddOrderItemInput', {
     orderId: t.id({ required: true }),
     productId: t.id({ required: true }),
     quantity: t.int({ required: true }),
-    expectedVersion: t.int({
-      required: false,
-      description: 'Refuse with ConcurrencyError unless the order is at this version',
-    }),
+    expectedVersion: t.int(expectedVersionField),
   }),
 });
 
-builder.mutationField('addOrderItem', (t) =>
-  t.field({
-    type: successType('AddOrderItemSuccess', 'order', OrderRef),
-    args: { input: t.arg({ type: AddOrderItemInput, required: true }) },
-    errors: { types: ORDER_ERRORS, directResult: true, union: { name: 'AddOrderItemPayload' } },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'addOrderItem', async () => {
-        checkUuids({ orderId: input.orderId, productId: input.productId });
-        const orderId = String(input.orderId).toLowerCase();
-        const productId = String(input.productId).toLowerCase();
-        const product = (await catalogue(ctx, [productId]))[productId];
-        return runOrderCommand(
-          ctx,
-          'addOrderItem',
-          input,
-          orderId,
-          {
-            type: 'AddOrderItem',
-            data: {
-              orderId,
-              productId,
-              quantity: input.quantity,
-              product,
-              now: ctx.now().toISOString(),
-            },
-          },
-          { expectedVersion: input.expectedVersion },
-        );
-      }),
-  }),
-);
+commandMutation('addOrderItem', {
+  input: AddOrderItemInput,
+  uuids: (input) => ({ orderId: input.orderId, productId: input.productId }),
+  run: (ctx, input, env) =>
+    addOrderItem(
+      ctx,
+      {
+        orderId: String(input.orderId),
+        productId: String(input.productId),
+        quantity: input.quantity,
+        expectedVersion: input.expectedVersion,
+      },
+      env,
+    ),
+  entity: orderEntity,
+});
 
 const RemoveOrderItemInput = builder.inputType('RemoveOrderItemInput', {
   fields: (t) => ({
     commandId: t.id(commandIdField),
     orderId: t.id({ required: true }),
     productId: t.id({ required: true }),
-    expectedVersion: t.int({
-      required: false,
-      description: 'Refuse with ConcurrencyError unless the order is at this version',
-    }),
+    expectedVersion: t.int(expectedVersionField),
   }),
 });
 
-builder.mutationField('removeOrderItem', (t) =>
-  t.field({
-    type: successType('RemoveOrderItemSuccess', 'order', OrderRef),
-    args: { input: t.arg({ type: RemoveOrderItemInput, required: true }) },
-    errors: { types: ORDER_ERRORS, directResult: true, union: { name: 'RemoveOrderItemPayload' } },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'removeOrderItem', async () => {
-        checkUuids({ orderId: input.orderId, productId: input.productId });
-        const orderId = String(input.orderId).toLowerCase();
-        const productId = String(input.productId).toLowerCase();
-        return runOrderCommand(
-          ctx,
-          'removeOrderItem',
-          input,
-          orderId,
-          { type: 'RemoveOrderItem', data: { orderId, productId, now: ctx.now().toISOString() } },
-          { expectedVersion: input.expectedVersion },
-        );
-      }),
-  }),
-);
+commandMutation('removeOrderItem', {
+  input: RemoveOrderItemInput,
+  uuids: (input) => ({ orderId: input.orderId, productId: input.productId }),
+  run: (ctx, input, env) =>
+    removeOrderItem(
+      ctx,
+      {
+        orderId: String(input.orderId),
+        productId: String(input.productId),
+        expectedVersion: input.expectedVersion,
+      },
+      env,
+    ),
+  entity: orderEntity,
+});
 
 const ChangeShippingAddressInput = builder.inputType('ChangeShippingAddressInput', {
   fields: (t) => ({
@@ -362,27 +226,18 @@ const ChangeShippingAddressInput = builder.inputType('ChangeShippingAddressInput
   }),
 });
 
-builder.mutationField('changeShippingAddress', (t) =>
-  t.field({
-    type: successType('ChangeShippingAddressSuccess', 'order', OrderRef),
-    description: 'Changes where an order goes, until it has shipped.',
-    args: { input: t.arg({ type: ChangeShippingAddressInput, required: true }) },
-    errors: {
-      types: ORDER_ERRORS,
-      directResult: true,
-      union: { name: 'ChangeShippingAddressPayload' },
-    },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'changeShippingAddress', async () => {
-        checkUuids({ orderId: input.orderId });
-        const orderId = String(input.orderId).toLowerCase();
-        return runOrderCommand(ctx, 'changeShippingAddress', input, orderId, {
-          type: 'ChangeShippingAddress',
-          data: { orderId, shippingAddress: input.shippingAddress, now: ctx.now().toISOString() },
-        });
-      }),
-  }),
-);
+commandMutation('changeShippingAddress', {
+  description: 'Changes where an order goes, until it has shipped.',
+  input: ChangeShippingAddressInput,
+  uuids: (input) => ({ orderId: input.orderId }),
+  run: (ctx, input, env) =>
+    changeShippingAddress(
+      ctx,
+      { orderId: String(input.orderId), shippingAddress: input.shippingAddress },
+      env,
+    ),
+  entity: orderEntity,
+});
 
 const PayOrderInput = builder.inputType('PayOrderInput', {
   fields: (t) => ({
@@ -393,28 +248,18 @@ const PayOrderInput = builder.inputType('PayOrderInput', {
   }),
 });
 
-builder.mutationField('payOrder', (t) =>
-  t.field({
-    type: successType('PayOrderSuccess', 'order', OrderRef),
-    description: 'Records the payment of a PENDING order; the amount must be its exact total.',
-    args: { input: t.arg({ type: PayOrderInput, required: true }) },
-    errors: { types: ORDER_ERRORS, directResult: true, union: { name: 'PayOrderPayload' } },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'payOrder', async () => {
-        checkUuids({ orderId: input.orderId });
-        const orderId = String(input.orderId).toLowerCase();
-        return runOrderCommand(ctx, 'payOrder', input, orderId, {
-          type: 'PayOrder',
-          data: {
-            orderId,
-            paymentId: String(input.paymentId),
-            amount: input.amount,
-            now: ctx.now().toISOString(),
-          },
-        });
-      }),
-  }),
-);
+commandMutation('payOrder', {
+  description: 'Records the payment of a PENDING order; the amount must be its exact total.',
+  input: PayOrderInput,
+  uuids: (input) => ({ orderId: input.orderId }),
+  run: (ctx, input, env) =>
+    payOrder(
+      ctx,
+      { orderId: String(input.orderId), paymentId: String(input.paymentId), amount: input.amount },
+      env,
+    ),
+  entity: orderEntity,
+});
 
 const ShipOrderInput = builder.inputType('ShipOrderInput', {
   fields: (t) => ({
@@ -425,35 +270,15 @@ const ShipOrderInput = builder.inputType('ShipOrderInput', {
   }),
 });
 
-builder.mutationField('shipOrder', (t) =>
-  t.field({
-    type: successType('ShipOrderSuccess', 'order', OrderRef),
-    description: 'Hands a PAID order to a carrier (admin or service).',
-    args: { input: t.arg({ type: ShipOrderInput, required: true }) },
-    errors: { types: ORDER_ERRORS, directResult: true, union: { name: 'ShipOrderPayload' } },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'shipOrder', async () => {
-        checkUuids({ orderId: input.orderId });
-        const orderId = String(input.orderId).toLowerCase();
-        return runOrderCommand(
-          ctx,
-          'shipOrder',
-          input,
-          orderId,
-          {
-            type: 'ShipOrder',
-            data: {
-              orderId,
-              carrier: input.carrier,
-              trackingNumber: input.trackingNumber,
-              now: ctx.now().toISOString(),
-            },
-          },
-          { staffOnly: true },
-        );
-      }),
-  }),
-);
+commandMutation('shipOrder', {
+  description: 'Hands a PAID order to a carrier (admin or service).',
+  input: ShipOrderInput,
+  staffOnly: true,
+  uuids: (input) => ({ orderId: input.orderId }),
+  run: (ctx, { orderId, carrier, trackingNumber }, env) =>
+    shipOrder(ctx, { orderId: String(orderId), carrier, trackingNumber }, env),
+  entity: orderEntity,
+});
 
 const CancelOrderInput = builder.inputType('CancelOrderInput', {
   fields: (t) => ({
@@ -463,20 +288,11 @@ const CancelOrderInput = builder.inputType('CancelOrderInput', {
   }),
 });
 
-builder.mutationField('cancelOrder', (t) =>
-  t.field({
-    type: successType('CancelOrderSuccess', 'order', OrderRef),
-    description: 'Cancels a PENDING or PAID order; a paid order is refunded.',
-    args: { input: t.arg({ type: CancelOrderInput, required: true }) },
-    errors: { types: ORDER_ERRORS, directResult: true, union: { name: 'CancelOrderPayload' } },
-    resolve: (_root, { input }, ctx) =>
-      asCommand(ctx, 'cancelOrder', async () => {
-        checkUuids({ orderId: input.orderId });
-        const orderId = String(input.orderId).toLowerCase();
-        return runOrderCommand(ctx, 'cancelOrder', input, orderId, {
-          type: 'CancelOrder',
-          data: { orderId, reason: input.reason, now: ctx.now().toISOString() },
-        });
-      }),
-  }),
-);
+commandMutation('cancelOrder', {
+  description: 'Cancels a PENDING or PAID order; a paid order is refunded.',
+  input: CancelOrderInput,
+  uuids: (input) => ({ orderId: input.orderId }),
+  run: (ctx, input, env) =>
+    cancelOrder(ctx, { orderId: String(input.orderId), reason: input.reason }, env),
+  entity: orderEntity,
+});

@@ -59,6 +59,9 @@ export const ruleViolation = (code: string, message: string) =>
   new DomainError('business', message, code);
 export const notFound = (code: string, message: string) =>
   new DomainError('notFound', message, code);
+/** The caller may not do this (an authorization rule of the command, e.g. "own orders only"). */
+export const forbidden = (message: string, code = 'FORBIDDEN') =>
+  new DomainError('forbidden', message, code);
 
 /**
  * `evolve` met an event its state cannot take. `decide` never emits one, so this means a

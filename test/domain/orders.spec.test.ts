@@ -12,6 +12,7 @@ import {
   formatMoney,
   lineTotal,
   MAX_ORDER_ITEMS,
+  MAX_ORDER_TOTAL,
   orderDecider,
   orderEventTime,
   orderEventTypes,
@@ -420,38 +421,38 @@ describe('order decider', () => {
     });
 
     it('stays exact up to the largest total, and refuses one cent more', () => {
-      // 2 lines × 1000 units × 500 000 000.00 = 1 000 000 000.00, exactly MAX_AMOUNT.
-      const half = eur(MAX_AMOUNT / 2 / 1000);
+      // 1000 × 21 474.83 + 1 × 6.47 = 21 474 836.47, exactly MAX_ORDER_TOTAL.
+      expect(MAX_ORDER_TOTAL).toBe(2_147_483_647);
       const items = [
         { productId: p(1), quantity: 1000 },
-        { productId: p(2), quantity: 1000 },
+        { productId: p(2), quantity: 1 },
       ];
-      const products = { [p(1)]: info(1, half), [p(2)]: info(2, half) };
+      const products = { [p(1)]: info(1, eur(2_147_483)), [p(2)]: info(2, eur(647)) };
       const [e] = orderDecider.decide(create({ items, products }), orderDecider.initialState);
       if (e?.type !== 'OrderCreated') throw new Error('expected OrderCreated');
-      expect(e.data.total).toEqual(eur(MAX_AMOUNT));
-      expect(formatMoney(e.data.total)).toBe('1000000000.00 EUR');
+      expect(e.data.total).toEqual(eur(MAX_ORDER_TOTAL));
+      expect(formatMoney(e.data.total)).toBe('21474836.47 EUR');
       const state = orderDecider.evolve(orderDecider.initialState, e);
       // Paid to the cent even at this size.
       orders
         .given([e])
-        .when(pay(eur(MAX_AMOUNT)))
-        .then([{ ...paid, data: { ...paid.data, amount: eur(MAX_AMOUNT) } } as OrderEvent]);
+        .when(pay(eur(MAX_ORDER_TOTAL)))
+        .then([{ ...paid, data: { ...paid.data, amount: eur(MAX_ORDER_TOTAL) } } as OrderEvent]);
       orders
         .given([e])
-        .when(pay(eur(MAX_AMOUNT - 1)))
+        .when(pay(eur(MAX_ORDER_TOTAL - 1)))
         .thenThrows({
           kind: 'business',
           code: 'PAYMENT_AMOUNT_MISMATCH',
-          message: 'expected exactly 1000000000.00 EUR',
+          message: 'expected exactly 21474836.47 EUR',
         });
       expect(state.status).toBe('PENDING');
 
-      const tooMuch = { ...products, [p(2)]: info(2, eur(half.amount + 1)) };
+      const tooMuch = { ...products, [p(2)]: info(2, eur(648)) };
       orders.when(create({ items, products: tooMuch })).thenThrows({
         kind: 'business',
         code: 'ORDER_TOTAL_TOO_LARGE',
-        message: '1000000010.00 EUR',
+        message: 'would total 21474836.48 EUR; the most an order may total is 21474836.47 EUR',
       });
       orders
         .given([e])

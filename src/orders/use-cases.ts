@@ -1,0 +1,210 @@
+import { canActForCustomer, type Principal } from '../auth/principal.js';
+import {
+  productDecider,
+  productInfo,
+  productStreamId,
+  type ProductInfo,
+} from '../catalog/index.js';
+import type { CommandEnvelope } from '../commands/handler.js';
+import type { UseCaseDeps, UseCaseResult } from '../commands/use-case.js';
+import { customerDecider, customerStreamId } from '../customers/index.js';
+import { forbidden } from '../shared/decider.js';
+import type { Money } from '../shared/money.js';
+import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
+import { MAX_ORDER_ITEMS, orderDecider, orderStreamId, type OrderState } from './decider.js';
+
+/*
+ * The orders' use cases: each gathers what the order decider needs (catalogue entries from
+ * the products' streams, whether the customer exists, the time) and runs the command
+ * through the command handler. A customer caller acts only on its own orders; who may
+ * call a command at all (shipOrder is for staff) is the caller's concern.
+ */
+
+export interface OrderResult extends UseCaseResult {
+  orderId: string;
+}
+
+export interface CreateOrderInput {
+  /** The new order's id; drawn from `deps.newId()` when absent. */
+  id?: string | null | undefined;
+  customerId: string;
+  items: OrderItemInput[];
+  shippingAddress: AddressInput;
+}
+
+/** Places an order, capturing the products' catalogue entries (name, price) now. */
+export async function createOrder(
+  deps: UseCaseDeps,
+  input: CreateOrderInput,
+  envelope: CommandEnvelope,
+): Promise<OrderResult> {
+  const customerId = input.customerId.toLowerCase();
+  if (!canActForCustomer(envelope.principal, customerId)) {
+    throw forbidden('A customer may only order for itself');
+  }
+  // The id is drawn before the idempotency check, but a replay answers with the first
+  // run's stream, so a retried createOrder never makes a second order.
+  const orderId = (input.id ?? deps.newId()).toLowerCase();
+  const items = input.items.map((i) => ({
+    productId: i.productId.toLowerCase(),
+    quantity: i.quantity,
+  }));
+  // Bounded work for oversized input: the decider refuses more than 10 items anyway.
+  const products =
+    items.length <= MAX_ORDER_ITEMS
+      ? await catalogue(
+          deps,
+          items.map((i) => i.productId),
+        )
+      : {};
+  const customer = await deps.commands.load(customerDecider, customerStreamId(customerId));
+  const result = await deps.commands.execute(
+    orderDecider,
+    orderStreamId(orderId),
+    {
+      type: 'CreateOrder',
+      data: {
+        orderId,
+        customerId,
+        customerExists: customer.version > 0,
+        items,
+        products,
+        shippingAddress: input.shippingAddress,
+        now: deps.now().toISOString(),
+      },
+    },
+    envelope,
+    { authorize: ownOrdersOnly(envelope.principal) },
+  );
+  // A replay answers with the first run's stream: a server-chosen id differs each run.
+  return {
+    cursor: result.cursor,
+    version: result.version,
+    orderId: result.streamId.replace(/^order-/, ''),
+  };
+}
+
+/** Adds a product to a PENDING order at its catalogue price now. */
+export async function addOrderItem(
+  deps: UseCaseDeps,
+  input: { orderId: string; productId: string; quantity: number; expectedVersion?: number | null },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> {
+  const productId = input.productId.toLowerCase();
+  const product = (await catalogue(deps, [productId]))[productId];
+  return onOrder(
+    deps,
+    input.orderId,
+    envelope,
+    (orderId, now) => ({
+      type: 'AddOrderItem',
+      data: { orderId, productId, quantity: input.quantity, product, now },
+    }),
+    input.expectedVersion,
+  );
+}
+
+export const removeOrderItem = (
+  deps: UseCaseDeps,
+  input: { orderId: string; productId: string; expectedVersion?: number | null },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> =>
+  onOrder(
+    deps,
+    input.orderId,
+    envelope,
+    (orderId, now) => ({
+      type: 'RemoveOrderItem',
+      data: { orderId, productId: input.productId.toLowerCase(), now },
+    }),
+    input.expectedVersion,
+  );
+
+export const changeShippingAddress = (
+  deps: UseCaseDeps,
+  input: { orderId: string; shippingAddress: AddressInput },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> =>
+  onOrder(deps, input.orderId, envelope, (orderId, now) => ({
+    type: 'ChangeShippingAddress',
+    data: { orderId, shippingAddress: input.shippingAddress, now },
+  }));
+
+export const payOrder = (
+  deps: UseCaseDeps,
+  input: { orderId: string; paymentId: string; amount: Money },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> =>
+  onOrder(deps, input.orderId, envelope, (orderId, now) => ({
+    type: 'PayOrder',
+    data: { orderId, paymentId: input.paymentId, amount: input.amount, now },
+  }));
+
+export const shipOrder = (
+  deps: UseCaseDeps,
+  input: { orderId: string; carrier: string; trackingNumber: string },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> =>
+  onOrder(deps, input.orderId, envelope, (orderId, now) => ({
+    type: 'ShipOrder',
+    data: { orderId, carrier: input.carrier, trackingNumber: input.trackingNumber, now },
+  }));
+
+export const cancelOrder = (
+  deps: UseCaseDeps,
+  input: { orderId: string; reason: string },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> =>
+  onOrder(deps, input.orderId, envelope, (orderId, now) => ({
+    type: 'CancelOrder',
+    data: { orderId, reason: input.reason, now },
+  }));
+
+/**
+ * A customer may act only on its own orders. Acting on another customer's order is
+ * forbidden, not "not found": order ids are random uuids, so confirming that one exists
+ * tells nothing useful, and a clear error helps honest clients more.
+ */
+function ownOrdersOnly(principal: Principal) {
+  return (state: OrderState) => {
+    if (state.status !== 'NOT_CREATED' && !canActForCustomer(principal, state.customerId)) {
+      throw forbidden('This order belongs to another customer');
+    }
+  };
+}
+
+/** Runs a command on an existing order of the caller (any order, for staff). */
+async function onOrder(
+  deps: UseCaseDeps,
+  id: string,
+  envelope: CommandEnvelope,
+  command: (orderId: string, now: string) => OrderCommand,
+  expectedVersion?: number | null,
+): Promise<OrderResult> {
+  const orderId = id.toLowerCase();
+  const result = await deps.commands.execute(
+    orderDecider,
+    orderStreamId(orderId),
+    command(orderId, deps.now().toISOString()),
+    envelope,
+    {
+      authorize: ownOrdersOnly(envelope.principal),
+      ...(expectedVersion != null ? { expectedVersion } : {}),
+    },
+  );
+  return { cursor: result.cursor, version: result.version, orderId };
+}
+
+/** The catalogue entries of the given products, as the write model has them now. */
+async function catalogue(
+  deps: UseCaseDeps,
+  productIds: string[],
+): Promise<Record<string, ProductInfo | undefined>> {
+  const entries = await Promise.all(
+    [...new Set(productIds)].map(async (id) => {
+      const { state } = await deps.commands.load(productDecider, productStreamId(id));
+      return [id, productInfo(state)] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
