@@ -124,7 +124,22 @@ export type EventHandlers<E extends DomainEvent, S, R> = {
   readonly [T in E['type']]: ((state: S, event: EventOf<E, T>) => R) | null;
 };
 
+/** A handler map without ignored types: every type of `E` is handled. */
+export type EventFolds<E extends DomainEvent, S, R> = {
+  readonly [T in E['type']]: (state: S, event: EventOf<E, T>) => R;
+};
+
 /** Runs the handler of `event`'s type; null when the map ignores that type. */
+export function handleEvent<E extends DomainEvent, S, R>(
+  handlers: EventFolds<E, S, R>,
+  state: S,
+  event: E,
+): R;
+export function handleEvent<E extends DomainEvent, S, R>(
+  handlers: EventHandlers<E, S, R>,
+  state: S,
+  event: E,
+): R | null;
 export function handleEvent<E extends DomainEvent, S, R>(
   handlers: EventHandlers<E, S, R>,
   state: S,
