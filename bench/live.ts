@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/config/config.js';
-import { orderStreamId } from '../src/orders/decider.js';
+import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
+import { OrderEvents } from '../src/orders/events.js';
 
 const given = process.env.DATABASE_URL;
 if (!given) {
@@ -82,18 +83,20 @@ async function main() {
     for (const n of [1, 100, 1000]) {
       const orderIds = Array.from({ length: n }, () => randomUUID());
       for (const id of orderIds) {
-        await app.store.append(orderStreamId(id), 'order', [
-          {
-            type: 'OrderCreated',
-            data: {
-              orderId: id,
-              customerId: randomUUID(),
-              items: [],
-              shippingAddress: {},
-              total: { amount: 0, currency: 'EUR' },
-              createdAt: new Date().toISOString(),
+        await app.store.append(orderStreamId(id), ORDER_STREAM_TYPE, [
+          OrderEvents.OrderCreated({
+            orderId: id,
+            customerId: randomUUID(),
+            items: [],
+            shippingAddress: {
+              line1: '1 Bench Street',
+              city: 'Leeds',
+              postalCode: 'LS1 1AA',
+              country: 'GB',
             },
-          },
+            total: { amount: 0, currency: 'EUR' },
+            createdAt: new Date().toISOString(),
+          }),
         ]);
       }
       const child = spawn(
@@ -120,18 +123,15 @@ async function main() {
         const id = orderIds[i % n]!;
         await app.store.append(
           orderStreamId(id),
-          'order',
+          ORDER_STREAM_TYPE,
           [
-            {
-              type: 'OrderItemRemoved',
-              data: {
-                orderId: id,
-                productId: randomUUID(),
-                productName: 'x',
-                total: { amount: 0, currency: 'EUR' },
-                removedAt: new Date().toISOString(),
-              },
-            },
+            OrderEvents.OrderItemRemoved({
+              orderId: id,
+              productId: randomUUID(),
+              productName: 'x',
+              total: { amount: 0, currency: 'EUR' },
+              removedAt: new Date().toISOString(),
+            }),
           ],
           {
             metadata: { sentAt: performance.timeOrigin + performance.now() },

@@ -42,7 +42,12 @@ import { openPostgres } from '../src/db/postgres.js';
 import type { Db, Queryable, Session } from '../src/db/types.js';
 import { EventStore } from '../src/eventstore/store.js';
 import type { NewEvent, StreamAppend } from '../src/eventstore/types.js';
-import type { Address, OrderLine } from '../src/orders/events.js';
+import { PRODUCT_STREAM_TYPE, productStreamId } from '../src/catalog/decider.js';
+import { ProductEvents } from '../src/catalog/events.js';
+import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../src/customers/decider.js';
+import { CustomerEvents } from '../src/customers/events.js';
+import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
+import { OrderEvents, type Address, type OrderLine } from '../src/orders/events.js';
 import { admin, fmt, pct } from './support.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -269,7 +274,6 @@ function planLog(target: number): Plan {
     byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
     return e;
   };
-  const ev = (type: string, data: unknown) => count({ type, data });
   const DAY = 86_400_000;
   const start = Date.now() - 120 * DAY;
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -295,35 +299,39 @@ function planLog(target: number): Plan {
   for (let i = 0; i < CUSTOMERS; i += 200) {
     setup.push(
       customers.slice(i, i + 200).map((c, k) => ({
-        streamId: `customer-${c.id}`,
-        streamType: 'customer',
+        streamId: customerStreamId(c.id),
+        streamType: CUSTOMER_STREAM_TYPE,
         expected: 'noStream' as const,
         events: [
-          ev('CustomerRegistered', {
-            customerId: c.id,
-            name: c.name,
-            email: c.email,
-            phone: `+49 30 ${1000 + i + k}`,
-            registeredAt: iso(start - 10 * DAY + (i + k) * 1000),
-          }),
+          count(
+            CustomerEvents.CustomerRegistered({
+              customerId: c.id,
+              name: c.name,
+              email: c.email,
+              phone: `+49 30 ${1000 + i + k}`,
+              registeredAt: iso(start - 10 * DAY + (i + k) * 1000),
+            }),
+          ),
         ],
       })),
     );
   }
   setup.push(
     products.map((p) => ({
-      streamId: `product-${p.id}`,
-      streamType: 'product',
+      streamId: productStreamId(p.id),
+      streamType: PRODUCT_STREAM_TYPE,
       expected: 'noStream' as const,
       events: [
-        ev('ProductRegistered', {
-          productId: p.id,
-          name: p.name,
-          imageUrl: `https://img.example.org/products/${p.id}.png`,
-          price: { amount: p.price, currency: 'EUR' },
-          initialStock: p.stock,
-          registeredAt: iso(start - 20 * DAY),
-        }),
+        count(
+          ProductEvents.ProductRegistered({
+            productId: p.id,
+            name: p.name,
+            imageUrl: `https://img.example.org/products/${p.id}.png`,
+            price: { amount: p.price, currency: 'EUR' },
+            initialStock: p.stock,
+            registeredAt: iso(start - 20 * DAY),
+          }),
+        ),
       ],
     })),
   );
@@ -352,15 +360,17 @@ function planLog(target: number): Plan {
       const c = customers[emailChanges++ % CUSTOMERS]!;
       const email = `customer-${randomUUID().slice(0, 8)}@example.net`;
       extras.push({
-        streamId: `customer-${c.id}`,
-        streamType: 'customer',
+        streamId: customerStreamId(c.id),
+        streamType: CUSTOMER_STREAM_TYPE,
         events: [
-          ev('CustomerEmailChanged', {
-            customerId: c.id,
-            previousEmail: c.email,
-            email,
-            changedAt: iso(start + orders * 500),
-          }),
+          count(
+            CustomerEvents.CustomerEmailChanged({
+              customerId: c.id,
+              previousEmail: c.email,
+              email,
+              changedAt: iso(start + orders * 500),
+            }),
+          ),
         ],
       });
       c.email = email;
@@ -370,26 +380,28 @@ function planLog(target: number): Plan {
       const previous = p.price;
       p.price = Math.max(100, Math.round(p.price * (0.9 + rng() * 0.2)));
       extras.push({
-        streamId: `product-${p.id}`,
-        streamType: 'product',
+        streamId: productStreamId(p.id),
+        streamType: PRODUCT_STREAM_TYPE,
         events: [
-          ev('ProductPriceChanged', {
-            productId: p.id,
-            previousPrice: { amount: previous, currency: 'EUR' },
-            price: { amount: p.price, currency: 'EUR' },
-            changedAt: iso(start + orders * 500),
-          }),
+          count(
+            ProductEvents.ProductPriceChanged({
+              productId: p.id,
+              previousPrice: { amount: previous, currency: 'EUR' },
+              price: { amount: p.price, currency: 'EUR' },
+              changedAt: iso(start + orders * 500),
+            }),
+          ),
         ],
       });
     }
     for (let o = 0; o < COHORT; o++, orders++) {
       const orderId = randomUUID();
-      const streamId = `order-${orderId}`;
+      const streamId = orderStreamId(orderId);
       const customer = pick(customers);
       let at = start + orders * 500;
       const next = () => iso((at += 60_000 + int(3_600_000)));
       const onOrder = (...es: NewEvent[]): Action => [
-        { streamId, streamType: 'order', events: es },
+        { streamId, streamType: ORDER_STREAM_TYPE, events: es },
       ];
       const actions: Action[] = [];
       let items: OrderLine[] = [];
@@ -399,14 +411,16 @@ function planLog(target: number): Plan {
       }
       actions.push(
         onOrder(
-          ev('OrderCreated', {
-            orderId,
-            customerId: customer.id,
-            items,
-            shippingAddress: address(),
-            total: totalOf(items),
-            createdAt: iso(at),
-          }),
+          count(
+            OrderEvents.OrderCreated({
+              orderId,
+              customerId: customer.id,
+              items,
+              shippingAddress: address(),
+              total: totalOf(items),
+              createdAt: iso(at),
+            }),
+          ),
         ),
       );
       for (let a = int(3); a > 0; a--) {
@@ -415,7 +429,11 @@ function planLog(target: number): Plan {
         const item = lineOf(p, 1 + int(3));
         items = [...items, item];
         actions.push(
-          onOrder(ev('OrderItemAdded', { orderId, item, total: totalOf(items), addedAt: next() })),
+          onOrder(
+            count(
+              OrderEvents.OrderItemAdded({ orderId, item, total: totalOf(items), addedAt: next() }),
+            ),
+          ),
         );
       }
       if (items.length > 1 && rng() < 0.3) {
@@ -423,24 +441,28 @@ function planLog(target: number): Plan {
         items = items.filter((l) => l !== gone);
         actions.push(
           onOrder(
-            ev('OrderItemRemoved', {
-              orderId,
-              productId: gone.productId,
-              productName: gone.productName,
-              total: totalOf(items),
-              removedAt: next(),
-            }),
+            count(
+              OrderEvents.OrderItemRemoved({
+                orderId,
+                productId: gone.productId,
+                productName: gone.productName,
+                total: totalOf(items),
+                removedAt: next(),
+              }),
+            ),
           ),
         );
       }
       if (rng() < 0.1) {
         actions.push(
           onOrder(
-            ev('OrderShippingAddressChanged', {
-              orderId,
-              shippingAddress: address(),
-              changedAt: next(),
-            }),
+            count(
+              OrderEvents.OrderShippingAddressChanged({
+                orderId,
+                shippingAddress: address(),
+                changedAt: next(),
+              }),
+            ),
           ),
         );
       }
@@ -449,16 +471,26 @@ function planLog(target: number): Plan {
           const p = products.find((x) => x.id === l.productId)!;
           p.stock += type === 'StockReserved' ? -l.quantity : l.quantity;
           return {
-            streamId: `product-${p.id}`,
-            streamType: 'product',
+            streamId: productStreamId(p.id),
+            streamType: PRODUCT_STREAM_TYPE,
             events: [
-              ev(type, {
-                productId: p.id,
-                orderId,
-                quantity: l.quantity,
-                availableAfter: p.stock,
-                [type === 'StockReserved' ? 'reservedAt' : 'releasedAt']: when,
-              }),
+              count(
+                type === 'StockReserved'
+                  ? ProductEvents.StockReserved({
+                      productId: p.id,
+                      orderId,
+                      quantity: l.quantity,
+                      availableAfter: p.stock,
+                      reservedAt: when,
+                    })
+                  : ProductEvents.StockReleased({
+                      productId: p.id,
+                      orderId,
+                      quantity: l.quantity,
+                      availableAfter: p.stock,
+                      releasedAt: when,
+                    }),
+              ),
             ],
           };
         });
@@ -468,21 +500,25 @@ function planLog(target: number): Plan {
         return onOrder(
           ...(refund
             ? [
-                ev('OrderPaymentRefunded', {
-                  orderId,
-                  paymentId: `pay-${orderId}`,
-                  amount: total,
-                  reason: 'customer changed their mind',
-                  refundedAt: when,
-                }),
+                count(
+                  OrderEvents.OrderPaymentRefunded({
+                    orderId,
+                    paymentId: `pay-${orderId}`,
+                    amount: total,
+                    reason: 'customer changed their mind',
+                    refundedAt: when,
+                  }),
+                ),
               ]
             : []),
-          ev('OrderCancelled', {
-            orderId,
-            reason: 'customer changed their mind',
-            cancelledAt: when,
-            refunded: refund,
-          }),
+          count(
+            OrderEvents.OrderCancelled({
+              orderId,
+              reason: 'customer changed their mind',
+              cancelledAt: when,
+              refunded: refund,
+            }),
+          ),
         );
       };
       const outcome = rng();
@@ -491,12 +527,14 @@ function planLog(target: number): Plan {
       } else if (outcome < 0.83) {
         actions.push(
           onOrder(
-            ev('OrderPaid', {
-              orderId,
-              paymentId: `pay-${orderId}`,
-              amount: totalOf(items),
-              paidAt: next(),
-            }),
+            count(
+              OrderEvents.OrderPaid({
+                orderId,
+                paymentId: `pay-${orderId}`,
+                amount: totalOf(items),
+                paidAt: next(),
+              }),
+            ),
           ),
         );
         const after = rng();
@@ -504,19 +542,23 @@ function planLog(target: number): Plan {
           const when = next();
           actions.push([
             ...onOrder(
-              ev('OrderReadyToShip', { orderId, shipmentId: randomUUID(), readyAt: when }),
+              count(
+                OrderEvents.OrderReadyToShip({ orderId, shipmentId: randomUUID(), readyAt: when }),
+              ),
             ),
             ...stock('StockReserved', when),
           ]);
           if (rng() < 0.95) {
             actions.push(
               onOrder(
-                ev('OrderShipped', {
-                  orderId,
-                  carrier: pick(CARRIERS),
-                  trackingNumber: `TRK${randomBytes(6).toString('hex').toUpperCase()}`,
-                  shippedAt: next(),
-                }),
+                count(
+                  OrderEvents.OrderShipped({
+                    orderId,
+                    carrier: pick(CARRIERS),
+                    trackingNumber: `TRK${randomBytes(6).toString('hex').toUpperCase()}`,
+                    shippedAt: next(),
+                  }),
+                ),
               ),
             );
           } else {

@@ -8,7 +8,7 @@ import {
 import type { Money } from '../shared/money.js';
 import { FieldChecks, MAX_NAME_LENGTH } from '../shared/field-checks.js';
 import type { ProductCommand } from './commands.js';
-import type { ProductEvent } from './events.js';
+import { ProductEvents, type ProductEvent } from './events.js';
 import { formatMoney } from '../shared/money-format.js';
 
 /** Event-store stream type of products. */
@@ -95,10 +95,14 @@ function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
         );
       }
       return [
-        {
-          type: 'ProductRegistered',
-          data: { productId, name, imageUrl, price: { ...price }, initialStock, registeredAt: now },
-        },
+        ProductEvents.ProductRegistered({
+          productId,
+          name,
+          imageUrl,
+          price: { ...price },
+          initialStock,
+          registeredAt: now,
+        }),
       ];
     }
     case 'ChangeProductPrice': {
@@ -115,10 +119,12 @@ function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
         );
       }
       return [
-        {
-          type: 'ProductPriceChanged',
-          data: { productId, previousPrice: product.price, price: { ...price }, changedAt: now },
-        },
+        ProductEvents.ProductPriceChanged({
+          productId,
+          previousPrice: product.price,
+          price: { ...price },
+          changedAt: now,
+        }),
       ];
     }
     case 'RestockProduct': {
@@ -136,15 +142,12 @@ function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
         );
       }
       return [
-        {
-          type: 'ProductRestocked',
-          data: {
-            productId,
-            quantity,
-            availableAfter: product.available + quantity,
-            restockedAt: now,
-          },
-        },
+        ProductEvents.ProductRestocked({
+          productId,
+          quantity,
+          availableAfter: product.available + quantity,
+          restockedAt: now,
+        }),
       ];
     }
     case 'ReserveStock': {
@@ -164,16 +167,13 @@ function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
         );
       }
       return [
-        {
-          type: 'StockReserved',
-          data: {
-            productId,
-            orderId,
-            quantity,
-            availableAfter: product.available - quantity,
-            reservedAt: now,
-          },
-        },
+        ProductEvents.StockReserved({
+          productId,
+          orderId,
+          quantity,
+          availableAfter: product.available - quantity,
+          reservedAt: now,
+        }),
       ];
     }
     case 'ReleaseStock': {
@@ -189,16 +189,13 @@ function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
       // Releasing twice, or for an order whose reservation failed, must be harmless.
       if (quantity === undefined) return [];
       return [
-        {
-          type: 'StockReleased',
-          data: {
-            productId,
-            orderId,
-            quantity,
-            availableAfter: product.available + quantity,
-            releasedAt: now,
-          },
-        },
+        ProductEvents.StockReleased({
+          productId,
+          orderId,
+          quantity,
+          availableAfter: product.available + quantity,
+          releasedAt: now,
+        }),
       ];
     }
     default:

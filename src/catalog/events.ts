@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../shared/decider.js';
+import { eventBuilders, eventTypes } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 
 /**
@@ -49,10 +50,14 @@ export type ProductEvent =
 
 export type ProductEventType = ProductEvent['type'];
 
-export const productEventTypes: readonly ProductEventType[] = [
-  'ProductRegistered',
-  'ProductPriceChanged',
-  'ProductRestocked',
-  'StockReserved',
-  'StockReleased',
-];
+/** Every product event type: one that is missing here, or extra, does not compile. */
+export const productEventTypes = eventTypes<ProductEvent>({
+  ProductRegistered: true,
+  ProductPriceChanged: true,
+  ProductRestocked: true,
+  StockReserved: true,
+  StockReleased: true,
+});
+
+/** `ProductEvents.ProductRestocked(data)` is that event, its payload checked. */
+export const ProductEvents = eventBuilders(productEventTypes);

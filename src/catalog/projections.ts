@@ -2,9 +2,9 @@ import type { Queryable } from '../db/types.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { ddlBlock, iso, loadByIds, upsertRows, type Column } from '../projections/batch.js';
 import type { Projection } from '../projections/types.js';
+import { domainEvent, handleEvent, type EventHandlers } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
-import type { ProductEvent } from './events.js';
-import { productEventTypes } from './events.js';
+import { productEventTypes, type ProductEvent } from './events.js';
 
 /** A product as clients see it. */
 export interface ProductView {
@@ -43,57 +43,58 @@ const PRODUCT_COLUMNS: readonly Column[] = [
   ['updated_at', 'timestamptz'],
 ];
 
+/** The row of a product that an event other than its registration changes. */
+function registered(row: ProductRow | undefined, ev: ProductEvent): ProductRow {
+  if (!row) throw new Error(`${ev.type} for product ${ev.data.productId}, which is not registered`);
+  return row;
+}
+
+/** What each product event makes of its row (the fold sets `version`). */
+const productFolds: EventHandlers<
+  ProductEvent,
+  ProductRow | undefined,
+  Omit<ProductRow, 'version'>
+> = {
+  ProductRegistered: (_row, { data: d }) => ({
+    id: d.productId,
+    name: d.name,
+    image_url: d.imageUrl,
+    price_amount: d.price.amount,
+    price_currency: d.price.currency,
+    available_stock: d.initialStock,
+    registered_at: d.registeredAt,
+    updated_at: d.registeredAt,
+  }),
+  ProductPriceChanged: (row, ev) => ({
+    ...registered(row, ev),
+    price_amount: ev.data.price.amount,
+    price_currency: ev.data.price.currency,
+    updated_at: ev.data.changedAt,
+  }),
+  ProductRestocked: (row, ev) => ({
+    ...registered(row, ev),
+    available_stock: ev.data.availableAfter,
+    updated_at: ev.data.restockedAt,
+  }),
+  StockReserved: (row, ev) => ({
+    ...registered(row, ev),
+    available_stock: ev.data.availableAfter,
+    updated_at: ev.data.reservedAt,
+  }),
+  StockReleased: (row, ev) => ({
+    ...registered(row, ev),
+    available_stock: ev.data.availableAfter,
+    updated_at: ev.data.releasedAt,
+  }),
+};
+
 /** Folds one product event into its row; returns the row to write, or null to skip. */
 function foldProduct(row: ProductRow | undefined, e: StoredEvent): ProductRow | null {
   // Idempotent per row: an event at or below the row's version was applied already.
   if (row && e.version <= row.version) return null;
-  const ev = { type: e.type, data: e.data } as ProductEvent;
-  if (ev.type === 'ProductRegistered') {
-    const d = ev.data;
-    return {
-      id: d.productId,
-      name: d.name,
-      image_url: d.imageUrl,
-      price_amount: d.price.amount,
-      price_currency: d.price.currency,
-      available_stock: d.initialStock,
-      version: e.version,
-      registered_at: d.registeredAt,
-      updated_at: d.registeredAt,
-    };
-  }
-  if (!row) throw new Error(`${ev.type} for product ${ev.data.productId}, which is not registered`);
-  switch (ev.type) {
-    case 'ProductPriceChanged':
-      return {
-        ...row,
-        price_amount: ev.data.price.amount,
-        price_currency: ev.data.price.currency,
-        version: e.version,
-        updated_at: ev.data.changedAt,
-      };
-    case 'ProductRestocked':
-      return {
-        ...row,
-        available_stock: ev.data.availableAfter,
-        version: e.version,
-        updated_at: ev.data.restockedAt,
-      };
-    case 'StockReserved':
-      return {
-        ...row,
-        available_stock: ev.data.availableAfter,
-        version: e.version,
-        updated_at: ev.data.reservedAt,
-      };
-    case 'StockReleased':
-      return {
-        ...row,
-        available_stock: ev.data.availableAfter,
-        version: e.version,
-        updated_at: ev.data.releasedAt,
-      };
-  }
+  const ev = domainEvent(e, productEventTypes);
+  const next = ev && handleEvent(productFolds, row, ev);
+  return next && { ...next, version: e.version };
 }
 
 export const catalogProjection: Projection = {

@@ -6,7 +6,7 @@ import {
   unexpectedEvent,
 } from '../shared/decider.js';
 import type { CustomerCommand } from './commands.js';
-import type { CustomerEvent } from './events.js';
+import { CustomerEvents, type CustomerEvent } from './events.js';
 import { FieldChecks, MAX_NAME_LENGTH } from '../shared/field-checks.js';
 
 /** Event-store stream type of customers. */
@@ -59,7 +59,7 @@ function decide(command: CustomerCommand, state: CustomerState): CustomerEvent[]
         );
       }
       return [
-        { type: 'CustomerRegistered', data: { customerId, name, email, phone, registeredAt: now } },
+        CustomerEvents.CustomerRegistered({ customerId, name, email, phone, registeredAt: now }),
       ];
     }
     case 'ChangeCustomerEmail': {
@@ -80,10 +80,12 @@ function decide(command: CustomerCommand, state: CustomerState): CustomerEvent[]
         );
       }
       return [
-        {
-          type: 'CustomerEmailChanged',
-          data: { customerId, previousEmail: state.email, email, changedAt: now },
-        },
+        CustomerEvents.CustomerEmailChanged({
+          customerId,
+          previousEmail: state.email,
+          email,
+          changedAt: now,
+        }),
       ];
     }
     default:

@@ -6,6 +6,7 @@ import {
   type DomainCommand,
   type DomainEvent,
 } from '../shared/decider.js';
+import { eventBuilders, eventTypes } from '../shared/events.js';
 import { normalizeEmail } from './decider.js';
 
 /**
@@ -16,6 +17,15 @@ import { normalizeEmail } from './decider.js';
 export type EmailReservationEvent =
   | DomainEvent<'EmailClaimed', { customerId: string; email: string }>
   | DomainEvent<'EmailReleased', { customerId: string }>;
+
+/** Every email-reservation event type: one that is missing here, or extra, does not compile. */
+export const emailReservationEventTypes = eventTypes<EmailReservationEvent>({
+  EmailClaimed: true,
+  EmailReleased: true,
+});
+
+/** `EmailReservationEvents.EmailClaimed(data)` is that event, its payload checked. */
+export const EmailReservationEvents = eventBuilders(emailReservationEventTypes);
 
 export type EmailReservationCommand =
   | DomainCommand<'ClaimEmail', { customerId: string; email: string }>
@@ -47,10 +57,10 @@ export const emailReservationDecider: Decider<
             'This email address is already used by another customer',
           );
         }
-        return [{ type: 'EmailClaimed', data: command.data }];
+        return [EmailReservationEvents.EmailClaimed(command.data)];
       case 'ReleaseEmail':
         return state.status === 'CLAIMED' && state.customerId === command.data.customerId
-          ? [{ type: 'EmailReleased', data: command.data }]
+          ? [EmailReservationEvents.EmailReleased(command.data)]
           : [];
       default:
         return assertNever(command);

@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../shared/decider.js';
+import { eventBuilders, eventTypes } from '../shared/events.js';
 
 /** A person who may place orders. Registered once; identified by a uuid. */
 export type CustomerEvent =
@@ -20,7 +21,11 @@ export type CustomerEvent =
 
 export type CustomerEventType = CustomerEvent['type'];
 
-export const customerEventTypes: readonly CustomerEventType[] = [
-  'CustomerRegistered',
-  'CustomerEmailChanged',
-];
+/** Every customer event type: one that is missing here, or extra, does not compile. */
+export const customerEventTypes = eventTypes<CustomerEvent>({
+  CustomerRegistered: true,
+  CustomerEmailChanged: true,
+});
+
+/** `CustomerEvents.CustomerRegistered(data)` is that event, its payload checked. */
+export const CustomerEvents = eventBuilders(customerEventTypes);

@@ -2,8 +2,8 @@ import type { Queryable } from '../db/types.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { iso, loadByIds, upsertRows, type Column } from '../projections/batch.js';
 import type { Projection } from '../projections/types.js';
-import type { CustomerEvent } from './events.js';
-import { customerEventTypes } from './events.js';
+import { domainEvent, handleEvent, type EventHandlers } from '../shared/events.js';
+import { customerEventTypes, type CustomerEvent } from './events.js';
 
 /** A customer as clients see it. */
 export interface CustomerView {
@@ -38,26 +38,31 @@ const CUSTOMER_COLUMNS: readonly Column[] = [
   ['updated_at', 'timestamptz'],
 ];
 
+/** What each customer event makes of its row (the fold sets `version`). */
+const customerFolds: EventHandlers<
+  CustomerEvent,
+  CustomerRow | undefined,
+  Omit<CustomerRow, 'version'>
+> = {
+  CustomerRegistered: (_row, { data: d }) => ({
+    id: d.customerId,
+    name: d.name,
+    email: d.email,
+    phone: d.phone,
+    registered_at: d.registeredAt,
+    updated_at: d.registeredAt,
+  }),
+  CustomerEmailChanged: (row, ev) => {
+    if (!row) throw new Error(`email change of customer ${ev.data.customerId}, not registered`);
+    return { ...row, email: ev.data.email, updated_at: ev.data.changedAt };
+  },
+};
+
 function foldCustomer(row: CustomerRow | undefined, e: StoredEvent): CustomerRow | null {
   if (row && e.version <= row.version) return null;
-  const ev = { type: e.type, data: e.data } as CustomerEvent;
-  switch (ev.type) {
-    case 'CustomerRegistered': {
-      const d = ev.data;
-      return {
-        id: d.customerId,
-        name: d.name,
-        email: d.email,
-        phone: d.phone,
-        version: e.version,
-        registered_at: d.registeredAt,
-        updated_at: d.registeredAt,
-      };
-    }
-    case 'CustomerEmailChanged':
-      if (!row) throw new Error(`email change of customer ${ev.data.customerId}, not registered`);
-      return { ...row, email: ev.data.email, version: e.version, updated_at: ev.data.changedAt };
-  }
+  const ev = domainEvent(e, customerEventTypes);
+  const next = ev && handleEvent(customerFolds, row, ev);
+  return next && { ...next, version: e.version };
 }
 
 export const customersProjection: Projection = {

@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../shared/decider.js';
+import { eventBuilders, eventTypes } from '../shared/events.js';
 import { uuidV5 } from '../shared/uuid.js';
 
 /*
@@ -53,12 +54,16 @@ export type ShipmentEvent =
 
 export type ShipmentEventType = ShipmentEvent['type'];
 
-export const shipmentEventTypes: readonly ShipmentEventType[] = [
-  'ShipmentCreated',
-  'ShipmentDispatched',
-  'ShipmentDelivered',
-  'ShipmentCancelled',
-];
+/** Every shipment event type: one that is missing here, or extra, does not compile. */
+export const shipmentEventTypes = eventTypes<ShipmentEvent>({
+  ShipmentCreated: true,
+  ShipmentDispatched: true,
+  ShipmentDelivered: true,
+  ShipmentCancelled: true,
+});
+
+/** `ShipmentEvents.ShipmentCreated(data)` is that event, its payload checked. */
+export const ShipmentEvents = eventBuilders(shipmentEventTypes);
 
 /** Namespace of derived shipment ids; separate, so a shipment id never equals a command id. */
 export const SHIPMENT_ID_NAMESPACE = '47e79926-668c-47d5-85f2-528d38cf1354';
@@ -281,25 +286,29 @@ export type FulfillmentEvent =
 
 export type FulfillmentEventType = FulfillmentEvent['type'];
 
-export const fulfillmentEventTypes: readonly FulfillmentEventType[] = [
-  'FulfillmentStarted',
-  'StockReservationRequested',
-  'StockReservedForItem',
-  'StockShortageDetected',
-  'StockReservationCompleted',
-  'StockReleaseRequested',
-  'StockReleasedForItem',
-  'RefundRequested',
-  'ShipmentRequested',
-  'ReadyToShipRequested',
-  'ShipmentDispatchRequested',
-  'ShipmentCancellationRequested',
-  'OrderShipmentNoted',
-  'OrderCancellationNoted',
-  'StepCompleted',
-  'StepSkipped',
-  'FulfillmentCompleted',
-  'FulfillmentCancelled',
-  'FulfillmentFailed',
-  'FulfillmentFlaggedLate',
-];
+/** Every fulfillment event type: one that is missing here, or extra, does not compile. */
+export const fulfillmentEventTypes = eventTypes<FulfillmentEvent>({
+  FulfillmentStarted: true,
+  StockReservationRequested: true,
+  StockReservedForItem: true,
+  StockShortageDetected: true,
+  StockReservationCompleted: true,
+  StockReleaseRequested: true,
+  StockReleasedForItem: true,
+  RefundRequested: true,
+  ShipmentRequested: true,
+  ReadyToShipRequested: true,
+  ShipmentDispatchRequested: true,
+  ShipmentCancellationRequested: true,
+  OrderShipmentNoted: true,
+  OrderCancellationNoted: true,
+  StepCompleted: true,
+  StepSkipped: true,
+  FulfillmentCompleted: true,
+  FulfillmentCancelled: true,
+  FulfillmentFailed: true,
+  FulfillmentFlaggedLate: true,
+});
+
+/** `FulfillmentEvents.FulfillmentStarted(data)` is that event, its payload checked. */
+export const FulfillmentEvents = eventBuilders(fulfillmentEventTypes);

@@ -3,6 +3,7 @@ import { orderStreamId } from '../orders/index.js';
 import { assertNever, type Decider, unexpectedEvent } from '../shared/decider.js';
 import {
   FULFILLMENT_STREAM_TYPE,
+  FulfillmentEvents,
   fulfillmentItems,
   shipmentIdFor,
   shipmentStreamId,
@@ -279,7 +280,7 @@ export function react(state: FulfillmentState, trigger: FulfillmentTrigger): Rea
   if (trigger.type === 'CheckReservationDeadline') {
     const { orderId, now, limitMs } = trigger.data;
     const events: FulfillmentEvent[] = isLate(state, now, limitMs)
-      ? [{ type: 'FulfillmentFlaggedLate', data: { orderId, limitMs, flaggedAt: now } }]
+      ? [FulfillmentEvents.FulfillmentFlaggedLate({ orderId, limitMs, flaggedAt: now })]
       : [];
     return { events, commands: [] };
   }
@@ -369,10 +370,13 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0,
     );
     return [
-      {
-        type: 'FulfillmentStarted',
-        data: { orderId, paymentId, shipmentId: shipmentIdFor(orderId), items, startedAt: paidAt },
-      },
+      FulfillmentEvents.FulfillmentStarted({
+        orderId,
+        paymentId,
+        shipmentId: shipmentIdFor(orderId),
+        items,
+        startedAt: paidAt,
+      }),
     ];
   }
   const { orderId } = state;
@@ -389,10 +393,13 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       // A product is reserved at most once per order, so one already seen is an echo.
       if (!item || stock === 'RESERVED' || stock === 'RELEASED') return [];
       return [
-        {
-          type: 'StockReservedForItem',
-          data: { orderId, productId, productName: item.productName, quantity, reservedAt },
-        },
+        FulfillmentEvents.StockReservedForItem({
+          orderId,
+          productId,
+          productName: item.productName,
+          quantity,
+          reservedAt,
+        }),
       ];
     }
 
@@ -401,10 +408,13 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       const item = itemOf(productId);
       if (!item || state.stock[productId] !== 'RESERVED') return [];
       return [
-        {
-          type: 'StockReleasedForItem',
-          data: { orderId, productId, productName: item.productName, quantity, releasedAt },
-        },
+        FulfillmentEvents.StockReleasedForItem({
+          orderId,
+          productId,
+          productName: item.productName,
+          quantity,
+          releasedAt,
+        }),
       ];
     }
 
@@ -418,17 +428,14 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       const { productId, quantity } = step.command.command.data;
       const item = itemOf(productId);
       return [
-        {
-          type: 'StockShortageDetected',
-          data: {
-            orderId,
-            productId,
-            productName: item?.productName ?? productId,
-            requested: quantity,
-            available,
-            detectedAt: refusedAt,
-          },
-        },
+        FulfillmentEvents.StockShortageDetected({
+          orderId,
+          productId,
+          productName: item?.productName ?? productId,
+          requested: quantity,
+          available,
+          detectedAt: refusedAt,
+        }),
       ];
     }
 
@@ -443,11 +450,11 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       const about = { orderId, step: step.step, productId: step.productId, commandId, code };
       if (NOT_NEEDED[step.step]?.includes(code)) {
         return [
-          { type: 'StepSkipped', data: { ...about, reason: message, skippedAt: rejectedAt } },
+          FulfillmentEvents.StepSkipped({ ...about, reason: message, skippedAt: rejectedAt }),
         ];
       }
       return [
-        { type: 'FulfillmentFailed', data: { ...about, reason: message, failedAt: rejectedAt } },
+        FulfillmentEvents.FulfillmentFailed({ ...about, reason: message, failedAt: rejectedAt }),
       ];
     }
 
@@ -456,18 +463,15 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       const step = findStep(state, commandId);
       if (!step || step.status !== 'PENDING') return [];
       return [
-        {
-          type: 'FulfillmentFailed',
-          data: {
-            orderId,
-            step: step.step,
-            productId: step.productId,
-            commandId,
-            code: null,
-            reason,
-            failedAt,
-          },
-        },
+        FulfillmentEvents.FulfillmentFailed({
+          orderId,
+          step: step.step,
+          productId: step.productId,
+          commandId,
+          code: null,
+          reason,
+          failedAt,
+        }),
       ];
     }
 
@@ -480,14 +484,14 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
       if (state.orderShipped) return [];
       const { carrier, trackingNumber, shippedAt } = trigger.data;
       return [
-        { type: 'OrderShipmentNoted', data: { orderId, carrier, trackingNumber, shippedAt } },
+        FulfillmentEvents.OrderShipmentNoted({ orderId, carrier, trackingNumber, shippedAt }),
       ];
     }
 
     case 'OrderCancelled': {
       if (state.orderCancelled) return [];
       const { reason, refunded, cancelledAt } = trigger.data;
-      return [{ type: 'OrderCancellationNoted', data: { orderId, reason, refunded, cancelledAt } }];
+      return [FulfillmentEvents.OrderCancellationNoted({ orderId, reason, refunded, cancelledAt })];
     }
 
     case 'ShipmentCreated':
@@ -510,19 +514,13 @@ function observe(state: FulfillmentState, trigger: FulfillmentTrigger): Fulfillm
   }
 }
 
-const completed = (
-  state: StartedFulfillment,
-  step: ConfirmedStep,
-  at: string,
-): FulfillmentEvent => ({
-  type: 'StepCompleted',
-  data: {
+const completed = (state: StartedFulfillment, step: ConfirmedStep, at: string): FulfillmentEvent =>
+  FulfillmentEvents.StepCompleted({
     orderId: state.orderId,
     step,
     commandId: pendingStep(state, step)?.command.commandId ?? null,
     completedAt: at,
-  },
-});
+  });
 
 // ---------------------------------------------------------------------------------------
 // Plan: the steps that are due
@@ -573,45 +571,38 @@ function planReservation(state: StartedFulfillment, cause: string, at: string): 
   if (next) {
     const { productId, productName, quantity } = next;
     return [
-      {
-        type: 'StockReservationRequested',
-        data: {
-          orderId,
-          commandId: deriveCommandId(cause, stepKey('reserve-stock', productId)),
-          productId,
-          productName,
-          quantity,
-          requestedAt: at,
-        },
-      },
+      FulfillmentEvents.StockReservationRequested({
+        orderId,
+        commandId: deriveCommandId(cause, stepKey('reserve-stock', productId)),
+        productId,
+        productName,
+        quantity,
+        requestedAt: at,
+      }),
     ];
   }
   if (!state.items.every((i) => state.stock[i.productId] === 'RESERVED')) return [];
   const events: FulfillmentEvent[] = [
-    { type: 'StockReservationCompleted', data: { orderId, reservedAt: at } },
-    {
-      type: 'ShipmentRequested',
-      data: {
-        orderId,
-        commandId: deriveCommandId(cause, stepKey('create-shipment')),
-        shipmentId,
-        items: state.items,
-        requestedAt: at,
-      },
-    },
+    FulfillmentEvents.StockReservationCompleted({ orderId, reservedAt: at }),
+    FulfillmentEvents.ShipmentRequested({
+      orderId,
+      commandId: deriveCommandId(cause, stepKey('create-shipment')),
+      shipmentId,
+      items: state.items,
+      requestedAt: at,
+    }),
   ];
   // An order an admin shipped before its stock was reserved is past "ready"; its shipment
   // is dispatched as soon as it exists.
   if (!state.orderShipped) {
-    events.push({
-      type: 'ReadyToShipRequested',
-      data: {
+    events.push(
+      FulfillmentEvents.ReadyToShipRequested({
         orderId,
         commandId: deriveCommandId(cause, stepKey('mark-ready-to-ship')),
         shipmentId,
         requestedAt: at,
-      },
-    });
+      }),
+    );
   }
   return events;
 }
@@ -619,23 +610,20 @@ function planReservation(state: StartedFulfillment, cause: string, at: string): 
 function planShipping(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
   const { orderId, shipmentId } = state;
   if (state.shipment === 'DISPATCHED') {
-    return [{ type: 'FulfillmentCompleted', data: { orderId, completedAt: at } }];
+    return [FulfillmentEvents.FulfillmentCompleted({ orderId, completedAt: at })];
   }
   // Dispatch needs both: the order handed to a carrier, and the shipment in existence.
   if (state.orderShipped && state.shipment === 'CREATED' && !state.steps['dispatch-shipment']) {
     const { carrier, trackingNumber } = state.orderShipped;
     return [
-      {
-        type: 'ShipmentDispatchRequested',
-        data: {
-          orderId,
-          commandId: deriveCommandId(cause, stepKey('dispatch-shipment')),
-          shipmentId,
-          carrier,
-          trackingNumber,
-          requestedAt: at,
-        },
-      },
+      FulfillmentEvents.ShipmentDispatchRequested({
+        orderId,
+        commandId: deriveCommandId(cause, stepKey('dispatch-shipment')),
+        shipmentId,
+        carrier,
+        trackingNumber,
+        requestedAt: at,
+      }),
     ];
   }
   return [];
@@ -657,40 +645,37 @@ function planCompensation(
   for (const { productId, productName } of state.items) {
     const key = stepKey('release-stock', productId);
     if (state.stock[productId] === 'RESERVED' && !state.steps[key]) {
-      events.push({
-        type: 'StockReleaseRequested',
-        data: {
+      events.push(
+        FulfillmentEvents.StockReleaseRequested({
           orderId,
           commandId: deriveCommandId(cause, key),
           productId,
           productName,
           requestedAt: at,
-        },
-      });
+        }),
+      );
     }
   }
   if (state.shortage && !state.orderCancelled && !state.steps['refund']) {
-    events.push({
-      type: 'RefundRequested',
-      data: {
+    events.push(
+      FulfillmentEvents.RefundRequested({
         orderId,
         commandId: deriveCommandId(cause, stepKey('refund')),
         reason: shortageReason(state.shortage.productName),
         requestedAt: at,
-      },
-    });
+      }),
+    );
   }
   if (state.orderCancelled && state.shipment === 'CREATED' && !state.steps['cancel-shipment']) {
-    events.push({
-      type: 'ShipmentCancellationRequested',
-      data: {
+    events.push(
+      FulfillmentEvents.ShipmentCancellationRequested({
         orderId,
         commandId: deriveCommandId(cause, stepKey('cancel-shipment')),
         shipmentId,
         reason: state.orderCancelled.reason,
         requestedAt: at,
-      },
-    });
+      }),
+    );
   }
   if (
     events.length === 0 &&
@@ -700,10 +685,13 @@ function planCompensation(
     !state.items.some((i) => state.stock[i.productId] === 'RESERVED') &&
     state.shipment !== 'CREATED'
   ) {
-    events.push({
-      type: 'FulfillmentCancelled',
-      data: { orderId, reason: state.orderCancelled.reason, cancelledAt: at },
-    });
+    events.push(
+      FulfillmentEvents.FulfillmentCancelled({
+        orderId,
+        reason: state.orderCancelled.reason,
+        cancelledAt: at,
+      }),
+    );
   }
   return events;
 }

@@ -12,13 +12,14 @@ import { deriveCommandId } from './ids.js';
 import { fulfillmentDecider, pendingCommands } from './process.js';
 import { shipmentDecider } from './shipment.js';
 import { describeFulfillmentEvent } from './timeline.js';
-import { type FulfillmentEvent } from './events.js';
+import { domainEvent, expectDomainEvent } from '../shared/events.js';
 import {
   fulfillmentTriggerEventTypes,
   type FulfillmentTrigger,
   type OutgoingCommand,
 } from './triggers.js';
 import {
+  fulfillmentEventTypes,
   fulfillmentItems,
   fulfillmentStreamId,
   FULFILLMENT_STREAM_TYPE,
@@ -127,16 +128,18 @@ export function fulfillmentProcess(
 
   /** The trigger a log event stands for; null for an event without an order. */
   async function triggerOf(event: StoredEvent): Promise<FulfillmentTrigger | null> {
-    const orderId = (event.data as { orderId?: unknown } | null)?.orderId;
+    const ev = domainEvent(event, fulfillmentTriggerEventTypes);
+    if (ev === null) return null;
+    // Checked still: a payload without an order is not the process's business.
+    const orderId: unknown = ev.data.orderId;
     if (typeof orderId !== 'string') return null;
-    const base = { type: event.type, data: event.data, eventId: event.eventId };
-    if (event.type !== 'OrderPaid') return base as unknown as FulfillmentTrigger;
+    if (ev.type !== 'OrderPaid') return { ...ev, eventId: event.eventId };
     // The lines cannot change once paid: any read of the order gives the same items.
     const order = await commands.load(orderDecider, orderStreamId(orderId));
     if (order.state.status === 'NOT_CREATED') {
       throw new Error(`Order ${orderId} was paid but its stream is empty`);
     }
-    return { ...base, items: fulfillmentItems(order.state.items) } as unknown as FulfillmentTrigger;
+    return { ...ev, eventId: event.eventId, items: fulfillmentItems(order.state.items) };
   }
 
   const envelope = (
@@ -359,12 +362,17 @@ export function fulfillmentProcess(
         limit,
       });
       return events.map((e) => {
-        const ev = e.data as { orderId: string; failedAt?: string; flaggedAt?: string };
+        const ev = expectDomainEvent(e, fulfillmentEventTypes);
         return {
-          key: ev.orderId,
+          key: ev.data.orderId,
           type: e.type,
-          message: describeFulfillmentEvent({ type: e.type, data: e.data } as FulfillmentEvent),
-          at: ev.failedAt ?? ev.flaggedAt ?? e.recordedAt.toISOString(),
+          message: describeFulfillmentEvent(ev),
+          at:
+            ev.type === 'FulfillmentFailed'
+              ? ev.data.failedAt
+              : ev.type === 'FulfillmentFlaggedLate'
+                ? ev.data.flaggedAt
+                : e.recordedAt.toISOString(),
         };
       });
     },

@@ -13,7 +13,12 @@ import {
   ruleViolation,
   unexpectedEvent,
 } from '../shared/decider.js';
-import { SHIPMENT_STREAM_TYPE, type ShipmentEvent, type ShipmentItem } from './events.js';
+import {
+  SHIPMENT_STREAM_TYPE,
+  ShipmentEvents,
+  type ShipmentEvent,
+  type ShipmentItem,
+} from './events.js';
 
 export type ShipmentCommand =
   | DomainCommand<
@@ -112,20 +117,17 @@ function decide(command: ShipmentCommand, state: ShipmentState): ShipmentEvent[]
         );
       }
       return [
-        {
-          type: 'ShipmentCreated',
-          data: {
-            shipmentId,
-            orderId,
-            // Copied field by field so nothing but the item's own data is stored.
-            items: items.map(({ productId, productName, quantity }) => ({
-              productId,
-              productName,
-              quantity,
-            })),
-            createdAt: now,
-          },
-        },
+        ShipmentEvents.ShipmentCreated({
+          shipmentId,
+          orderId,
+          // Copied field by field so nothing but the item's own data is stored.
+          items: items.map(({ productId, productName, quantity }) => ({
+            productId,
+            productName,
+            quantity,
+          })),
+          createdAt: now,
+        }),
       ];
     }
 
@@ -140,16 +142,13 @@ function decide(command: ShipmentCommand, state: ShipmentState): ShipmentEvent[]
       switch (shipment.status) {
         case 'CREATED':
           return [
-            {
-              type: 'ShipmentDispatched',
-              data: {
-                shipmentId,
-                orderId: shipment.orderId,
-                carrier,
-                trackingNumber,
-                dispatchedAt: now,
-              },
-            },
+            ShipmentEvents.ShipmentDispatched({
+              shipmentId,
+              orderId: shipment.orderId,
+              carrier,
+              trackingNumber,
+              dispatchedAt: now,
+            }),
           ];
         case 'DISPATCHED':
         case 'DELIVERED':
@@ -180,10 +179,11 @@ function decide(command: ShipmentCommand, state: ShipmentState): ShipmentEvent[]
           );
         case 'DISPATCHED':
           return [
-            {
-              type: 'ShipmentDelivered',
-              data: { shipmentId, orderId: shipment.orderId, deliveredAt: now },
-            },
+            ShipmentEvents.ShipmentDelivered({
+              shipmentId,
+              orderId: shipment.orderId,
+              deliveredAt: now,
+            }),
           ];
         case 'DELIVERED':
           // A carrier's notice may arrive twice; the first delivery time stands.
@@ -205,10 +205,12 @@ function decide(command: ShipmentCommand, state: ShipmentState): ShipmentEvent[]
       switch (shipment.status) {
         case 'CREATED':
           return [
-            {
-              type: 'ShipmentCancelled',
-              data: { shipmentId, orderId: shipment.orderId, reason, cancelledAt: now },
-            },
+            ShipmentEvents.ShipmentCancelled({
+              shipmentId,
+              orderId: shipment.orderId,
+              reason,
+              cancelledAt: now,
+            }),
           ];
         case 'CANCELLED':
           return [];

@@ -1,28 +1,61 @@
 import { assertNever } from '../shared/decider.js';
-import { type ConfirmedStep, type FulfillmentEvent, type ShipmentEvent } from './events.js';
+import { eventTypesWhere, joinEventTypes, type EventOf } from '../shared/events.js';
+import {
+  fulfillmentEventTypes,
+  shipmentEventTypes,
+  type ConfirmedStep,
+  type FulfillmentEvent,
+  type ShipmentEvent,
+} from './events.js';
 import { type FulfillmentStep } from './events.js';
 
 /** The events of an order's fulfillment: its process stream and its shipment stream. */
 export type FulfillmentTimelineEvent = FulfillmentEvent | ShipmentEvent;
 
+/** Every event type of an order's fulfillment (process and shipment streams). */
+export const fulfillmentStreamEventTypes = joinEventTypes(
+  fulfillmentEventTypes,
+  shipmentEventTypes,
+);
+
 /**
  * The fulfillment events worth a line on the order's timeline: the milestones a shopper
  * or an admin cares about. The rest (each command sent, each confirmation) is the
- * process's bookkeeping, shown by the admin process query instead.
+ * process's bookkeeping, shown by the admin process query instead. Every fulfillment and
+ * shipment event type is named here, in or out: a new one does not compile until decided.
  */
-export const fulfillmentTimelineEventTypes: readonly FulfillmentTimelineEvent['type'][] = [
-  'StockReservationCompleted',
-  'StockShortageDetected',
-  'StockReleasedForItem',
-  'FulfillmentCompleted',
-  'FulfillmentCancelled',
-  'FulfillmentFailed',
-  'FulfillmentFlaggedLate',
-  'ShipmentCreated',
-  'ShipmentDispatched',
-  'ShipmentDelivered',
-  'ShipmentCancelled',
-];
+export const fulfillmentTimelineEventTypes = eventTypesWhere<FulfillmentTimelineEvent>()({
+  StockReservationCompleted: true,
+  StockShortageDetected: true,
+  StockReleasedForItem: true,
+  FulfillmentCompleted: true,
+  FulfillmentCancelled: true,
+  FulfillmentFailed: true,
+  FulfillmentFlaggedLate: true,
+  ShipmentCreated: true,
+  ShipmentDispatched: true,
+  ShipmentDelivered: true,
+  ShipmentCancelled: true,
+  FulfillmentStarted: false,
+  StockReservationRequested: false,
+  StockReservedForItem: false,
+  StockReleaseRequested: false,
+  RefundRequested: false,
+  ShipmentRequested: false,
+  ReadyToShipRequested: false,
+  ShipmentDispatchRequested: false,
+  ShipmentCancellationRequested: false,
+  OrderShipmentNoted: false,
+  OrderCancellationNoted: false,
+  StepCompleted: false,
+  StepSkipped: false,
+});
+
+/** A fulfillment event that is a line on its order's timeline. */
+export type FulfillmentMilestone = EventOf<
+  FulfillmentTimelineEvent,
+  (typeof fulfillmentTimelineEventTypes)[number]
+>;
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 

@@ -1,6 +1,7 @@
 import type { ProductCommand, ProductEvent } from '../catalog/index.js';
 import type { OrderCommand, OrderEvent } from '../orders/index.js';
 import type { DomainEvent } from '../shared/decider.js';
+import { eventTypes, type EventOf } from '../shared/events.js';
 import type { FulfillmentItem, FulfillmentStep, ShipmentEvent } from './events.js';
 import type { ShipmentCommand } from './shipment.js';
 
@@ -28,8 +29,6 @@ export type OutgoingCommand =
 // ---------------------------------------------------------------------------------------
 // Triggers
 
-type EventOf<E extends DomainEvent, T extends E['type']> = Extract<E, { type: T }>;
-
 /** A log event as the runner hands it over: the event and its id in the store. */
 export type Observed<E extends DomainEvent> = E & { eventId: string };
 
@@ -44,9 +43,7 @@ export type FulfillmentTrigger =
    * order stream: they cannot change once the order is paid, so any read gives the same.
    */
   | (Observed<EventOf<OrderEvent, 'OrderPaid'>> & { items: FulfillmentItem[] })
-  | Observed<EventOf<OrderEvent, 'OrderReadyToShip' | 'OrderShipped' | 'OrderCancelled'>>
-  | Observed<EventOf<ProductEvent, 'StockReserved' | 'StockReleased'>>
-  | Observed<EventOf<ShipmentEvent, 'ShipmentCreated' | 'ShipmentDispatched' | 'ShipmentCancelled'>>
+  | Observed<Exclude<FulfillmentLogEvent, { type: 'OrderPaid' }>>
   /** A ReserveStock the process sent was refused with INSUFFICIENT_STOCK. */
   | {
       type: 'StockReservationRefused';
@@ -82,18 +79,24 @@ export type FulfillmentTrigger =
 
 export type FulfillmentTriggerType = FulfillmentTrigger['type'];
 
+/** The log events the process reacts to (each becomes a trigger). */
+export type FulfillmentLogEvent =
+  | EventOf<OrderEvent, 'OrderPaid' | 'OrderReadyToShip' | 'OrderShipped' | 'OrderCancelled'>
+  | EventOf<ProductEvent, 'StockReserved' | 'StockReleased'>
+  | EventOf<ShipmentEvent, 'ShipmentCreated' | 'ShipmentDispatched' | 'ShipmentCancelled'>;
+
 /** The log events the process reacts to: the runner's reader filter. */
-export const fulfillmentTriggerEventTypes = [
-  'OrderPaid',
-  'OrderReadyToShip',
-  'OrderShipped',
-  'OrderCancelled',
-  'StockReserved',
-  'StockReleased',
-  'ShipmentCreated',
-  'ShipmentDispatched',
-  'ShipmentCancelled',
-] as const satisfies readonly FulfillmentTriggerType[];
+export const fulfillmentTriggerEventTypes = eventTypes<FulfillmentLogEvent>({
+  OrderPaid: true,
+  OrderReadyToShip: true,
+  OrderShipped: true,
+  OrderCancelled: true,
+  StockReserved: true,
+  StockReleased: true,
+  ShipmentCreated: true,
+  ShipmentDispatched: true,
+  ShipmentCancelled: true,
+});
 
 /** The order whose process a trigger belongs to: every trigger names it. */
 export const triggerOrderId = (trigger: FulfillmentTrigger): string => trigger.data.orderId;

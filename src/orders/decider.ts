@@ -15,7 +15,7 @@ import {
 } from '../shared/decider.js';
 import { add, multiply, zero, type Money } from '../shared/money.js';
 import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
-import type { Address, OrderEvent, OrderLine } from './events.js';
+import { OrderEvents, type Address, type OrderEvent, type OrderLine } from './events.js';
 
 /** Event-store stream type of orders. */
 export const ORDER_STREAM_TYPE = 'order';
@@ -264,17 +264,14 @@ function decideCreate(
   const total = orderTotal(lines);
   requireTotalWithinLimit(total, orderId);
   return [
-    {
-      type: 'OrderCreated',
-      data: {
-        orderId,
-        customerId,
-        items: lines,
-        shippingAddress: toAddress(shippingAddress),
-        total,
-        createdAt: now,
-      },
-    },
+    OrderEvents.OrderCreated({
+      orderId,
+      customerId,
+      items: lines,
+      shippingAddress: toAddress(shippingAddress),
+      total,
+      createdAt: now,
+    }),
   ];
 }
 
@@ -308,7 +305,7 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       const item = toLine(productId, quantity, product);
       const total = add(order.total, lineTotal(item));
       requireTotalWithinLimit(total, orderId);
-      return [{ type: 'OrderItemAdded', data: { orderId, item, total, addedAt: now } }];
+      return [OrderEvents.OrderItemAdded({ orderId, item, total, addedAt: now })];
     }
 
     case 'RemoveOrderItem': {
@@ -329,10 +326,13 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       }
       const total = orderTotal(order.items.filter((l) => l.productId !== productId));
       return [
-        {
-          type: 'OrderItemRemoved',
-          data: { orderId, productId, productName: line.productName, total, removedAt: now },
-        },
+        OrderEvents.OrderItemRemoved({
+          orderId,
+          productId,
+          productName: line.productName,
+          total,
+          removedAt: now,
+        }),
       ];
     }
 
@@ -365,10 +365,11 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       return [
-        {
-          type: 'OrderShippingAddressChanged',
-          data: { orderId, shippingAddress: address, changedAt: now },
-        },
+        OrderEvents.OrderShippingAddressChanged({
+          orderId,
+          shippingAddress: address,
+          changedAt: now,
+        }),
       ];
     }
 
@@ -387,10 +388,7 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       return [
-        {
-          type: 'OrderPaid',
-          data: { orderId, paymentId, amount: { ...order.total }, paidAt: now },
-        },
+        OrderEvents.OrderPaid({ orderId, paymentId, amount: { ...order.total }, paidAt: now }),
       ];
     }
 
@@ -408,7 +406,7 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
           `Order ${orderId} is ${order.status}; only a PAID order ships`,
         );
       }
-      return [{ type: 'OrderShipped', data: { orderId, carrier, trackingNumber, shippedAt: now } }];
+      return [OrderEvents.OrderShipped({ orderId, carrier, trackingNumber, shippedAt: now })];
     }
 
     case 'CancelOrder': {
@@ -421,25 +419,19 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       switch (order.status) {
         case 'PENDING':
           return [
-            {
-              type: 'OrderCancelled',
-              data: { orderId, reason, cancelledAt: now, refunded: false },
-            },
+            OrderEvents.OrderCancelled({ orderId, reason, cancelledAt: now, refunded: false }),
           ];
         case 'PAID':
           // The refund is its own fact so payments and the read side see money go back.
           return [
-            {
-              type: 'OrderPaymentRefunded',
-              data: {
-                orderId,
-                paymentId: order.payment.paymentId,
-                amount: order.payment.amount,
-                reason,
-                refundedAt: now,
-              },
-            },
-            { type: 'OrderCancelled', data: { orderId, reason, cancelledAt: now, refunded: true } },
+            OrderEvents.OrderPaymentRefunded({
+              orderId,
+              paymentId: order.payment.paymentId,
+              amount: order.payment.amount,
+              reason,
+              refundedAt: now,
+            }),
+            OrderEvents.OrderCancelled({ orderId, reason, cancelledAt: now, refunded: true }),
           ];
         case 'SHIPPED':
           throw ruleViolation(
@@ -474,7 +466,7 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
           `Order ${orderId} is already ready to ship as shipment ${order.shipmentId ?? ''}`,
         );
       }
-      return [{ type: 'OrderReadyToShip', data: { orderId, shipmentId, readyAt: now } }];
+      return [OrderEvents.OrderReadyToShip({ orderId, shipmentId, readyAt: now })];
     }
 
     default:

@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../shared/decider.js';
 import type { Address } from '../shared/address.js';
+import { eventBuilders, eventTypes } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 
 export type { Address };
@@ -81,14 +82,18 @@ export type OrderEvent =
 
 export type OrderEventType = OrderEvent['type'];
 
-export const orderEventTypes: readonly OrderEventType[] = [
-  'OrderCreated',
-  'OrderItemAdded',
-  'OrderItemRemoved',
-  'OrderShippingAddressChanged',
-  'OrderPaid',
-  'OrderReadyToShip',
-  'OrderShipped',
-  'OrderPaymentRefunded',
-  'OrderCancelled',
-];
+/** Every order event type: one that is missing here, or extra, does not compile. */
+export const orderEventTypes = eventTypes<OrderEvent>({
+  OrderCreated: true,
+  OrderItemAdded: true,
+  OrderItemRemoved: true,
+  OrderShippingAddressChanged: true,
+  OrderPaid: true,
+  OrderReadyToShip: true,
+  OrderShipped: true,
+  OrderPaymentRefunded: true,
+  OrderCancelled: true,
+});
+
+/** `OrderEvents.OrderPaid(data)` is that event, its payload checked. */
+export const OrderEvents = eventBuilders(orderEventTypes);

@@ -8,7 +8,8 @@ import { connection, readError, requireReader } from '../graphql/read.js';
 import { MoneyRef } from '../graphql/shared-types.js';
 import type { Money } from '../shared/money.js';
 import { orderDecider, orderStreamId, type OrderStatus } from './decider.js';
-import type { OrderEvent, OrderLine } from './events.js';
+import { domainEvent } from '../shared/events.js';
+import { orderEventTypes, type OrderEventType, type OrderLine } from './events.js';
 import { OrderItemRef, OrderStatusEnum } from './graphql.js';
 
 /*
@@ -46,10 +47,16 @@ export interface StatusChange {
   version: number;
 }
 
-const STATUS_OF: Partial<Record<OrderEvent['type'], OrderStatus>> = {
+/** The status an order event sets; null for one that leaves it as it is. */
+const STATUS_OF: Record<OrderEventType, OrderStatus | null> = {
   OrderCreated: 'PENDING',
+  OrderItemAdded: null,
+  OrderItemRemoved: null,
+  OrderShippingAddressChanged: null,
   OrderPaid: 'PAID',
+  OrderReadyToShip: null,
   OrderShipped: 'SHIPPED',
+  OrderPaymentRefunded: null,
   OrderCancelled: 'CANCELLED',
 };
 
@@ -165,7 +172,8 @@ const OrderHistoryRef = builder.objectRef<OrderHistoryView>('OrderHistory').impl
         if (!h.visible) return [];
         const changes: StatusChange[] = [];
         for (const e of await streamOf(ctx, h)) {
-          const status = STATUS_OF[e.type as OrderEvent['type']];
+          const ev = domainEvent(e, orderEventTypes);
+          const status = ev && STATUS_OF[ev.type];
           if (status) changes.push({ status, at: e.recordedAt, version: e.version });
         }
         return changes;

@@ -1,7 +1,10 @@
-import type { CustomerEvent } from '../customers/events.js';
+import { customerEventTypes, type CustomerEvent } from '../customers/events.js';
 import type { Queryable } from '../db/types.js';
 import type { StoredEvent } from '../eventstore/types.js';
-import { fulfillmentTimelineEventTypes } from '../fulfillment/timeline.js';
+import {
+  fulfillmentTimelineEventTypes,
+  type FulfillmentMilestone,
+} from '../fulfillment/timeline.js';
 import {
   ddlBlock,
   insertRows,
@@ -11,6 +14,7 @@ import {
   type Column,
 } from '../projections/batch.js';
 import type { Projection } from '../projections/types.js';
+import { domainEvent, handleEvent, type EventFolds, type EventHandlers } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 import type { OrderStatus } from './decider.js';
 import { orderEventTypes, type Address, type OrderEvent, type OrderLine } from './events.js';
@@ -152,17 +156,27 @@ const CUSTOMER_COLUMNS: readonly Column[] = [
 
 const units = (items: readonly OrderLine[]): number => items.reduce((n, l) => n + l.quantity, 0);
 
-/** Applies one order event (newer than the row) to the row. */
-function foldOrder(
-  row: OrderRow | undefined,
-  ev: OrderEvent,
-  version: number,
-  next: { seq: () => number; customer: (id: string) => LookupCustomer | undefined },
-): OrderRow {
-  if (ev.type === 'OrderCreated') {
-    const d = ev.data;
-    const seq = next.seq();
-    const c = next.customer(d.customerId);
+/** What folding an order event needs: the row so far, and the lookups of its batch. */
+interface OrderFold {
+  /** Undefined before the order's `OrderCreated`. */
+  row: OrderRow | undefined;
+  /** The next order number, in commit order. */
+  seq: () => number;
+  customer: (id: string) => LookupCustomer | undefined;
+}
+
+/** The row an event other than `OrderCreated` changes, updated at the event's time. */
+function changed(fold: OrderFold, ev: OrderEvent): Omit<OrderRow, 'version'> {
+  const { row } = fold;
+  if (!row) throw new Error(`${ev.type} for order ${ev.data.orderId}, which was never created`);
+  return { ...row, updated_at: orderEventTime(ev) };
+}
+
+/** What each order event (newer than the row) makes of the row (the fold sets `version`). */
+const orderFolds: EventFolds<OrderEvent, OrderFold, Omit<OrderRow, 'version'>> = {
+  OrderCreated: (fold, { data: d }) => {
+    const seq = fold.seq();
+    const c = fold.customer(d.customerId);
     return {
       id: d.orderId,
       order_seq: seq,
@@ -181,49 +195,82 @@ function foldOrder(
       shipment: null,
       created_at: d.createdAt,
       updated_at: d.createdAt,
-      version,
     };
-  }
-  if (!row) throw new Error(`${ev.type} for order ${ev.data.orderId}, which was never created`);
-  const base = { ...row, version, updated_at: orderEventTime(ev) };
-  switch (ev.type) {
-    case 'OrderItemAdded': {
-      const items = [...row.items, ev.data.item];
-      return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
-    }
-    case 'OrderItemRemoved': {
-      const items = row.items.filter((l) => l.productId !== ev.data.productId);
-      return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
-    }
-    case 'OrderShippingAddressChanged':
-      return { ...base, shipping_address: ev.data.shippingAddress };
-    case 'OrderPaid':
-      return {
-        ...base,
-        status: 'PAID',
-        payment: { paymentId: ev.data.paymentId, status: 'PAID', amount: ev.data.amount },
-      };
-    case 'OrderReadyToShip':
-      return base;
-    case 'OrderShipped':
-      return {
-        ...base,
-        status: 'SHIPPED',
-        shipment: {
-          carrier: ev.data.carrier,
-          trackingNumber: ev.data.trackingNumber,
-          status: 'SHIPPED',
-        },
-      };
-    case 'OrderPaymentRefunded':
-      return {
-        ...base,
-        payment: { paymentId: ev.data.paymentId, status: 'REFUNDED', amount: ev.data.amount },
-      };
-    case 'OrderCancelled':
-      return { ...base, status: 'CANCELLED' };
-  }
-}
+  },
+  OrderItemAdded: (fold, ev) => {
+    const base = changed(fold, ev);
+    const items = [...base.items, ev.data.item];
+    return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
+  },
+  OrderItemRemoved: (fold, ev) => {
+    const base = changed(fold, ev);
+    const items = base.items.filter((l) => l.productId !== ev.data.productId);
+    return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
+  },
+  OrderShippingAddressChanged: (fold, ev) => ({
+    ...changed(fold, ev),
+    shipping_address: ev.data.shippingAddress,
+  }),
+  OrderPaid: (fold, ev) => ({
+    ...changed(fold, ev),
+    status: 'PAID',
+    payment: { paymentId: ev.data.paymentId, status: 'PAID', amount: ev.data.amount },
+  }),
+  OrderReadyToShip: changed,
+  OrderShipped: (fold, ev) => ({
+    ...changed(fold, ev),
+    status: 'SHIPPED',
+    shipment: {
+      carrier: ev.data.carrier,
+      trackingNumber: ev.data.trackingNumber,
+      status: 'SHIPPED',
+    },
+  }),
+  OrderPaymentRefunded: (fold, ev) => ({
+    ...changed(fold, ev),
+    payment: { paymentId: ev.data.paymentId, status: 'REFUNDED', amount: ev.data.amount },
+  }),
+  OrderCancelled: (fold, ev) => ({ ...changed(fold, ev), status: 'CANCELLED' }),
+};
+
+/** What each customer event makes of the projection's customer lookup (the fold sets `version`). */
+const customerLookupFolds: EventFolds<
+  CustomerEvent,
+  LookupCustomer | undefined,
+  Omit<LookupCustomer, 'version'>
+> = {
+  CustomerRegistered: (_c, { data: { customerId: id, name, email, phone } }) => ({
+    id,
+    name,
+    email,
+    phone,
+  }),
+  CustomerEmailChanged: (c, ev) => {
+    if (!c) throw new Error(`email change of customer ${ev.data.customerId}, not registered`);
+    return { ...c, email: ev.data.email };
+  },
+};
+
+/**
+ * What a fulfillment milestone does to `order_list` besides its timeline line (which every
+ * milestone gets); null for none. A delivery is a fact of the shipment stream, not of the
+ * order's: it only marks the shipment delivered, after the batch's own writes.
+ */
+const milestoneFolds: EventHandlers<FulfillmentMilestone, { delivered: string[] }, void> = {
+  StockReservationCompleted: null,
+  StockShortageDetected: null,
+  StockReleasedForItem: null,
+  FulfillmentCompleted: null,
+  FulfillmentCancelled: null,
+  FulfillmentFailed: null,
+  FulfillmentFlaggedLate: null,
+  ShipmentCreated: null,
+  ShipmentDispatched: null,
+  ShipmentDelivered: (batch, ev) => {
+    batch.delivered.push(ev.data.orderId);
+  },
+  ShipmentCancelled: null,
+};
 
 /** A row of `order_timeline`: the event's line, and where the event stands in the log. */
 function timelineRow(e: StoredEvent, isOrderEvent: boolean): Record<string, unknown> {
@@ -239,11 +286,6 @@ function timelineRow(e: StoredEvent, isOrderEvent: boolean): Record<string, unkn
     cursor: e.cursor,
   };
 }
-
-const CUSTOMER_EVENT_TYPES = ['CustomerRegistered', 'CustomerEmailChanged'] as const;
-const ORDER_EVENT_TYPES = new Set<string>(orderEventTypes);
-const FULFILLMENT_TIMELINE_TYPES = new Set<string>(fulfillmentTimelineEventTypes);
-const CUSTOMER_TYPES = new Set<string>(CUSTOMER_EVENT_TYPES);
 
 export const ordersProjection: Projection = {
   name: ORDERS_PROJECTION,
@@ -308,21 +350,20 @@ export const ordersProjection: Projection = {
         )`,
     },
   ],
-  eventTypes: [...orderEventTypes, ...CUSTOMER_EVENT_TYPES, ...fulfillmentTimelineEventTypes],
+  eventTypes: [...orderEventTypes, ...customerEventTypes, ...fulfillmentTimelineEventTypes],
   async apply(tx, events, table) {
     const orderTable = table('order_list');
     const timelineTable = table('order_timeline');
     const customerTable = table('order_list_customers');
 
-    const orderEvents = events.filter((e) => ORDER_EVENT_TYPES.has(e.type));
-    const customerEvents = events.filter((e) => CUSTOMER_TYPES.has(e.type));
+    const orderEvents = events.flatMap((e) => domainEvent(e, orderEventTypes) ?? []);
     const customerIds = new Set(
-      customerEvents.map((e) => (e.data as { customerId: string }).customerId),
+      events.flatMap((e) => domainEvent(e, customerEventTypes)?.data.customerId ?? []),
     );
     let creates = 0;
-    for (const e of orderEvents) {
-      if (e.type !== 'OrderCreated') continue;
-      customerIds.add((e.data as { customerId: string }).customerId);
+    for (const ev of orderEvents) {
+      if (ev.type !== 'OrderCreated') continue;
+      customerIds.add(ev.data.customerId);
       creates++;
     }
 
@@ -330,7 +371,7 @@ export const ordersProjection: Projection = {
     const orderRows = await loadByIds<OrderRow>(
       tx,
       orderTable,
-      orderEvents.map((e) => (e.data as { orderId: string }).orderId),
+      orderEvents.map((ev) => ev.data.orderId),
     );
     const customerRows = await loadByIds<LookupCustomer>(tx, customerTable, customerIds);
     const lastSeq =
@@ -349,35 +390,35 @@ export const ordersProjection: Projection = {
     const changedOrders = new Set<string>();
     const changedCustomers = new Set<string>();
     const timeline: Record<string, unknown>[] = [];
+    const milestones = { delivered: [] as string[] };
     const lookups = { seq: () => ++seq, customer: (id: string) => customers.get(id) };
     for (const e of events) {
-      if (ORDER_EVENT_TYPES.has(e.type)) {
-        const ev = { type: e.type, data: e.data } as OrderEvent;
-        const row = orders.get(ev.data.orderId);
+      const order = domainEvent(e, orderEventTypes);
+      if (order) {
+        const row = orders.get(order.data.orderId);
         // Idempotent per row: an event at or below the row's version was applied already.
         if (row && e.version <= row.version) continue;
-        orders.set(ev.data.orderId, foldOrder(row, ev, e.version, lookups));
-        changedOrders.add(ev.data.orderId);
+        const next = handleEvent(orderFolds, { row, ...lookups }, order);
+        orders.set(order.data.orderId, { ...next, version: e.version });
+        changedOrders.add(order.data.orderId);
         timeline.push(timelineRow(e, true));
         continue;
       }
-      if (FULFILLMENT_TIMELINE_TYPES.has(e.type)) {
+      const milestone = domainEvent(e, fulfillmentTimelineEventTypes);
+      if (milestone) {
         // A milestone of the order's fulfillment (process or shipment stream): a line on
         // its timeline, idempotent per (stream, version).
         timeline.push(timelineRow(e, false));
+        handleEvent(milestoneFolds, milestones, milestone);
         continue;
       }
-      const ev = { type: e.type, data: e.data } as CustomerEvent;
-      const c = customers.get(ev.data.customerId);
+      const customer = domainEvent(e, customerEventTypes);
+      if (!customer) continue;
+      const c = customers.get(customer.data.customerId);
       if (c && e.version <= c.version) continue;
-      if (ev.type === 'CustomerRegistered') {
-        const { customerId: id, name, email, phone } = ev.data;
-        customers.set(id, { id, name, email, phone, version: e.version });
-      } else {
-        if (!c) throw new Error(`email change of customer ${ev.data.customerId}, not registered`);
-        customers.set(c.id, { ...c, email: ev.data.email, version: e.version });
-      }
-      changedCustomers.add(ev.data.customerId);
+      const next = handleEvent(customerLookupFolds, c, customer);
+      customers.set(next.id, { ...next, version: e.version });
+      changedCustomers.add(customer.data.customerId);
     }
 
     // Write back: one statement per table.
@@ -398,9 +439,7 @@ export const ordersProjection: Projection = {
     ]);
     // A delivery is a fact of the shipment stream, not of the order's: it changes only the
     // shipment's status (after this batch's own writes, which hold any OrderShipped).
-    const delivered = events
-      .filter((e) => e.type === 'ShipmentDelivered')
-      .map((e) => (e.data as { orderId: string }).orderId);
+    const { delivered } = milestones;
     if (delivered.length > 0) {
       await tx.query(
         `UPDATE ${orderTable}

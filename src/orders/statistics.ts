@@ -2,9 +2,15 @@ import type { Queryable } from '../db/types.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { ddlBlock, loadByIds, upsertRows, type Column } from '../projections/batch.js';
 import type { Projection } from '../projections/types.js';
+import {
+  domainEvent,
+  handledEventTypes,
+  handleEvent,
+  type EventHandlers,
+} from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 import type { OrderStatus } from './decider.js';
-import type { OrderEvent } from './events.js';
+import { orderEventTypes, type OrderEvent } from './events.js';
 
 // =======================================================================================
 // Order statistics per customer (view `customer_order_stats`), from order events.
@@ -49,42 +55,46 @@ const STATS_ORDER_COLUMNS: readonly Column[] = [
   ['version', 'int4'],
 ];
 
-const STATS_EVENT_TYPES = [
-  'OrderCreated',
-  'OrderItemAdded',
-  'OrderItemRemoved',
-  'OrderPaid',
-  'OrderShipped',
-  'OrderCancelled',
-] as const;
+/** The row of an order that an event other than its creation changes. */
+function created(row: StatsOrderRow | undefined, ev: OrderEvent): StatsOrderRow {
+  if (!row) throw new Error(`${ev.type} for order ${ev.data.orderId}, which was never created`);
+  return row;
+}
+
+/**
+ * What each order event makes of the order's row (the fold sets `version`); null for the
+ * events that change neither status nor total, which the projection does not read.
+ */
+const statsFolds: EventHandlers<
+  OrderEvent,
+  StatsOrderRow | undefined,
+  Omit<StatsOrderRow, 'version'>
+> = {
+  OrderCreated: (_row, { data: d }) => ({
+    order_id: d.orderId,
+    customer_id: d.customerId,
+    status: 'PENDING',
+    total_amount: d.total.amount,
+    currency: d.total.currency,
+  }),
+  OrderItemAdded: (row, ev) => ({ ...created(row, ev), total_amount: ev.data.total.amount }),
+  OrderItemRemoved: (row, ev) => ({ ...created(row, ev), total_amount: ev.data.total.amount }),
+  OrderShippingAddressChanged: null,
+  OrderPaid: (row, ev) => ({ ...created(row, ev), status: 'PAID' }),
+  OrderReadyToShip: null,
+  OrderShipped: (row, ev) => ({ ...created(row, ev), status: 'SHIPPED' }),
+  OrderPaymentRefunded: null,
+  OrderCancelled: (row, ev) => ({ ...created(row, ev), status: 'CANCELLED' }),
+};
+
+/** The order events the projection reads: those it has a handler for. */
+const STATS_EVENT_TYPES = handledEventTypes(statsFolds);
 
 function foldStatsOrder(row: StatsOrderRow | undefined, e: StoredEvent): StatsOrderRow | null {
   if (row && e.version <= row.version) return null;
-  const ev = { type: e.type, data: e.data } as OrderEvent;
-  if (ev.type === 'OrderCreated') {
-    return {
-      order_id: ev.data.orderId,
-      customer_id: ev.data.customerId,
-      status: 'PENDING',
-      total_amount: ev.data.total.amount,
-      currency: ev.data.total.currency,
-      version: e.version,
-    };
-  }
-  if (!row) throw new Error(`${ev.type} for order ${ev.data.orderId}, which was never created`);
-  switch (ev.type) {
-    case 'OrderItemAdded':
-    case 'OrderItemRemoved':
-      return { ...row, total_amount: ev.data.total.amount, version: e.version };
-    case 'OrderPaid':
-      return { ...row, status: 'PAID', version: e.version };
-    case 'OrderShipped':
-      return { ...row, status: 'SHIPPED', version: e.version };
-    case 'OrderCancelled':
-      return { ...row, status: 'CANCELLED', version: e.version };
-    default:
-      return { ...row, version: e.version };
-  }
+  const ev = domainEvent(e, orderEventTypes);
+  const next = ev && handleEvent(statsFolds, row, ev);
+  return next && { ...next, version: e.version };
 }
 
 export const customerStatsProjection: Projection = {

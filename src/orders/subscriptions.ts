@@ -8,7 +8,8 @@ import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { cutOffError, deliver, isCutOff, type CutOff } from '../live/delivery.js';
 import type { LiveEvent } from '../live/hub.js';
 import { orderDecider, orderStreamId, ORDER_STREAM_TYPE, type OrderStatus } from './decider.js';
-import type { OrderEvent } from './events.js';
+import { expectDomainEvent } from '../shared/events.js';
+import { orderEventTypes } from './events.js';
 import { OrderStatusEnum } from './graphql.js';
 import { ORDER_MILESTONES } from './live.js';
 import { timelineLine } from './timeline.js';
@@ -69,7 +70,7 @@ async function foldOrderUpTo(ctx: GraphQLContext, e: LiveEvent): Promise<OrderSt
   let state = orderDecider.initialState;
   for (const ev of events) {
     if (compareLogPositions(decodeCursor(ev.cursor), at) > 0) break;
-    state = orderDecider.evolve(state, { type: ev.type, data: ev.data } as OrderEvent);
+    state = orderDecider.evolve(state, expectDomainEvent(ev, orderEventTypes));
   }
   return state.status === 'NOT_CREATED' ? 'PENDING' : state.status;
 }
@@ -77,7 +78,7 @@ async function foldOrderUpTo(ctx: GraphQLContext, e: LiveEvent): Promise<OrderSt
 /** The order's status right after `event`; only an address change needs the aggregate. */
 async function statusAfter(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStatus> {
   if (e.streamType !== ORDER_STREAM_TYPE) return statusAtMilestone(ctx, e);
-  const event = { type: e.type, data: e.data } as OrderEvent;
+  const event = expectDomainEvent(e, orderEventTypes);
   switch (event.type) {
     case 'OrderCreated':
     case 'OrderItemAdded':

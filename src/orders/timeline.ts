@@ -2,10 +2,11 @@ import { formatMoney } from '../shared/money-format.js';
 import {
   describeFulfillmentEvent,
   fulfillmentEventTime,
-  type FulfillmentTimelineEvent,
+  fulfillmentStreamEventTypes,
 } from '../fulfillment/timeline.js';
 import { assertNever } from '../shared/decider.js';
-import type { Address, OrderEvent } from './events.js';
+import { expectDomainEvent } from '../shared/events.js';
+import { orderEventTypes, type Address, type OrderEvent } from './events.js';
 
 export { formatMoney };
 
@@ -85,20 +86,21 @@ export interface TimelineLine {
 /**
  * The timeline line of an order event or of a fulfillment milestone (an event of the
  * order's process or shipment stream), told apart by `isOrderEvent`. Both name their order.
+ * An event of another type throws.
  */
 export function timelineLine(
-  e: { type: string; data: unknown },
+  e: { type: string; data: unknown; streamId?: string },
   isOrderEvent: boolean,
 ): TimelineLine {
   if (isOrderEvent) {
-    const ev = e as OrderEvent;
+    const ev = expectDomainEvent(e, orderEventTypes);
     return {
       orderId: ev.data.orderId,
       at: orderEventTime(ev),
       description: describeOrderEvent(ev),
     };
   }
-  const ev = e as FulfillmentTimelineEvent;
+  const ev = expectDomainEvent(e, fulfillmentStreamEventTypes);
   return {
     orderId: ev.data.orderId,
     at: fulfillmentEventTime(ev),

@@ -7,6 +7,7 @@ import {
   productStreamId,
   reservedStock,
   streamId,
+  ProductEvents,
 } from '../../src/catalog/index.js';
 import { MAX_AMOUNT } from '../../src/shared/money.js';
 import { spec } from '../support/decider-spec.js';
@@ -33,17 +34,15 @@ const register = (over: Partial<RegisterData> = {}): ProductCommand => ({
     ...over,
   },
 });
-const registered = (initialStock = 10): ProductEvent => ({
-  type: 'ProductRegistered',
-  data: {
+const registered = (initialStock = 10) =>
+  ProductEvents.ProductRegistered({
     productId,
     name: 'Walnut desk lamp',
     imageUrl: 'https://cdn.example.com/img/lamp.png',
     price: eur(1999),
     initialStock,
     registeredAt: T0,
-  },
-});
+  });
 const reserve = (
   orderId: string,
   quantity: number,
@@ -52,10 +51,8 @@ const reserve = (
   type: 'ReserveStock',
   data: { productId, orderId, quantity, now: T1, ...over },
 });
-const reserved = (orderId: string, quantity: number, availableAfter: number): ProductEvent => ({
-  type: 'StockReserved',
-  data: { productId, orderId, quantity, availableAfter, reservedAt: T1 },
-});
+const reserved = (orderId: string, quantity: number, availableAfter: number) =>
+  ProductEvents.StockReserved({ productId, orderId, quantity, availableAfter, reservedAt: T1 });
 const release = (orderId: string): ProductCommand => ({
   type: 'ReleaseStock',
   data: { productId, orderId, now: T2 },
@@ -99,13 +96,10 @@ describe('product decider', () => {
       products
         .when(register({ initialStock: 0, imageUrl: 'http://img.example.com/a.jpg?size=2' }))
         .then([
-          {
-            type: 'ProductRegistered',
-            data: {
-              ...registered(0).data,
-              imageUrl: 'http://img.example.com/a.jpg?size=2',
-            } as Extract<ProductEvent, { type: 'ProductRegistered' }>['data'],
-          },
+          ProductEvents.ProductRegistered({
+            ...registered(0).data,
+            imageUrl: 'http://img.example.com/a.jpg?size=2',
+          }),
         ]);
     });
 
@@ -165,10 +159,10 @@ describe('product decider', () => {
 
     it('accepts the largest price exactly', () => {
       const state = products.when(register({ price: eur(MAX_AMOUNT) })).then([
-        {
-          type: 'ProductRegistered',
-          data: { ...registered().data, price: eur(MAX_AMOUNT) },
-        } as ProductEvent,
+        ProductEvents.ProductRegistered({
+          ...registered().data,
+          price: eur(MAX_AMOUNT),
+        }),
       ]);
       expect(productInfo(state)?.price).toEqual(eur(100_000_000_000));
     });
@@ -180,10 +174,12 @@ describe('product decider', () => {
         .given([registered()])
         .when(changePrice(eur(2499)))
         .then([
-          {
-            type: 'ProductPriceChanged',
-            data: { productId, previousPrice: eur(1999), price: eur(2499), changedAt: T1 },
-          },
+          ProductEvents.ProductPriceChanged({
+            productId,
+            previousPrice: eur(1999),
+            price: eur(2499),
+            changedAt: T1,
+          }),
         ]);
       expect(state).toMatchObject({ price: eur(2499), updatedAt: T1 });
     });
@@ -193,15 +189,12 @@ describe('product decider', () => {
         .given([registered()])
         .when(changePrice({ amount: 1999, currency: 'USD' }))
         .then([
-          {
-            type: 'ProductPriceChanged',
-            data: {
-              productId,
-              previousPrice: eur(1999),
-              price: { amount: 1999, currency: 'USD' },
-              changedAt: T1,
-            },
-          },
+          ProductEvents.ProductPriceChanged({
+            productId,
+            previousPrice: eur(1999),
+            price: { amount: 1999, currency: 'USD' },
+            changedAt: T1,
+          }),
         ]);
     });
 
@@ -236,10 +229,12 @@ describe('product decider', () => {
         .given([registered()])
         .when(restock(5))
         .then([
-          {
-            type: 'ProductRestocked',
-            data: { productId, quantity: 5, availableAfter: 15, restockedAt: T1 },
-          },
+          ProductEvents.ProductRestocked({
+            productId,
+            quantity: 5,
+            availableAfter: 15,
+            restockedAt: T1,
+          }),
         ]);
       expect(state).toMatchObject({ available: 15 });
     });
@@ -256,19 +251,23 @@ describe('product decider', () => {
         .given([registered(0)])
         .when(restock(1))
         .then([
-          {
-            type: 'ProductRestocked',
-            data: { productId, quantity: 1, availableAfter: 1, restockedAt: T1 },
-          },
+          ProductEvents.ProductRestocked({
+            productId,
+            quantity: 1,
+            availableAfter: 1,
+            restockedAt: T1,
+          }),
         ]);
       products
         .given([registered(0)])
         .when(restock(1_000_000))
         .then([
-          {
-            type: 'ProductRestocked',
-            data: { productId, quantity: 1_000_000, availableAfter: 1_000_000, restockedAt: T1 },
-          },
+          ProductEvents.ProductRestocked({
+            productId,
+            quantity: 1_000_000,
+            availableAfter: 1_000_000,
+            restockedAt: T1,
+          }),
         ]);
     });
 
@@ -281,10 +280,14 @@ describe('product decider', () => {
       let available = 1_000_000;
       while (available < MAX_STOCK_ON_HAND) {
         available += 1_000_000;
-        restocks.push({
-          type: 'ProductRestocked',
-          data: { productId, quantity: 1_000_000, availableAfter: available, restockedAt: T1 },
-        });
+        restocks.push(
+          ProductEvents.ProductRestocked({
+            productId,
+            quantity: 1_000_000,
+            availableAfter: available,
+            restockedAt: T1,
+          }),
+        );
       }
       const full = [registered(1_000_000), ...restocks];
       expect(products.given(full).state).toMatchObject({ available: MAX_STOCK_ON_HAND });
@@ -364,10 +367,13 @@ describe('product decider', () => {
         .given([registered(), reserved(orderA, 3, 7), reserved(orderB, 2, 5)])
         .when(release(orderA))
         .then([
-          {
-            type: 'StockReleased',
-            data: { productId, orderId: orderA, quantity: 3, availableAfter: 8, releasedAt: T2 },
-          },
+          ProductEvents.StockReleased({
+            productId,
+            orderId: orderA,
+            quantity: 3,
+            availableAfter: 8,
+            releasedAt: T2,
+          }),
         ]);
       expect(state).toMatchObject({ available: 8, reservations: { [orderB]: 2 } });
       expect(
@@ -377,10 +383,13 @@ describe('product decider', () => {
 
     it('is a no-op without a reservation, also when released twice', () => {
       products.given([registered()]).when(release(orderA)).then([]);
-      const releasedOnce: ProductEvent = {
-        type: 'StockReleased',
-        data: { productId, orderId: orderA, quantity: 3, availableAfter: 10, releasedAt: T2 },
-      };
+      const releasedOnce = ProductEvents.StockReleased({
+        productId,
+        orderId: orderA,
+        quantity: 3,
+        availableAfter: 10,
+        releasedAt: T2,
+      });
       products
         .given([registered(), reserved(orderA, 3, 7), releasedOnce])
         .when(release(orderA))
@@ -388,10 +397,13 @@ describe('product decider', () => {
     });
 
     it('lets the order reserve again after a release', () => {
-      const releasedOnce: ProductEvent = {
-        type: 'StockReleased',
-        data: { productId, orderId: orderA, quantity: 3, availableAfter: 10, releasedAt: T2 },
-      };
+      const releasedOnce = ProductEvents.StockReleased({
+        productId,
+        orderId: orderA,
+        quantity: 3,
+        availableAfter: 10,
+        releasedAt: T2,
+      });
       products
         .given([registered(), reserved(orderA, 3, 7), releasedOnce])
         .when(reserve(orderA, 2))
@@ -407,20 +419,27 @@ describe('product decider', () => {
     it('folds a history to the expected stock and reservations', () => {
       const state = products.given([
         registered(10),
-        {
-          type: 'ProductRestocked',
-          data: { productId, quantity: 5, availableAfter: 15, restockedAt: T1 },
-        },
+        ProductEvents.ProductRestocked({
+          productId,
+          quantity: 5,
+          availableAfter: 15,
+          restockedAt: T1,
+        }),
         reserved(orderA, 4, 11),
         reserved(orderB, 6, 5),
-        {
-          type: 'StockReleased',
-          data: { productId, orderId: orderA, quantity: 4, availableAfter: 9, releasedAt: T2 },
-        },
-        {
-          type: 'ProductPriceChanged',
-          data: { productId, previousPrice: eur(1999), price: eur(1499), changedAt: T2 },
-        },
+        ProductEvents.StockReleased({
+          productId,
+          orderId: orderA,
+          quantity: 4,
+          availableAfter: 9,
+          releasedAt: T2,
+        }),
+        ProductEvents.ProductPriceChanged({
+          productId,
+          previousPrice: eur(1999),
+          price: eur(1499),
+          changedAt: T2,
+        }),
       ]).state;
       expect(state).toEqual({
         status: 'REGISTERED',

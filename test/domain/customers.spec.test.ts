@@ -5,6 +5,7 @@ import {
   customerStreamId,
   normalizeEmail,
   streamId,
+  CustomerEvents,
 } from '../../src/customers/index.js';
 import { spec } from '../support/decider-spec.js';
 
@@ -30,16 +31,13 @@ const changeEmail = (email: string, over: { customerId?: string } = {}): Custome
   data: { customerId, email, now: T1, ...over },
 });
 
-const registered: CustomerEvent = {
-  type: 'CustomerRegistered',
-  data: {
-    customerId,
-    name: 'Ada Lovelace',
-    email: 'Ada@Example.org',
-    phone: '+44 (20) 7946-0000',
-    registeredAt: T0,
-  },
-};
+const registered: CustomerEvent = CustomerEvents.CustomerRegistered({
+  customerId,
+  name: 'Ada Lovelace',
+  email: 'Ada@Example.org',
+  phone: '+44 (20) 7946-0000',
+  registeredAt: T0,
+});
 const customers = spec(customerDecider);
 
 /** A well-formed address of `n` characters (domain labels stay within 63). */
@@ -127,16 +125,13 @@ describe('customer decider', () => {
       const command = register(over);
       const data = command.data as Extract<CustomerCommand, { type: 'RegisterCustomer' }>['data'];
       customers.when(command).then([
-        {
-          type: 'CustomerRegistered',
-          data: {
-            customerId,
-            name: data.name,
-            email: data.email,
-            phone: data.phone,
-            registeredAt: T0,
-          },
-        },
+        CustomerEvents.CustomerRegistered({
+          customerId,
+          name: data.name,
+          email: data.email,
+          phone: data.phone,
+          registeredAt: T0,
+        }),
       ]);
     });
   });
@@ -147,15 +142,12 @@ describe('customer decider', () => {
         .given([registered])
         .when(changeEmail('ada@analytical.engine.org'))
         .then([
-          {
-            type: 'CustomerEmailChanged',
-            data: {
-              customerId,
-              previousEmail: 'Ada@Example.org',
-              email: 'ada@analytical.engine.org',
-              changedAt: T1,
-            },
-          },
+          CustomerEvents.CustomerEmailChanged({
+            customerId,
+            previousEmail: 'Ada@Example.org',
+            email: 'ada@analytical.engine.org',
+            changedAt: T1,
+          }),
         ]);
       expect(state).toMatchObject({
         status: 'REGISTERED',
@@ -168,19 +160,18 @@ describe('customer decider', () => {
     it('folds several changes, the latest winning', () => {
       const s = customers.given([
         registered,
-        {
-          type: 'CustomerEmailChanged',
-          data: { customerId, previousEmail: 'Ada@Example.org', email: 'a@b.io', changedAt: T1 },
-        },
-        {
-          type: 'CustomerEmailChanged',
-          data: {
-            customerId,
-            previousEmail: 'a@b.io',
-            email: 'c@d.io',
-            changedAt: '2025-04-01T00:00:00.000Z',
-          },
-        },
+        CustomerEvents.CustomerEmailChanged({
+          customerId,
+          previousEmail: 'Ada@Example.org',
+          email: 'a@b.io',
+          changedAt: T1,
+        }),
+        CustomerEvents.CustomerEmailChanged({
+          customerId,
+          previousEmail: 'a@b.io',
+          email: 'c@d.io',
+          changedAt: '2025-04-01T00:00:00.000Z',
+        }),
       ]).state;
       expect(s).toMatchObject({ email: 'c@d.io', updatedAt: '2025-04-01T00:00:00.000Z' });
     });
@@ -229,8 +220,10 @@ describe('customer decider', () => {
 });
 
 function changeEmailEvent(): CustomerEvent {
-  return {
-    type: 'CustomerEmailChanged',
-    data: { customerId, previousEmail: 'a@b.io', email: 'c@d.io', changedAt: T1 },
-  };
+  return CustomerEvents.CustomerEmailChanged({
+    customerId,
+    previousEmail: 'a@b.io',
+    email: 'c@d.io',
+    changedAt: T1,
+  });
 }

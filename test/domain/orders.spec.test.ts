@@ -19,6 +19,7 @@ import {
   orderStreamId,
   orderTotal,
   streamId,
+  OrderEvents,
 } from '../../src/orders/index.js';
 import type { DomainErrorKind } from '../../src/shared/decider.js';
 import { MAX_AMOUNT, type Money } from '../../src/shared/money.js';
@@ -129,43 +130,45 @@ const markReady = (shipmentId = 'shp-1'): OrderCommand => ({
   data: { orderId, shipmentId, now: T(20) },
 });
 
-const created: OrderEvent = {
-  type: 'OrderCreated',
-  data: {
-    orderId,
-    customerId,
-    items: [lampLine, bulbLine],
-    shippingAddress: address,
-    total: eur(6497),
-    createdAt: T(0),
-  },
-};
-const paid: OrderEvent = {
-  type: 'OrderPaid',
-  data: { orderId, paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
-};
-const ready: OrderEvent = {
-  type: 'OrderReadyToShip',
-  data: { orderId, shipmentId: 'shp-1', readyAt: T(20) },
-};
-const shipped: OrderEvent = {
-  type: 'OrderShipped',
-  data: { orderId, carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(30) },
-};
-const refunded: OrderEvent = {
-  type: 'OrderPaymentRefunded',
-  data: {
-    orderId,
-    paymentId: 'pay-1',
-    amount: eur(6497),
-    reason: 'Changed my mind',
-    refundedAt: T(40),
-  },
-};
-const cancelled = (wasRefunded: boolean): OrderEvent => ({
-  type: 'OrderCancelled',
-  data: { orderId, reason: 'Changed my mind', cancelledAt: T(40), refunded: wasRefunded },
+const created = OrderEvents.OrderCreated({
+  orderId,
+  customerId,
+  items: [lampLine, bulbLine],
+  shippingAddress: address,
+  total: eur(6497),
+  createdAt: T(0),
 });
+const paid = OrderEvents.OrderPaid({
+  orderId,
+  paymentId: 'pay-1',
+  amount: eur(6497),
+  paidAt: T(10),
+});
+const ready = OrderEvents.OrderReadyToShip({
+  orderId,
+  shipmentId: 'shp-1',
+  readyAt: T(20),
+});
+const shipped = OrderEvents.OrderShipped({
+  orderId,
+  carrier: 'DHL',
+  trackingNumber: 'JD0123456789',
+  shippedAt: T(30),
+});
+const refunded = OrderEvents.OrderPaymentRefunded({
+  orderId,
+  paymentId: 'pay-1',
+  amount: eur(6497),
+  reason: 'Changed my mind',
+  refundedAt: T(40),
+});
+const cancelled = (wasRefunded: boolean) =>
+  OrderEvents.OrderCancelled({
+    orderId,
+    reason: 'Changed my mind',
+    cancelledAt: T(40),
+    refunded: wasRefunded,
+  });
 
 /** One history per situation an order can be in. */
 const histories = {
@@ -210,9 +213,7 @@ describe('order decider', () => {
       const withLine2 = { ...address, line2: 'Hinterhaus' };
       orders
         .when(create({ shippingAddress: withLine2 }))
-        .then([
-          { ...created, data: { ...created.data, shippingAddress: withLine2 } } as OrderEvent,
-        ]);
+        .then([OrderEvents.OrderCreated({ ...created.data, shippingAddress: withLine2 })]);
       orders.when(create({ shippingAddress: { ...address, line2: null } })).then([created]);
       orders.when(create({ shippingAddress: { ...address, line2: undefined } })).then([created]);
     });
@@ -226,17 +227,14 @@ describe('order decider', () => {
       const lines = items.map((item, i) => line(i + 1, item.quantity, info(i + 1)));
       const total = lines.reduce((sum, l) => sum + l.unitPrice.amount * l.quantity, 0);
       orders.when(create({ items, products })).then([
-        {
-          type: 'OrderCreated',
-          data: {
-            orderId,
-            customerId,
-            items: lines,
-            shippingAddress: address,
-            total: eur(total),
-            createdAt: T(0),
-          },
-        },
+        OrderEvents.OrderCreated({
+          orderId,
+          customerId,
+          items: lines,
+          shippingAddress: address,
+          total: eur(total),
+          createdAt: T(0),
+        }),
       ]);
     });
 
@@ -393,14 +391,11 @@ describe('order decider', () => {
     it('3 × 19.99 is exactly 59.97', () => {
       expect(lineTotal(lampLine)).toEqual(eur(5997));
       orders.when(create({ items: [{ productId: p(1), quantity: 3 }] })).then([
-        {
-          type: 'OrderCreated',
-          data: {
-            ...(created.data as Extract<OrderEvent, { type: 'OrderCreated' }>['data']),
-            items: [lampLine],
-            total: eur(5997),
-          },
-        },
+        OrderEvents.OrderCreated({
+          ...created.data,
+          items: [lampLine],
+          total: eur(5997),
+        }),
       ]);
     });
 
@@ -437,7 +432,7 @@ describe('order decider', () => {
       orders
         .given([e])
         .when(pay(eur(MAX_ORDER_TOTAL)))
-        .then([{ ...paid, data: { ...paid.data, amount: eur(MAX_ORDER_TOTAL) } } as OrderEvent]);
+        .then([OrderEvents.OrderPaid({ ...paid.data, amount: eur(MAX_ORDER_TOTAL) })]);
       orders
         .given([e])
         .when(pay(eur(MAX_ORDER_TOTAL - 1)))
@@ -485,10 +480,12 @@ describe('order decider', () => {
         .given([created])
         .when(addItem(3, 2, widget))
         .then([
-          {
-            type: 'OrderItemAdded',
-            data: { orderId, item: line(3, 2, widget), total: eur(6497 + 2468), addedAt: T(5) },
-          },
+          OrderEvents.OrderItemAdded({
+            orderId,
+            item: line(3, 2, widget),
+            total: eur(6497 + 2468),
+            addedAt: T(5),
+          }),
         ]);
       expect(state).toMatchObject({
         status: 'PENDING',
@@ -504,10 +501,12 @@ describe('order decider', () => {
         .given([created])
         .when(addItem(3, 1, info(3, eur(100))))
         .then([
-          {
-            type: 'OrderItemAdded',
-            data: { orderId, item: line(3, 1, info(3, eur(100))), total: eur(6597), addedAt: T(5) },
-          },
+          OrderEvents.OrderItemAdded({
+            orderId,
+            item: line(3, 1, info(3, eur(100))),
+            total: eur(6597),
+            addedAt: T(5),
+          }),
         ]);
       expect(state.status === 'PENDING' && state.items[0]?.unitPrice).toEqual(eur(1999));
     });
@@ -524,10 +523,14 @@ describe('order decider', () => {
       let total = 6497;
       for (let n = 3; n <= MAX_ORDER_ITEMS; n++) {
         total += info(n).price.amount;
-        full.push({
-          type: 'OrderItemAdded',
-          data: { orderId, item: line(n, 1, info(n)), total: eur(total), addedAt: T(n) },
-        });
+        full.push(
+          OrderEvents.OrderItemAdded({
+            orderId,
+            item: line(n, 1, info(n)),
+            total: eur(total),
+            addedAt: T(n),
+          }),
+        );
       }
       expect(orders.given(full).state).toMatchObject({ items: { length: 10 } });
       orders
@@ -581,25 +584,25 @@ describe('order decider', () => {
         .given([created])
         .when(removeItem(2))
         .then([
-          {
-            type: 'OrderItemRemoved',
-            data: {
-              orderId,
-              productId: p(2),
-              productName: 'Bulb',
-              total: eur(5997),
-              removedAt: T(5),
-            },
-          },
+          OrderEvents.OrderItemRemoved({
+            orderId,
+            productId: p(2),
+            productName: 'Bulb',
+            total: eur(5997),
+            removedAt: T(5),
+          }),
         ]);
       expect(state).toMatchObject({ items: [lampLine], total: eur(5997) });
     });
 
     it('never empties an order', () => {
-      const removed: OrderEvent = {
-        type: 'OrderItemRemoved',
-        data: { orderId, productId: p(2), productName: 'Bulb', total: eur(5997), removedAt: T(5) },
-      };
+      const removed = OrderEvents.OrderItemRemoved({
+        orderId,
+        productId: p(2),
+        productName: 'Bulb',
+        total: eur(5997),
+        removedAt: T(5),
+      });
       orders
         .given([created, removed])
         .when(removeItem(1))
@@ -614,18 +617,23 @@ describe('order decider', () => {
     });
 
     it('lets a removed product be added again', () => {
-      const removed: OrderEvent = {
-        type: 'OrderItemRemoved',
-        data: { orderId, productId: p(2), productName: 'Bulb', total: eur(5997), removedAt: T(5) },
-      };
+      const removed = OrderEvents.OrderItemRemoved({
+        orderId,
+        productId: p(2),
+        productName: 'Bulb',
+        total: eur(5997),
+        removedAt: T(5),
+      });
       orders
         .given([created, removed])
         .when(addItem(2, 2, bulb))
         .then([
-          {
-            type: 'OrderItemAdded',
-            data: { orderId, item: line(2, 2, bulb), total: eur(6997), addedAt: T(5) },
-          },
+          OrderEvents.OrderItemAdded({
+            orderId,
+            item: line(2, 2, bulb),
+            total: eur(6997),
+            addedAt: T(5),
+          }),
         ]);
     });
   });
@@ -638,37 +646,36 @@ describe('order decider', () => {
           .given(histories[situation])
           .when(changeAddress())
           .then([
-            {
-              type: 'OrderShippingAddressChanged',
-              data: { orderId, shippingAddress: otherAddress, changedAt: T(6) },
-            },
+            OrderEvents.OrderShippingAddressChanged({
+              orderId,
+              shippingAddress: otherAddress,
+              changedAt: T(6),
+            }),
           ]);
         expect(state).toMatchObject({ shippingAddress: otherAddress, updatedAt: T(6) });
       },
     );
 
     it('can drop line2', () => {
-      const withLine2: OrderEvent = {
-        type: 'OrderShippingAddressChanged',
-        data: { orderId, shippingAddress: otherAddress, changedAt: T(6) },
-      };
+      const withLine2 = OrderEvents.OrderShippingAddressChanged({
+        orderId,
+        shippingAddress: otherAddress,
+        changedAt: T(6),
+      });
       const state = orders
         .given([created, withLine2])
         .when(changeAddress({ ...otherAddress, line2: null }))
         .then([
-          {
-            type: 'OrderShippingAddressChanged',
-            data: {
-              orderId,
-              shippingAddress: {
-                line1: '2 High Street',
-                city: 'London',
-                postalCode: 'SW1A 1AA',
-                country: 'GB',
-              },
-              changedAt: T(6),
+          OrderEvents.OrderShippingAddressChanged({
+            orderId,
+            shippingAddress: {
+              line1: '2 High Street',
+              city: 'London',
+              postalCode: 'SW1A 1AA',
+              country: 'GB',
             },
-          },
+            changedAt: T(6),
+          }),
         ]);
       expect(state.status === 'PENDING' && state.shippingAddress).not.toHaveProperty('line2');
     });
@@ -736,10 +743,12 @@ describe('order decider', () => {
     });
 
     it('pays the total after items changed', () => {
-      const added: OrderEvent = {
-        type: 'OrderItemAdded',
-        data: { orderId, item: line(3, 1, info(3)), total: eur(7500), addedAt: T(5) },
-      };
+      const added = OrderEvents.OrderItemAdded({
+        orderId,
+        item: line(3, 1, info(3)),
+        total: eur(7500),
+        addedAt: T(5),
+      });
       orders
         .given([created, added])
         .when(pay(eur(6497)))
@@ -747,7 +756,7 @@ describe('order decider', () => {
       orders
         .given([created, added])
         .when(pay(eur(7500)))
-        .then([{ ...paid, data: { ...paid.data, amount: eur(7500) } } as OrderEvent]);
+        .then([OrderEvents.OrderPaid({ ...paid.data, amount: eur(7500) })]);
     });
 
     it.each([
@@ -858,7 +867,7 @@ describe('order decider', () => {
       orders
         .given([created])
         .when(cancel(reason))
-        .then([{ ...cancelled(false), data: { ...cancelled(false).data, reason } } as OrderEvent]);
+        .then([OrderEvents.OrderCancelled({ ...cancelled(false).data, reason })]);
       orders
         .given([created])
         .when(cancel(`${reason}r`))
@@ -997,28 +1006,30 @@ describe('order decider', () => {
 
   describe('evolve', () => {
     it('folds a whole history to the expected state', () => {
-      const added: OrderEvent = {
-        type: 'OrderItemAdded',
-        data: { orderId, item: line(3, 2, info(3)), total: eur(6497 + 2006), addedAt: T(2) },
-      };
-      const removed: OrderEvent = {
-        type: 'OrderItemRemoved',
-        data: {
-          orderId,
-          productId: p(1),
-          productName: 'Desk lamp',
-          total: eur(500 + 2006),
-          removedAt: T(3),
-        },
-      };
-      const moved: OrderEvent = {
-        type: 'OrderShippingAddressChanged',
-        data: { orderId, shippingAddress: otherAddress, changedAt: T(4) },
-      };
-      const paidRight: OrderEvent = {
-        type: 'OrderPaid',
-        data: { orderId, paymentId: 'pay-9', amount: eur(2506), paidAt: T(10) },
-      };
+      const added = OrderEvents.OrderItemAdded({
+        orderId,
+        item: line(3, 2, info(3)),
+        total: eur(6497 + 2006),
+        addedAt: T(2),
+      });
+      const removed = OrderEvents.OrderItemRemoved({
+        orderId,
+        productId: p(1),
+        productName: 'Desk lamp',
+        total: eur(500 + 2006),
+        removedAt: T(3),
+      });
+      const moved = OrderEvents.OrderShippingAddressChanged({
+        orderId,
+        shippingAddress: otherAddress,
+        changedAt: T(4),
+      });
+      const paidRight = OrderEvents.OrderPaid({
+        orderId,
+        paymentId: 'pay-9',
+        amount: eur(2506),
+        paidAt: T(10),
+      });
       const state = orders.given([created, added, removed, moved, paidRight, ready, shipped]).state;
       expect(state).toEqual({
         status: 'SHIPPED',
@@ -1058,10 +1069,12 @@ describe('order decider', () => {
       [
         'OrderItemAdded after payment',
         [created, paid],
-        {
-          type: 'OrderItemAdded',
-          data: { orderId, item: line(3, 1, info(3)), total: eur(1), addedAt: T(1) },
-        },
+        OrderEvents.OrderItemAdded({
+          orderId,
+          item: line(3, 1, info(3)),
+          total: eur(1),
+          addedAt: T(1),
+        }),
       ],
       ['OrderShipped before payment', [created], shipped],
       ['OrderCancelled after shipping', [created, paid, shipped], cancelled(true)],
@@ -1080,44 +1093,46 @@ describe('order decider', () => {
     it.each([
       [created, 'Order created with 4 items, total 64.97 EUR'],
       [
-        {
-          type: 'OrderCreated',
-          data: { ...(created.data as object), items: [lampLine], total: eur(5997) },
-        },
+        OrderEvents.OrderCreated({
+          ...created.data,
+          items: [lampLine],
+          total: eur(5997),
+        }),
         'Order created with 3 items, total 59.97 EUR',
       ],
       [
-        {
-          type: 'OrderCreated',
-          data: { ...(created.data as object), items: [bulbLine], total: eur(500) },
-        },
+        OrderEvents.OrderCreated({
+          ...created.data,
+          items: [bulbLine],
+          total: eur(500),
+        }),
         'Order created with 1 item, total 5.00 EUR',
       ],
       [
-        {
-          type: 'OrderItemAdded',
-          data: { orderId, item: line(2, 2, bulb), total: eur(6997), addedAt: T(5) },
-        },
+        OrderEvents.OrderItemAdded({
+          orderId,
+          item: line(2, 2, bulb),
+          total: eur(6997),
+          addedAt: T(5),
+        }),
         'Added 2 × Bulb at 5.00 EUR; total 69.97 EUR',
       ],
       [
-        {
-          type: 'OrderItemRemoved',
-          data: {
-            orderId,
-            productId: p(2),
-            productName: 'Bulb',
-            total: eur(5997),
-            removedAt: T(5),
-          },
-        },
+        OrderEvents.OrderItemRemoved({
+          orderId,
+          productId: p(2),
+          productName: 'Bulb',
+          total: eur(5997),
+          removedAt: T(5),
+        }),
         'Removed Bulb; total 59.97 EUR',
       ],
       [
-        {
-          type: 'OrderShippingAddressChanged',
-          data: { orderId, shippingAddress: otherAddress, changedAt: T(6) },
-        },
+        OrderEvents.OrderShippingAddressChanged({
+          orderId,
+          shippingAddress: otherAddress,
+          changedAt: T(6),
+        }),
         'Shipping address changed to 2 High Street, Flat 3, SW1A 1AA London, GB',
       ],
       [paid, 'Paid 64.97 EUR (payment pay-1)'],
@@ -1133,21 +1148,25 @@ describe('order decider', () => {
     it('gives every event type a description and a time', () => {
       const all = [
         created,
-        { type: 'OrderItemAdded', data: { orderId, item: bulbLine, total: eur(1), addedAt: T(1) } },
-        {
-          type: 'OrderItemRemoved',
-          data: { orderId, productId: p(2), productName: 'Bulb', total: eur(1), removedAt: T(2) },
-        },
-        {
-          type: 'OrderShippingAddressChanged',
-          data: { orderId, shippingAddress: address, changedAt: T(3) },
-        },
+        OrderEvents.OrderItemAdded({ orderId, item: bulbLine, total: eur(1), addedAt: T(1) }),
+        OrderEvents.OrderItemRemoved({
+          orderId,
+          productId: p(2),
+          productName: 'Bulb',
+          total: eur(1),
+          removedAt: T(2),
+        }),
+        OrderEvents.OrderShippingAddressChanged({
+          orderId,
+          shippingAddress: address,
+          changedAt: T(3),
+        }),
         paid,
         ready,
         shipped,
         refunded,
         cancelled(true),
-      ] as OrderEvent[];
+      ];
       expect(all.map((e) => e.type).sort()).toEqual([...orderEventTypes].sort());
       expect(all.map(orderEventTime)).toEqual([
         T(0),

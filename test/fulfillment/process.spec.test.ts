@@ -22,9 +22,12 @@ import {
   pendingCommands,
   react,
   shipmentIdFor,
+  shipmentStreamId,
   shortageReason,
+  FulfillmentEvents,
 } from '../../src/fulfillment/index.js';
-import type { OrderLine } from '../../src/orders/index.js';
+import { productStreamId } from '../../src/catalog/index.js';
+import { orderStreamId, type OrderLine } from '../../src/orders/index.js';
 import { spec } from '../support/decider-spec.js';
 
 // ---------------------------------------------------------------------------------------
@@ -149,142 +152,124 @@ const deadline = (minute: number, limitMs: number): FulfillmentTrigger => ({
 
 const cmd = deriveCommandId;
 
-const started: FulfillmentEvent = {
-  type: 'FulfillmentStarted',
-  data: { orderId, paymentId: 'pay-1', shipmentId, items: [lamp, bulb], startedAt: T(10) },
-};
+const started: FulfillmentEvent = FulfillmentEvents.FulfillmentStarted({
+  orderId,
+  paymentId: 'pay-1',
+  shipmentId,
+  items: [lamp, bulb],
+  startedAt: T(10),
+});
 const reservationRequested = (
   cause: string,
   item: FulfillmentItem,
   minute: number,
-): FulfillmentEvent => ({
-  type: 'StockReservationRequested',
-  data: {
+): FulfillmentEvent =>
+  FulfillmentEvents.StockReservationRequested({
     orderId,
     commandId: cmd(cause, `reserve-stock:${item.productId}`),
     productId: item.productId,
     productName: item.productName,
     quantity: item.quantity,
     requestedAt: T(minute),
-  },
-});
-const reservedForItem = (item: FulfillmentItem, minute: number): FulfillmentEvent => ({
-  type: 'StockReservedForItem',
-  data: {
+  });
+const reservedForItem = (item: FulfillmentItem, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.StockReservedForItem({
     orderId,
     productId: item.productId,
     productName: item.productName,
     quantity: item.quantity,
     reservedAt: T(minute),
-  },
-});
-const shortage = (item: FulfillmentItem, available: number, minute: number): FulfillmentEvent => ({
-  type: 'StockShortageDetected',
-  data: {
+  });
+const shortage = (item: FulfillmentItem, available: number, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.StockShortageDetected({
     orderId,
     productId: item.productId,
     productName: item.productName,
     requested: item.quantity,
     available,
     detectedAt: T(minute),
-  },
-});
-const releaseRequested = (
-  cause: string,
-  item: FulfillmentItem,
-  minute: number,
-): FulfillmentEvent => ({
-  type: 'StockReleaseRequested',
-  data: {
+  });
+const releaseRequested = (cause: string, item: FulfillmentItem, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.StockReleaseRequested({
     orderId,
     commandId: cmd(cause, `release-stock:${item.productId}`),
     productId: item.productId,
     productName: item.productName,
     requestedAt: T(minute),
-  },
-});
-const releasedForItem = (item: FulfillmentItem, minute: number): FulfillmentEvent => ({
-  type: 'StockReleasedForItem',
-  data: {
+  });
+const releasedForItem = (item: FulfillmentItem, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.StockReleasedForItem({
     orderId,
     productId: item.productId,
     productName: item.productName,
     quantity: item.quantity,
     releasedAt: T(minute),
-  },
-});
-const refundRequested = (cause: string, reason: string, minute: number): FulfillmentEvent => ({
-  type: 'RefundRequested',
-  data: { orderId, commandId: cmd(cause, 'refund'), reason, requestedAt: T(minute) },
-});
-const reservationCompleted = (minute: number): FulfillmentEvent => ({
-  type: 'StockReservationCompleted',
-  data: { orderId, reservedAt: T(minute) },
-});
-const shipmentRequested = (cause: string, minute: number): FulfillmentEvent => ({
-  type: 'ShipmentRequested',
-  data: {
+  });
+const refundRequested = (cause: string, reason: string, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.RefundRequested({
+    orderId,
+    commandId: cmd(cause, 'refund'),
+    reason,
+    requestedAt: T(minute),
+  });
+const reservationCompleted = (minute: number): FulfillmentEvent =>
+  FulfillmentEvents.StockReservationCompleted({ orderId, reservedAt: T(minute) });
+const shipmentRequested = (cause: string, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.ShipmentRequested({
     orderId,
     commandId: cmd(cause, 'create-shipment'),
     shipmentId,
     items: [lamp, bulb],
     requestedAt: T(minute),
-  },
-});
-const readyRequested = (cause: string, minute: number): FulfillmentEvent => ({
-  type: 'ReadyToShipRequested',
-  data: {
+  });
+const readyRequested = (cause: string, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.ReadyToShipRequested({
     orderId,
     commandId: cmd(cause, 'mark-ready-to-ship'),
     shipmentId,
     requestedAt: T(minute),
-  },
-});
-const dispatchRequested = (cause: string, minute: number): FulfillmentEvent => ({
-  type: 'ShipmentDispatchRequested',
-  data: {
+  });
+const dispatchRequested = (cause: string, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.ShipmentDispatchRequested({
     orderId,
     commandId: cmd(cause, 'dispatch-shipment'),
     shipmentId,
     carrier: 'DHL',
     trackingNumber: 'JD0123456789',
     requestedAt: T(minute),
-  },
-});
-const cancellationRequested = (cause: string, minute: number): FulfillmentEvent => ({
-  type: 'ShipmentCancellationRequested',
-  data: {
+  });
+const cancellationRequested = (cause: string, minute: number): FulfillmentEvent =>
+  FulfillmentEvents.ShipmentCancellationRequested({
     orderId,
     commandId: cmd(cause, 'cancel-shipment'),
     shipmentId,
     reason: 'Changed my mind',
     requestedAt: T(minute),
-  },
-});
-const shipmentNoted = (minute: number): FulfillmentEvent => ({
-  type: 'OrderShipmentNoted',
-  data: { orderId, carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(minute) },
-});
-const cancellationNoted = (minute: number, reason = 'Changed my mind'): FulfillmentEvent => ({
-  type: 'OrderCancellationNoted',
-  data: { orderId, reason, refunded: true, cancelledAt: T(minute) },
-});
+  });
+const shipmentNoted = (minute: number): FulfillmentEvent =>
+  FulfillmentEvents.OrderShipmentNoted({
+    orderId,
+    carrier: 'DHL',
+    trackingNumber: 'JD0123456789',
+    shippedAt: T(minute),
+  });
+const cancellationNoted = (minute: number, reason = 'Changed my mind'): FulfillmentEvent =>
+  FulfillmentEvents.OrderCancellationNoted({
+    orderId,
+    reason,
+    refunded: true,
+    cancelledAt: T(minute),
+  });
 const stepCompleted = (
   step: 'create-shipment' | 'mark-ready-to-ship' | 'dispatch-shipment' | 'cancel-shipment',
   commandId: string | null,
   minute: number,
-): FulfillmentEvent => ({
-  type: 'StepCompleted',
-  data: { orderId, step, commandId, completedAt: T(minute) },
-});
-const fulfillmentCompleted = (minute: number): FulfillmentEvent => ({
-  type: 'FulfillmentCompleted',
-  data: { orderId, completedAt: T(minute) },
-});
-const fulfillmentCancelled = (minute: number, reason = 'Changed my mind'): FulfillmentEvent => ({
-  type: 'FulfillmentCancelled',
-  data: { orderId, reason, cancelledAt: T(minute) },
-});
+): FulfillmentEvent =>
+  FulfillmentEvents.StepCompleted({ orderId, step, commandId, completedAt: T(minute) });
+const fulfillmentCompleted = (minute: number): FulfillmentEvent =>
+  FulfillmentEvents.FulfillmentCompleted({ orderId, completedAt: T(minute) });
+const fulfillmentCancelled = (minute: number, reason = 'Changed my mind'): FulfillmentEvent =>
+  FulfillmentEvents.FulfillmentCancelled({ orderId, reason, cancelledAt: T(minute) });
 
 /** The reason the process cancels this order with when bulbs run short. */
 const bulbShort = 'Stock short for Bulb: payment refunded';
@@ -388,7 +373,7 @@ describe('fulfillment process', () => {
           commandId: cmd(e(1), `reserve-stock:${p(1)}`),
           step: 'reserve-stock',
           target: 'product',
-          streamId: `product-${p(1)}`,
+          streamId: productStreamId(p(1)),
           command: {
             type: 'ReserveStock',
             data: { productId: p(1), orderId, quantity: 3, now: T(10) },
@@ -421,7 +406,7 @@ describe('fulfillment process', () => {
           commandId: cmd(e(3), 'create-shipment'),
           step: 'create-shipment',
           target: 'shipment',
-          streamId: `shipment-${shipmentId}`,
+          streamId: shipmentStreamId(shipmentId),
           command: {
             type: 'CreateShipment',
             data: { shipmentId, orderId, items: [lamp, bulb], now: T(12) },
@@ -431,7 +416,7 @@ describe('fulfillment process', () => {
           commandId: cmd(e(3), 'mark-ready-to-ship'),
           step: 'mark-ready-to-ship',
           target: 'order',
-          streamId: `order-${orderId}`,
+          streamId: orderStreamId(orderId),
           command: { type: 'MarkOrderReadyToShip', data: { orderId, shipmentId, now: T(12) } },
         },
       ]);
@@ -467,7 +452,7 @@ describe('fulfillment process', () => {
           commandId: cmd(e(6), 'dispatch-shipment'),
           step: 'dispatch-shipment',
           target: 'shipment',
-          streamId: `shipment-${shipmentId}`,
+          streamId: shipmentStreamId(shipmentId),
           command: {
             type: 'DispatchShipment',
             data: { shipmentId, carrier: 'DHL', trackingNumber: 'JD0123456789', now: T(30) },
@@ -553,14 +538,14 @@ describe('fulfillment process', () => {
           commandId: cmd(bulbReservation, `release-stock:${p(1)}`),
           step: 'release-stock',
           target: 'product',
-          streamId: `product-${p(1)}`,
+          streamId: productStreamId(p(1)),
           command: { type: 'ReleaseStock', data: { productId: p(1), orderId, now: T(12) } },
         },
         {
           commandId: cmd(bulbReservation, 'refund'),
           step: 'refund',
           target: 'order',
-          streamId: `order-${orderId}`,
+          streamId: orderStreamId(orderId),
           command: { type: 'CancelOrder', data: { orderId, reason: bulbShort, now: T(12) } },
         },
       ]);
@@ -603,18 +588,15 @@ describe('fulfillment process', () => {
         .given([...hBulbShort, releasedForItem(lamp, 13)])
         .when(rejected(refund, 'ORDER_ALREADY_CANCELLED', 'Order is already cancelled', 13))
         .then([
-          {
-            type: 'StepSkipped',
-            data: {
-              orderId,
-              step: 'refund',
-              productId: null,
-              commandId: refund,
-              code: 'ORDER_ALREADY_CANCELLED',
-              reason: 'Order is already cancelled',
-              skippedAt: T(13),
-            },
-          },
+          FulfillmentEvents.StepSkipped({
+            orderId,
+            step: 'refund',
+            productId: null,
+            commandId: refund,
+            code: 'ORDER_ALREADY_CANCELLED',
+            reason: 'Order is already cancelled',
+            skippedAt: T(13),
+          }),
         ]);
       // Whoever cancelled it: once the cancellation is seen, the process is done.
       const done = react(state, orderCancelled(e(6), 12, 'Changed my mind'));
@@ -940,18 +922,15 @@ describe('fulfillment process', () => {
         .given(hPaid)
         .when(failed(lampReservation, 'Database unavailable after 8 attempts', 11))
         .then([
-          {
-            type: 'FulfillmentFailed',
-            data: {
-              orderId,
-              step: 'reserve-stock',
-              productId: p(1),
-              commandId: lampReservation,
-              code: null,
-              reason: 'Database unavailable after 8 attempts',
-              failedAt: T(11),
-            },
-          },
+          FulfillmentEvents.FulfillmentFailed({
+            orderId,
+            step: 'reserve-stock',
+            productId: p(1),
+            commandId: lampReservation,
+            code: null,
+            reason: 'Database unavailable after 8 attempts',
+            failedAt: T(11),
+          }),
         ]);
       expect(state).toMatchObject({
         status: 'FAILED',
@@ -968,18 +947,15 @@ describe('fulfillment process', () => {
       );
       expect(reaction).toEqual({
         events: [
-          {
-            type: 'FulfillmentFailed',
-            data: {
-              orderId,
-              step: 'reserve-stock',
-              productId: p(2),
-              commandId: bulbReservation,
-              code: 'PRODUCT_NOT_FOUND',
-              reason: 'Product does not exist',
-              failedAt: T(12),
-            },
-          },
+          FulfillmentEvents.FulfillmentFailed({
+            orderId,
+            step: 'reserve-stock',
+            productId: p(2),
+            commandId: bulbReservation,
+            code: 'PRODUCT_NOT_FOUND',
+            reason: 'Product does not exist',
+            failedAt: T(12),
+          }),
         ],
         commands: [],
       });
@@ -1053,10 +1029,11 @@ describe('fulfillment process', () => {
     });
 
     it('flags a late process once', () => {
-      const flagged: FulfillmentEvent = {
-        type: 'FulfillmentFlaggedLate',
-        data: { orderId, limitMs, flaggedAt: T(16) },
-      };
+      const flagged: FulfillmentEvent = FulfillmentEvents.FulfillmentFlaggedLate({
+        orderId,
+        limitMs,
+        flaggedAt: T(16),
+      });
       process.given(hLampReserved).when(deadline(15, limitMs)).then([]);
       const state = process.given(hLampReserved).when(deadline(16, limitMs)).then([flagged]);
       expect(state).toMatchObject({ status: 'RESERVING', lateFlaggedAt: T(16) });

@@ -5,6 +5,7 @@ import {
   shipmentDecider,
   shipmentEventTypes,
   shipmentStreamId,
+  ShipmentEvents,
 } from '../../src/fulfillment/index.js';
 import { spec } from '../support/decider-spec.js';
 
@@ -38,28 +39,30 @@ const cancel = (reason = 'Changed my mind'): ShipmentCommand => ({
   data: { shipmentId, reason, now: T(40) },
 });
 
-const created: ShipmentEvent = {
-  type: 'ShipmentCreated',
-  data: { shipmentId, orderId, items, createdAt: T(20) },
-};
-const dispatched: ShipmentEvent = {
-  type: 'ShipmentDispatched',
-  data: {
-    shipmentId,
-    orderId,
-    carrier: 'DHL',
-    trackingNumber: 'JD0123456789',
-    dispatchedAt: T(30),
-  },
-};
-const delivered: ShipmentEvent = {
-  type: 'ShipmentDelivered',
-  data: { shipmentId, orderId, deliveredAt: T(50) },
-};
-const cancelled: ShipmentEvent = {
-  type: 'ShipmentCancelled',
-  data: { shipmentId, orderId, reason: 'Changed my mind', cancelledAt: T(40) },
-};
+const created: ShipmentEvent = ShipmentEvents.ShipmentCreated({
+  shipmentId,
+  orderId,
+  items,
+  createdAt: T(20),
+});
+const dispatched: ShipmentEvent = ShipmentEvents.ShipmentDispatched({
+  shipmentId,
+  orderId,
+  carrier: 'DHL',
+  trackingNumber: 'JD0123456789',
+  dispatchedAt: T(30),
+});
+const delivered: ShipmentEvent = ShipmentEvents.ShipmentDelivered({
+  shipmentId,
+  orderId,
+  deliveredAt: T(50),
+});
+const cancelled: ShipmentEvent = ShipmentEvents.ShipmentCancelled({
+  shipmentId,
+  orderId,
+  reason: 'Changed my mind',
+  cancelledAt: T(40),
+});
 
 const shipments = spec(shipmentDecider);
 

@@ -10,6 +10,8 @@ import {
   fulfillmentEventTypes,
   fulfillmentTimelineEventTypes,
   shipmentEventTypes,
+  FulfillmentEvents,
+  ShipmentEvents,
 } from '../../src/fulfillment/index.js';
 
 const orderId = '9e4f5a60-1b2c-4d3e-8f70-a1b2c3d4e5f6';
@@ -27,165 +29,173 @@ const bulb = {
 /** One event of every type, each with its expected description. */
 const cases: [FulfillmentTimelineEvent, string][] = [
   [
-    {
-      type: 'FulfillmentStarted',
-      data: { orderId, paymentId: 'pay-1', shipmentId, items: [lamp, bulb], startedAt: at },
-    },
+    FulfillmentEvents.FulfillmentStarted({
+      orderId,
+      paymentId: 'pay-1',
+      shipmentId,
+      items: [lamp, bulb],
+      startedAt: at,
+    }),
     'Fulfillment started: reserving stock for 4 items',
   ],
   [
-    {
-      type: 'StockReservationRequested',
-      data: { orderId, commandId, ...lamp, requestedAt: at },
-    },
+    FulfillmentEvents.StockReservationRequested({ orderId, commandId, ...lamp, requestedAt: at }),
     'Reserving 3 × Desk lamp',
   ],
   [
-    { type: 'StockReservedForItem', data: { orderId, ...lamp, reservedAt: at } },
+    FulfillmentEvents.StockReservedForItem({ orderId, ...lamp, reservedAt: at }),
     'Reserved 3 × Desk lamp',
   ],
   [
-    {
-      type: 'StockShortageDetected',
-      data: {
-        orderId,
-        productId,
-        productName: 'Desk lamp',
-        requested: 3,
-        available: 1,
-        detectedAt: at,
-      },
-    },
+    FulfillmentEvents.StockShortageDetected({
+      orderId,
+      productId,
+      productName: 'Desk lamp',
+      requested: 3,
+      available: 1,
+      detectedAt: at,
+    }),
     'Stock short for Desk lamp: payment refunded',
   ],
-  [{ type: 'StockReservationCompleted', data: { orderId, reservedAt: at } }, 'Stock reserved'],
+  [FulfillmentEvents.StockReservationCompleted({ orderId, reservedAt: at }), 'Stock reserved'],
   [
-    {
-      type: 'StockReleaseRequested',
-      data: { orderId, commandId, productId, productName: 'Desk lamp', requestedAt: at },
-    },
+    FulfillmentEvents.StockReleaseRequested({
+      orderId,
+      commandId,
+      productId,
+      productName: 'Desk lamp',
+      requestedAt: at,
+    }),
     'Releasing the stock of Desk lamp',
   ],
   [
-    { type: 'StockReleasedForItem', data: { orderId, ...lamp, releasedAt: at } },
+    FulfillmentEvents.StockReleasedForItem({ orderId, ...lamp, releasedAt: at }),
     'Released 3 × Desk lamp',
   ],
   [
-    { type: 'RefundRequested', data: { orderId, commandId, reason: 'x', requestedAt: at } },
+    FulfillmentEvents.RefundRequested({ orderId, commandId, reason: 'x', requestedAt: at }),
     'Refunding the payment',
   ],
   [
-    {
-      type: 'ShipmentRequested',
-      data: { orderId, commandId, shipmentId, items: [lamp], requestedAt: at },
-    },
+    FulfillmentEvents.ShipmentRequested({
+      orderId,
+      commandId,
+      shipmentId,
+      items: [lamp],
+      requestedAt: at,
+    }),
     'Shipment requested',
   ],
   [
-    { type: 'ReadyToShipRequested', data: { orderId, commandId, shipmentId, requestedAt: at } },
+    FulfillmentEvents.ReadyToShipRequested({ orderId, commandId, shipmentId, requestedAt: at }),
     'Marking the order ready to ship',
   ],
   [
-    {
-      type: 'ShipmentDispatchRequested',
-      data: {
-        orderId,
-        commandId,
-        shipmentId,
-        carrier: 'DHL',
-        trackingNumber: 'JD01',
-        requestedAt: at,
-      },
-    },
+    FulfillmentEvents.ShipmentDispatchRequested({
+      orderId,
+      commandId,
+      shipmentId,
+      carrier: 'DHL',
+      trackingNumber: 'JD01',
+      requestedAt: at,
+    }),
     'Dispatching the shipment with DHL (JD01)',
   ],
   [
-    {
-      type: 'ShipmentCancellationRequested',
-      data: { orderId, commandId, shipmentId, reason: 'x', requestedAt: at },
-    },
+    FulfillmentEvents.ShipmentCancellationRequested({
+      orderId,
+      commandId,
+      shipmentId,
+      reason: 'x',
+      requestedAt: at,
+    }),
     'Cancelling the shipment',
   ],
   [
-    {
-      type: 'OrderShipmentNoted',
-      data: { orderId, carrier: 'DHL', trackingNumber: 'JD01', shippedAt: at },
-    },
+    FulfillmentEvents.OrderShipmentNoted({
+      orderId,
+      carrier: 'DHL',
+      trackingNumber: 'JD01',
+      shippedAt: at,
+    }),
     'Order shipped with DHL (JD01)',
   ],
   [
-    {
-      type: 'OrderCancellationNoted',
-      data: { orderId, reason: 'Changed my mind', refunded: true, cancelledAt: at },
-    },
+    FulfillmentEvents.OrderCancellationNoted({
+      orderId,
+      reason: 'Changed my mind',
+      refunded: true,
+      cancelledAt: at,
+    }),
     'Order cancelled: Changed my mind',
   ],
   [
-    {
-      type: 'StepCompleted',
-      data: { orderId, step: 'create-shipment', commandId, completedAt: at },
-    },
+    FulfillmentEvents.StepCompleted({
+      orderId,
+      step: 'create-shipment',
+      commandId,
+      completedAt: at,
+    }),
     'Shipment creation confirmed',
   ],
   [
-    {
-      type: 'StepSkipped',
-      data: {
-        orderId,
-        step: 'mark-ready-to-ship',
-        productId: null,
-        commandId,
-        code: 'ORDER_NOT_PAID',
-        reason: 'Order is CANCELLED',
-        skippedAt: at,
-      },
-    },
+    FulfillmentEvents.StepSkipped({
+      orderId,
+      step: 'mark-ready-to-ship',
+      productId: null,
+      commandId,
+      code: 'ORDER_NOT_PAID',
+      reason: 'Order is CANCELLED',
+      skippedAt: at,
+    }),
     'Skipped marking the order ready to ship: Order is CANCELLED',
   ],
-  [{ type: 'FulfillmentCompleted', data: { orderId, completedAt: at } }, 'Fulfillment completed'],
+  [FulfillmentEvents.FulfillmentCompleted({ orderId, completedAt: at }), 'Fulfillment completed'],
   [
-    { type: 'FulfillmentCancelled', data: { orderId, reason: 'Changed my mind', cancelledAt: at } },
+    FulfillmentEvents.FulfillmentCancelled({ orderId, reason: 'Changed my mind', cancelledAt: at }),
     'Fulfillment cancelled: Changed my mind',
   ],
   [
-    {
-      type: 'FulfillmentFailed',
-      data: {
-        orderId,
-        step: 'reserve-stock',
-        productId,
-        commandId,
-        code: null,
-        reason: 'Database unavailable',
-        failedAt: at,
-      },
-    },
+    FulfillmentEvents.FulfillmentFailed({
+      orderId,
+      step: 'reserve-stock',
+      productId,
+      commandId,
+      code: null,
+      reason: 'Database unavailable',
+      failedAt: at,
+    }),
     'Fulfillment failed: Database unavailable',
   ],
   [
-    { type: 'FulfillmentFlaggedLate', data: { orderId, limitMs: 300_000, flaggedAt: at } },
+    FulfillmentEvents.FulfillmentFlaggedLate({ orderId, limitMs: 300_000, flaggedAt: at }),
     'Fulfillment late: stock not reserved within 300 s',
   ],
   [
-    { type: 'ShipmentCreated', data: { shipmentId, orderId, items: [lamp], createdAt: at } },
+    ShipmentEvents.ShipmentCreated({ shipmentId, orderId, items: [lamp], createdAt: at }),
     'Shipment created',
   ],
   [
-    {
-      type: 'ShipmentDispatched',
-      data: { shipmentId, orderId, carrier: 'DHL', trackingNumber: 'JD01', dispatchedAt: at },
-    },
+    ShipmentEvents.ShipmentDispatched({
+      shipmentId,
+      orderId,
+      carrier: 'DHL',
+      trackingNumber: 'JD01',
+      dispatchedAt: at,
+    }),
     'Shipment dispatched with DHL (JD01)',
   ],
   [
-    { type: 'ShipmentDelivered', data: { shipmentId, orderId, deliveredAt: at } },
+    ShipmentEvents.ShipmentDelivered({ shipmentId, orderId, deliveredAt: at }),
     'Shipment delivered',
   ],
   [
-    {
-      type: 'ShipmentCancelled',
-      data: { shipmentId, orderId, reason: 'Changed my mind', cancelledAt: at },
-    },
+    ShipmentEvents.ShipmentCancelled({
+      shipmentId,
+      orderId,
+      reason: 'Changed my mind',
+      cancelledAt: at,
+    }),
     'Shipment cancelled: Changed my mind',
   ],
 ];
@@ -202,15 +212,19 @@ describe('fulfillment timeline', () => {
   });
 
   it('says "1 item" and fractional seconds as a person would', () => {
-    const one: FulfillmentEvent = {
-      type: 'FulfillmentStarted',
-      data: { orderId, paymentId: 'p', shipmentId, items: [bulb], startedAt: at },
-    };
+    const one: FulfillmentEvent = FulfillmentEvents.FulfillmentStarted({
+      orderId,
+      paymentId: 'p',
+      shipmentId,
+      items: [bulb],
+      startedAt: at,
+    });
     expect(describeFulfillmentEvent(one)).toBe('Fulfillment started: reserving stock for 1 item');
-    const late: FulfillmentEvent = {
-      type: 'FulfillmentFlaggedLate',
-      data: { orderId, limitMs: 1500, flaggedAt: at },
-    };
+    const late: FulfillmentEvent = FulfillmentEvents.FulfillmentFlaggedLate({
+      orderId,
+      limitMs: 1500,
+      flaggedAt: at,
+    });
     expect(describeFulfillmentEvent(late)).toBe(
       'Fulfillment late: stock not reserved within 1.5 s',
     );

@@ -7,7 +7,8 @@ import type { CommandEnvelope } from '../../src/commands/handler.js';
 import type { StoredEvent } from '../../src/eventstore/types.js';
 import type { OrderCommand } from '../../src/orders/commands.js';
 import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/decider.js';
-import type { OrderEvent } from '../../src/orders/events.js';
+import { orderEventTypes } from '../../src/orders/events.js';
+import { expectDomainEvent } from '../../src/shared/events.js';
 import { useTestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
 import { ADDRESS, appendAll, customerRegistered, productRegistered } from './support.js';
@@ -149,10 +150,7 @@ for (const config of [
       states = [orderDecider.initialState];
       for (const e of events) {
         states.push(
-          orderDecider.evolve(states[states.length - 1]!, {
-            type: e.type,
-            data: e.data,
-          } as OrderEvent),
+          orderDecider.evolve(states[states.length - 1]!, expectDomainEvent(e, orderEventTypes)),
         );
       }
     });

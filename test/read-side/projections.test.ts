@@ -3,13 +3,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogProjection } from '../../src/catalog/projections.js';
 import { customersProjection } from '../../src/customers/projections.js';
 import type { StoredEvent } from '../../src/eventstore/types.js';
-import type { OrderEvent } from '../../src/orders/events.js';
+import { ProductEvents, type ProductEvent } from '../../src/catalog/events.js';
+import { CustomerEvents } from '../../src/customers/events.js';
+import { OrderEvents, orderEventTypes, type OrderEvent } from '../../src/orders/events.js';
+import { orderStreamId } from '../../src/orders/decider.js';
+import { expectDomainEvent } from '../../src/shared/events.js';
 import { ordersProjection } from '../../src/orders/projections.js';
 import { describeOrderEvent, orderEventTime } from '../../src/orders/timeline.js';
 import { allProjections } from '../../src/server/projections.js';
 import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
-import { ADDRESS, applyAll, createTables, EventLog, line, rowsOf, total } from './support.js';
+import {
+  ADDRESS,
+  applyAll,
+  createTables,
+  EventLog,
+  line,
+  rowsOf,
+  streams,
+  total,
+} from './support.js';
 import { customerStatsProjection } from '../../src/orders/statistics.js';
 
 /**
@@ -37,132 +50,249 @@ function scenario(): StoredEvent[] {
   const log = new EventLog();
   let minute = 0;
   const at = () => new Date(T0 + 60_000 * minute++).toISOString();
-  const product = (pid: string, type: string, data: object) =>
-    log.add('product', pid, type, { productId: pid, ...data });
-  const order = (oid: string, type: string, data: object) =>
-    log.add('order', oid, type, { orderId: oid, ...data });
+  const product = (pid: string, event: ProductEvent) => log.add(streams.product(pid), event);
+  const order = (oid: string, event: OrderEvent) => log.add(streams.order(oid), event);
 
-  product(pA, 'ProductRegistered', {
-    name: 'Mug',
-    imageUrl: 'https://img.example/mug.png',
-    price: { amount: 1000, currency: 'EUR' },
-    initialStock: 10,
-    registeredAt: at(),
-  });
-  product(pB, 'ProductRegistered', {
-    name: 'Tea',
-    imageUrl: 'https://img.example/tea.png',
-    price: { amount: 250, currency: 'EUR' },
-    initialStock: 5,
-    registeredAt: at(),
-  });
-  product(pC, 'ProductRegistered', {
-    name: 'Pot',
-    imageUrl: 'https://img.example/pot.png',
-    price: { amount: 999, currency: 'USD' },
-    initialStock: 1,
-    registeredAt: at(),
-  });
-  product(pA, 'ProductPriceChanged', {
-    previousPrice: { amount: 1000, currency: 'EUR' },
-    price: { amount: 1200, currency: 'EUR' },
-    changedAt: at(),
-  });
-  product(pA, 'ProductRestocked', { quantity: 5, availableAfter: 15, restockedAt: at() });
-  log.add('customer', c1, 'CustomerRegistered', {
-    customerId: c1,
-    name: 'Ann',
-    email: 'ann@example.org',
-    phone: '+49 1',
-    registeredAt: at(),
-  });
-  log.add('customer', c2, 'CustomerRegistered', {
-    customerId: c2,
-    name: 'Bob',
-    email: 'bob@example.org',
-    phone: '+49 2',
-    registeredAt: at(),
-  });
+  product(
+    pA,
+    ProductEvents.ProductRegistered({
+      productId: pA,
+      name: 'Mug',
+      imageUrl: 'https://img.example/mug.png',
+      price: { amount: 1000, currency: 'EUR' },
+      initialStock: 10,
+      registeredAt: at(),
+    }),
+  );
+  product(
+    pB,
+    ProductEvents.ProductRegistered({
+      productId: pB,
+      name: 'Tea',
+      imageUrl: 'https://img.example/tea.png',
+      price: { amount: 250, currency: 'EUR' },
+      initialStock: 5,
+      registeredAt: at(),
+    }),
+  );
+  product(
+    pC,
+    ProductEvents.ProductRegistered({
+      productId: pC,
+      name: 'Pot',
+      imageUrl: 'https://img.example/pot.png',
+      price: { amount: 999, currency: 'USD' },
+      initialStock: 1,
+      registeredAt: at(),
+    }),
+  );
+  product(
+    pA,
+    ProductEvents.ProductPriceChanged({
+      productId: pA,
+      previousPrice: { amount: 1000, currency: 'EUR' },
+      price: { amount: 1200, currency: 'EUR' },
+      changedAt: at(),
+    }),
+  );
+  product(
+    pA,
+    ProductEvents.ProductRestocked({
+      productId: pA,
+      quantity: 5,
+      availableAfter: 15,
+      restockedAt: at(),
+    }),
+  );
+  log.add(
+    streams.customer(c1),
+    CustomerEvents.CustomerRegistered({
+      customerId: c1,
+      name: 'Ann',
+      email: 'ann@example.org',
+      phone: '+49 1',
+      registeredAt: at(),
+    }),
+  );
+  log.add(
+    streams.customer(c2),
+    CustomerEvents.CustomerRegistered({
+      customerId: c2,
+      name: 'Bob',
+      email: 'bob@example.org',
+      phone: '+49 2',
+      registeredAt: at(),
+    }),
+  );
   // o1: created, item added and removed, address changed, paid, ready, shipped.
   const o1Items = [line(pA, 2, 1000, 'EUR', 'Mug')];
-  order(o1, 'OrderCreated', {
-    customerId: c1,
-    items: o1Items,
-    shippingAddress: ADDRESS,
-    total: total(o1Items),
-    createdAt: at(),
-  });
-  order(o1, 'OrderItemAdded', {
-    item: line(pB, 1, 250, 'EUR', 'Tea'),
-    total: { amount: 2250, currency: 'EUR' },
-    addedAt: at(),
-  });
+  order(
+    o1,
+    OrderEvents.OrderCreated({
+      orderId: o1,
+      customerId: c1,
+      items: o1Items,
+      shippingAddress: ADDRESS,
+      total: total(o1Items),
+      createdAt: at(),
+    }),
+  );
+  order(
+    o1,
+    OrderEvents.OrderItemAdded({
+      orderId: o1,
+      item: line(pB, 1, 250, 'EUR', 'Tea'),
+      total: { amount: 2250, currency: 'EUR' },
+      addedAt: at(),
+    }),
+  );
   // o2 interleaved with o1: created, paid, refunded and cancelled.
   const o2Items = [line(pB, 4, 250, 'EUR', 'Tea')];
-  order(o2, 'OrderCreated', {
-    customerId: c2,
-    items: o2Items,
-    shippingAddress: ADDRESS,
-    total: total(o2Items),
-    createdAt: at(),
-  });
-  order(o1, 'OrderItemRemoved', {
-    productId: pB,
-    productName: 'Tea',
-    total: { amount: 2000, currency: 'EUR' },
-    removedAt: at(),
-  });
-  order(o1, 'OrderShippingAddressChanged', {
-    shippingAddress: { ...ADDRESS, line1: 'Side 2', line2: 'Back' },
-    changedAt: at(),
-  });
-  order(o1, 'OrderPaid', {
-    paymentId: 'pay-1',
-    amount: { amount: 2000, currency: 'EUR' },
-    paidAt: at(),
-  });
-  product(pA, 'StockReserved', { orderId: o1, quantity: 2, availableAfter: 13, reservedAt: at() });
-  order(o1, 'OrderReadyToShip', { shipmentId: 'ship-1', readyAt: at() });
-  order(o1, 'OrderShipped', { carrier: 'DHL', trackingNumber: 'T-1', shippedAt: at() });
-  order(o2, 'OrderPaid', {
-    paymentId: 'pay-2',
-    amount: { amount: 1000, currency: 'EUR' },
-    paidAt: at(),
-  });
-  product(pB, 'StockReserved', { orderId: o2, quantity: 4, availableAfter: 1, reservedAt: at() });
-  order(o2, 'OrderPaymentRefunded', {
-    paymentId: 'pay-2',
-    amount: { amount: 1000, currency: 'EUR' },
-    reason: 'changed mind',
-    refundedAt: at(),
-  });
-  order(o2, 'OrderCancelled', { reason: 'changed mind', cancelledAt: at(), refunded: true });
-  product(pB, 'StockReleased', { orderId: o2, quantity: 4, availableAfter: 5, releasedAt: at() });
+  order(
+    o2,
+    OrderEvents.OrderCreated({
+      orderId: o2,
+      customerId: c2,
+      items: o2Items,
+      shippingAddress: ADDRESS,
+      total: total(o2Items),
+      createdAt: at(),
+    }),
+  );
+  order(
+    o1,
+    OrderEvents.OrderItemRemoved({
+      orderId: o1,
+      productId: pB,
+      productName: 'Tea',
+      total: { amount: 2000, currency: 'EUR' },
+      removedAt: at(),
+    }),
+  );
+  order(
+    o1,
+    OrderEvents.OrderShippingAddressChanged({
+      orderId: o1,
+      shippingAddress: { ...ADDRESS, line1: 'Side 2', line2: 'Back' },
+      changedAt: at(),
+    }),
+  );
+  order(
+    o1,
+    OrderEvents.OrderPaid({
+      orderId: o1,
+      paymentId: 'pay-1',
+      amount: { amount: 2000, currency: 'EUR' },
+      paidAt: at(),
+    }),
+  );
+  product(
+    pA,
+    ProductEvents.StockReserved({
+      productId: pA,
+      orderId: o1,
+      quantity: 2,
+      availableAfter: 13,
+      reservedAt: at(),
+    }),
+  );
+  order(o1, OrderEvents.OrderReadyToShip({ orderId: o1, shipmentId: 'ship-1', readyAt: at() }));
+  order(
+    o1,
+    OrderEvents.OrderShipped({
+      orderId: o1,
+      carrier: 'DHL',
+      trackingNumber: 'T-1',
+      shippedAt: at(),
+    }),
+  );
+  order(
+    o2,
+    OrderEvents.OrderPaid({
+      orderId: o2,
+      paymentId: 'pay-2',
+      amount: { amount: 1000, currency: 'EUR' },
+      paidAt: at(),
+    }),
+  );
+  product(
+    pB,
+    ProductEvents.StockReserved({
+      productId: pB,
+      orderId: o2,
+      quantity: 4,
+      availableAfter: 1,
+      reservedAt: at(),
+    }),
+  );
+  order(
+    o2,
+    OrderEvents.OrderPaymentRefunded({
+      orderId: o2,
+      paymentId: 'pay-2',
+      amount: { amount: 1000, currency: 'EUR' },
+      reason: 'changed mind',
+      refundedAt: at(),
+    }),
+  );
+  order(
+    o2,
+    OrderEvents.OrderCancelled({
+      orderId: o2,
+      reason: 'changed mind',
+      cancelledAt: at(),
+      refunded: true,
+    }),
+  );
+  product(
+    pB,
+    ProductEvents.StockReleased({
+      productId: pB,
+      orderId: o2,
+      quantity: 4,
+      availableAfter: 5,
+      releasedAt: at(),
+    }),
+  );
   // o3 in USD, left pending; o4 cancelled unpaid.
   const o3Items = [line(pC, 1, 999, 'USD', 'Pot')];
-  order(o3, 'OrderCreated', {
-    customerId: c1,
-    items: o3Items,
-    shippingAddress: ADDRESS,
-    total: total(o3Items),
-    createdAt: at(),
-  });
+  order(
+    o3,
+    OrderEvents.OrderCreated({
+      orderId: o3,
+      customerId: c1,
+      items: o3Items,
+      shippingAddress: ADDRESS,
+      total: total(o3Items),
+      createdAt: at(),
+    }),
+  );
   const o4Items = [line(pA, 1, 1200, 'EUR', 'Mug')];
-  order(o4, 'OrderCreated', {
-    customerId: c1,
-    items: o4Items,
-    shippingAddress: ADDRESS,
-    total: total(o4Items),
-    createdAt: at(),
-  });
-  order(o4, 'OrderCancelled', { reason: 'oops', cancelledAt: at(), refunded: false });
+  order(
+    o4,
+    OrderEvents.OrderCreated({
+      orderId: o4,
+      customerId: c1,
+      items: o4Items,
+      shippingAddress: ADDRESS,
+      total: total(o4Items),
+      createdAt: at(),
+    }),
+  );
+  order(
+    o4,
+    OrderEvents.OrderCancelled({ orderId: o4, reason: 'oops', cancelledAt: at(), refunded: false }),
+  );
   // Ann's new e-mail must reach the copies in her orders.
-  log.add('customer', c1, 'CustomerEmailChanged', {
-    customerId: c1,
-    previousEmail: 'ann@example.org',
-    email: 'Ann.New@Example.org',
-    changedAt: at(),
-  });
+  log.add(
+    streams.customer(c1),
+    CustomerEvents.CustomerEmailChanged({
+      customerId: c1,
+      previousEmail: 'ann@example.org',
+      email: 'Ann.New@Example.org',
+      changedAt: at(),
+    }),
+  );
   return log.events;
 }
 
@@ -290,7 +420,9 @@ describe(`projections applied directly on ${engine}`, () => {
       customer_email: 'Ann.New@Example.org',
     });
     expect(r4).toMatchObject({ status: 'CANCELLED', payment: null, version: 2 });
-    const created = events.find((e) => e.type === 'OrderCreated' && e.streamId === `order-${o1}`)!;
+    const created = events.find(
+      (e) => e.type === 'OrderCreated' && e.streamId === orderStreamId(o1),
+    )!;
     expect(new Date(r1!.created_at as Date).toISOString()).toBe(
       (created.data as { createdAt: string }).createdAt,
     );
@@ -300,9 +432,9 @@ describe(`projections applied directly on ${engine}`, () => {
     const orderEvents = events.filter((e) => e.streamType === 'order');
     expect(timeline).toHaveLength(orderEvents.length);
     for (const e of orderEvents) {
-      const ev = { type: e.type, data: e.data } as OrderEvent;
+      const ev = expectDomainEvent(e, orderEventTypes);
       const row = timeline.find(
-        (r) => `order-${r.order_id}` === e.streamId && r.version === e.version,
+        (r) => orderStreamId(r.order_id as string) === e.streamId && r.version === e.version,
       );
       expect(row).toMatchObject({
         type: e.type,
@@ -376,30 +508,39 @@ describe(`projections applied directly on ${engine}`, () => {
   it('orders: a batch of 1000 events costs a few statements, not one per event', async () => {
     const log = new EventLog();
     const customer = id();
-    log.add('customer', customer, 'CustomerRegistered', {
-      customerId: customer,
-      name: 'Many',
-      email: 'many@example.org',
-      phone: '1',
-      registeredAt: new Date(T0).toISOString(),
-    });
+    log.add(
+      streams.customer(customer),
+      CustomerEvents.CustomerRegistered({
+        customerId: customer,
+        name: 'Many',
+        email: 'many@example.org',
+        phone: '1',
+        registeredAt: new Date(T0).toISOString(),
+      }),
+    );
     for (let i = 0; i < 500; i++) {
       const oid = id();
       const items = [line(pA, 1 + (i % 3), 1000)];
-      log.add('order', oid, 'OrderCreated', {
-        orderId: oid,
-        customerId: customer,
-        items,
-        shippingAddress: ADDRESS,
-        total: total(items),
-        createdAt: new Date(T0 + i).toISOString(),
-      });
-      log.add('order', oid, 'OrderPaid', {
-        orderId: oid,
-        paymentId: `p${i}`,
-        amount: total(items),
-        paidAt: new Date(T0 + i).toISOString(),
-      });
+      log.add(
+        streams.order(oid),
+        OrderEvents.OrderCreated({
+          orderId: oid,
+          customerId: customer,
+          items,
+          shippingAddress: ADDRESS,
+          total: total(items),
+          createdAt: new Date(T0 + i).toISOString(),
+        }),
+      );
+      log.add(
+        streams.order(oid),
+        OrderEvents.OrderPaid({
+          orderId: oid,
+          paymentId: `p${i}`,
+          amount: total(items),
+          paidAt: new Date(T0 + i).toISOString(),
+        }),
+      );
     }
     for (const p of [ordersProjection, customerStatsProjection]) {
       const table = await fresh(p);

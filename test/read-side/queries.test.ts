@@ -8,14 +8,16 @@ import type { StreamAppend } from '../../src/eventstore/types.js';
 import type { GraphQLContext } from '../../src/graphql/context.js';
 import { createLoaders } from '../../src/server/loaders.js';
 import { getSchema } from '../../src/server/schema.js';
-import type { OrderLine } from '../../src/orders/events.js';
+import { CustomerEvents } from '../../src/customers/events.js';
+import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../../src/customers/decider.js';
+import { OrderEvents, type OrderLine } from '../../src/orders/events.js';
+import { ORDER_STREAM_TYPE, orderStreamId } from '../../src/orders/decider.js';
 import { useTestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
 import {
   appendAll,
   caughtUp,
   customerRegistered,
-  event,
   line,
   orderCreated,
   productRegistered,
@@ -155,7 +157,7 @@ describe(`read-side queries on ${engine}`, () => {
       });
       creates.push(orderCreated(id, customers[i % customers.length]!, items, createdAt));
       const at = new Date(T0 + i * 60_000 + 30_000).toISOString();
-      const pay = event('OrderPaid', {
+      const pay = OrderEvents.OrderPaid({
         orderId: id,
         paymentId: `p${i}`,
         amount: total(items),
@@ -167,7 +169,7 @@ describe(`read-side queries on ${engine}`, () => {
           : i % 5 === 2
             ? [
                 pay,
-                event('OrderShipped', {
+                OrderEvents.OrderShipped({
                   orderId: id,
                   carrier: 'UPS',
                   trackingNumber: `T${i}`,
@@ -176,7 +178,7 @@ describe(`read-side queries on ${engine}`, () => {
               ]
             : i % 5 === 3
               ? [
-                  event('OrderCancelled', {
+                  OrderEvents.OrderCancelled({
                     orderId: id,
                     reason: 'no',
                     cancelledAt: at,
@@ -186,14 +188,14 @@ describe(`read-side queries on ${engine}`, () => {
               : i % 5 === 4
                 ? [
                     pay,
-                    event('OrderPaymentRefunded', {
+                    OrderEvents.OrderPaymentRefunded({
                       orderId: id,
                       paymentId: `p${i}`,
                       amount: total(items),
                       reason: 'no',
                       refundedAt: at,
                     }),
-                    event('OrderCancelled', {
+                    OrderEvents.OrderCancelled({
                       orderId: id,
                       reason: 'no',
                       cancelledAt: at,
@@ -202,18 +204,23 @@ describe(`read-side queries on ${engine}`, () => {
                   ]
                 : [];
       if (follow.length)
-        later.push({ streamId: `order-${id}`, streamType: 'order', expected: 1, events: follow });
+        later.push({
+          streamId: orderStreamId(id),
+          streamType: ORDER_STREAM_TYPE,
+          expected: 1,
+          events: follow,
+        });
     }
     await appendAll(store, setup);
     await appendAll(store, creates);
     await appendAll(store, later);
     const changed = await store.append(
-      `customer-${customers[0]}`,
-      'customer',
+      customerStreamId(customers[0]!),
+      CUSTOMER_STREAM_TYPE,
       [
-        event('CustomerEmailChanged', {
-          customerId: customers[0],
-          previousEmail: EMAILS[0],
+        CustomerEvents.CustomerEmailChanged({
+          customerId: customers[0]!,
+          previousEmail: EMAILS[0]!,
           email: ANN_NEW_EMAIL,
           changedAt: new Date().toISOString(),
         }),

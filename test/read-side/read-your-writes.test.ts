@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
-import { ADDRESS, event } from './support.js';
+import { ORDER_STREAM_TYPE, orderStreamId } from '../../src/orders/decider.js';
+import { OrderEvents } from '../../src/orders/events.js';
+import { ADDRESS } from './support.js';
 
 /**
  * Read-your-writes through HTTP: every mutation's success shows the read model as of its
@@ -280,10 +282,10 @@ describe(`read-your-writes on ${engine}`, () => {
     await s.app.projections.pause('orders');
     try {
       const appended = await s.app.store.append(
-        `order-${orderId}`,
-        'order',
+        orderStreamId(orderId),
+        ORDER_STREAM_TYPE,
         [
-          event('OrderShippingAddressChanged', {
+          OrderEvents.OrderShippingAddressChanged({
             orderId,
             shippingAddress: { ...ADDRESS, line1: 'New 1' },
             changedAt: new Date().toISOString(),
@@ -318,13 +320,13 @@ describe(`read-your-writes on ${engine}`, () => {
         admin,
       );
       expect(paid.body.errors?.[0]?.extensions?.code).toBe('READ_TIMEOUT');
-      expect(await s.app.store.streamVersion(`order-${orderId}`)).toBe(3);
+      expect(await s.app.store.streamVersion(orderStreamId(orderId))).toBe(3);
     } finally {
       await s.app.projections.resume('orders');
       delete s.app.services.readTimeoutMs;
     }
     const head = (
-      await s.app.store.readStream(`order-${orderId}`, { backwards: true, limit: 1 })
+      await s.app.store.readStream(orderStreamId(orderId), { backwards: true, limit: 1 })
     )[0]!;
     const d = await s.graphql<any>(
       `query($id: ID!, $c: Cursor!) { order(id: $id, consistentWith: $c) { version status shippingAddress { line1 } } }`,

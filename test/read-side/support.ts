@@ -6,8 +6,14 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../../src/db/types.js';
 import { encodeCursor } from '../../src/eventstore/cursor.js';
 import type { EventStore } from '../../src/eventstore/store.js';
-import type { NewEvent, StoredEvent, StreamAppend } from '../../src/eventstore/types.js';
-import type { Address, OrderLine } from '../../src/orders/events.js';
+import type { StoredEvent, StreamAppend } from '../../src/eventstore/types.js';
+import { OrderEvents, type Address, type OrderLine } from '../../src/orders/events.js';
+import { ORDER_STREAM_TYPE, orderStreamId } from '../../src/orders/decider.js';
+import { CustomerEvents } from '../../src/customers/events.js';
+import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../../src/customers/decider.js';
+import { ProductEvents } from '../../src/catalog/events.js';
+import { PRODUCT_STREAM_TYPE, productStreamId } from '../../src/catalog/decider.js';
+import type { DomainEvent } from '../../src/shared/decider.js';
 import type { Projection } from '../../src/projections/types.js';
 import type { ProjectionRuntime } from '../../src/projections/runtime.js';
 
@@ -21,14 +27,28 @@ export const ADDRESS: Address = {
 // ---------------------------------------------------------------------------------------
 // Hand-made stored events, in log order
 
+/** A stream as {@link EventLog.add} takes it: its type and id. */
+export interface Stream {
+  type: string;
+  id: string;
+}
+
+/** The streams of a product, customer or order, named by their own helpers. */
+export const streams = {
+  product: (id: string): Stream => ({ type: PRODUCT_STREAM_TYPE, id: productStreamId(id) }),
+  customer: (id: string): Stream => ({ type: CUSTOMER_STREAM_TYPE, id: customerStreamId(id) }),
+  order: (id: string): Stream => ({ type: ORDER_STREAM_TYPE, id: orderStreamId(id) }),
+};
+
 /** Builds StoredEvents as the store would hand them out: versions per stream, positions. */
 export class EventLog {
   private position = 0;
   private readonly versions = new Map<string, number>();
   readonly events: StoredEvent[] = [];
 
-  add(streamType: string, id: string, type: string, data: unknown, at = new Date()): StoredEvent {
-    const streamId = `${streamType}-${id}`;
+  /** Appends `event` (made by a feature's builders) to `stream`. */
+  add(stream: Stream, { type, data }: DomainEvent, at = new Date()): StoredEvent {
+    const { type: streamType, id: streamId } = stream;
     const version = (this.versions.get(streamId) ?? 0) + 1;
     this.versions.set(streamId, version);
     const globalPosition = ++this.position;
@@ -108,14 +128,17 @@ export const total = (items: readonly OrderLine[]) => ({
 
 export function customerRegistered(id: string, name: string, email: string, at = new Date()) {
   return {
-    streamId: `customer-${id}`,
-    streamType: 'customer',
+    streamId: customerStreamId(id),
+    streamType: CUSTOMER_STREAM_TYPE,
     expected: 'noStream' as const,
     events: [
-      {
-        type: 'CustomerRegistered',
-        data: { customerId: id, name, email, phone: '+49 30 1', registeredAt: at.toISOString() },
-      },
+      CustomerEvents.CustomerRegistered({
+        customerId: id,
+        name,
+        email,
+        phone: '+49 30 1',
+        registeredAt: at.toISOString(),
+      }),
     ],
   } satisfies StreamAppend;
 }
@@ -129,21 +152,18 @@ export function productRegistered(
   at = new Date(),
 ) {
   return {
-    streamId: `product-${id}`,
-    streamType: 'product',
+    streamId: productStreamId(id),
+    streamType: PRODUCT_STREAM_TYPE,
     expected: 'noStream' as const,
     events: [
-      {
-        type: 'ProductRegistered',
-        data: {
-          productId: id,
-          name,
-          imageUrl: `https://img.example/${id}.png`,
-          price: { amount, currency },
-          initialStock: stock,
-          registeredAt: at.toISOString(),
-        },
-      },
+      ProductEvents.ProductRegistered({
+        productId: id,
+        name,
+        imageUrl: `https://img.example/${id}.png`,
+        price: { amount, currency },
+        initialStock: stock,
+        registeredAt: at.toISOString(),
+      }),
     ],
   } satisfies StreamAppend;
 }
@@ -155,21 +175,18 @@ export function orderCreated(
   createdAt: Date,
 ): StreamAppend {
   return {
-    streamId: `order-${id}`,
-    streamType: 'order',
+    streamId: orderStreamId(id),
+    streamType: ORDER_STREAM_TYPE,
     expected: 'noStream',
     events: [
-      {
-        type: 'OrderCreated',
-        data: {
-          orderId: id,
-          customerId,
-          items,
-          shippingAddress: ADDRESS,
-          total: total(items),
-          createdAt: createdAt.toISOString(),
-        },
-      },
+      OrderEvents.OrderCreated({
+        orderId: id,
+        customerId,
+        items,
+        shippingAddress: ADDRESS,
+        total: total(items),
+        createdAt: createdAt.toISOString(),
+      }),
     ],
   };
 }
@@ -191,5 +208,3 @@ export const caughtUp = (projections: ProjectionRuntime, cursor: string) =>
     projections.projections.map((p) => p.name),
     30_000,
   );
-
-export const event = (type: string, data: unknown): NewEvent => ({ type, data });
