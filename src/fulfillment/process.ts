@@ -62,14 +62,11 @@ export interface StepRecord {
   command: OutgoingCommand;
 }
 
-export interface FulfillmentFailure {
-  step: FulfillmentStep;
-  productId: string | null;
-  commandId: string;
-  code: string | null;
-  reason: string;
-  failedAt: string;
-}
+/** A step that failed for good: what its `FulfillmentFailed` event says. */
+export type FulfillmentFailure = Omit<
+  Extract<FulfillmentEvent, { type: 'FulfillmentFailed' }>['data'],
+  'orderId'
+>;
 
 /** What a started process knows, whatever its status. */
 interface ProcessData {
