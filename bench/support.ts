@@ -48,3 +48,29 @@ export const BENCH_METADATA = {
   role: 'customer',
   correlationId: 'corr-bench',
 };
+
+/** A process's memory as a benchmark reports it (MB). */
+export interface MemorySample {
+  rssMb: number;
+  heapMb: number;
+}
+
+/** Memory now, after a full collection when node runs with --expose-gc (the bench scripts do). */
+export const memoryNow = (): MemorySample => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 };
+};
+
+/**
+ * "RSS 120 → 131 MB (+9%), heap 40 → 44 MB (+10%)": memory at the start and the end of a
+ * load, with the growth that the benchmarks bound at 20%.
+ */
+export function memoryLine(label: string, start: MemorySample, end: MemorySample): string {
+  const growth = (a: number, b: number) => `${b >= a ? '+' : ''}${fmt(((b - a) / a) * 100)}%`;
+  const worst = Math.max(
+    (end.rssMb - start.rssMb) / start.rssMb,
+    (end.heapMb - start.heapMb) / start.heapMb,
+  );
+  return `${label}: RSS ${fmt(start.rssMb)} → ${fmt(end.rssMb)} MB (${growth(start.rssMb, end.rssMb)}), heap ${fmt(start.heapMb)} → ${fmt(end.heapMb)} MB (${growth(start.heapMb, end.heapMb)}) ${worst <= 0.2 ? 'ok (≤ +20%)' : 'ABOVE +20%'}`;
+}
