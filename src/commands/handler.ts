@@ -3,7 +3,7 @@ import type { Queryable } from '../db/types.js';
 import { encodeCursor } from '../eventstore/cursor.js';
 import { ConcurrencyError, IdempotencyConflictError } from '../eventstore/errors.js';
 import type { SnapshotStore } from '../eventstore/snapshots.js';
-import type { EventStore } from '../eventstore/store.js';
+import type { EventStore, LoadedStream } from '../eventstore/store.js';
 import type {
   AppendResult,
   EventMetadata,
@@ -84,6 +84,12 @@ export class CommandHandler {
     streamId: string,
     at: { version?: number; time?: Date } = {},
   ): Promise<Loaded<S> & { lastEvent?: StoredEvent }> {
+    if (at.version === undefined && at.time === undefined) {
+      const { streams } = await this.store.loadStreams([
+        { streamId, snapshotSchemaVersion: decider.snapshotVersion },
+      ]);
+      return fold(decider, streams.get(streamId)!);
+    }
     const snapshot = at.time
       ? null // a time target cannot be mapped to a version without reading; fold from the start
       : await this.snapshots.loadLatest<S>(streamId, decider.snapshotVersion, at.version);
@@ -102,6 +108,24 @@ export class CommandHandler {
   }
 
   /**
+   * Several streams folded at once, in one round trip (a use case gathering what its
+   * decider needs: the customer, the products of an order …), in the order asked.
+   */
+  async loadMany<T extends readonly LoadTarget[]>(
+    targets: T,
+  ): Promise<{ [K in keyof T]: Loaded<LoadedState<T[K]>> }> {
+    const { streams } = await this.store.loadStreams(
+      targets.map((t) => ({
+        streamId: t.streamId,
+        snapshotSchemaVersion: t.decider.snapshotVersion,
+      })),
+    );
+    return targets.map((t) =>
+      fold(t.decider as Decider<never, DomainEvent, unknown>, streams.get(t.streamId)!),
+    ) as { [K in keyof T]: Loaded<LoadedState<T[K]>> };
+  }
+
+  /**
    * Runs `command` against the stream `streamId` of `decider`.
    * Throws DomainError (refused), ConcurrencyError (client's expectedVersion was stale, or
    * conflicts persisted), IdempotencyConflictError.
@@ -109,9 +133,14 @@ export class CommandHandler {
   async execute<C, E extends DomainEvent, S>(
     decider: Decider<C, E, S>,
     streamId: string,
-    command: C,
+    command: C | ((gathered: Loaded<unknown>[]) => C),
     envelope: CommandEnvelope,
     options: {
+      /**
+       * Other streams the command needs (a catalogue entry, the customer): loaded in the
+       * same round trip as the stream itself and handed to `command`, in this order.
+       */
+      gather?: readonly LoadTarget[];
       expectedVersion?: number | null;
       companions?: Companion<S, E>;
       /** Checks the caller may act on this aggregate as loaded; throws to refuse. */
@@ -125,8 +154,6 @@ export class CommandHandler {
       userId: envelope.principal.userId,
       input: envelope.input,
     });
-    const previous = await this.previousResult<S>(envelope.commandId, requestHash);
-    if (previous) return previous;
 
     const metadata: EventMetadata = {
       userId: envelope.principal.userId,
@@ -138,7 +165,28 @@ export class CommandHandler {
     };
 
     for (let attempt = 1; ; attempt++) {
-      const { state, version } = await this.load(decider as Decider<never, E, S>, streamId);
+      // One round trip: the stream (snapshot + tail) and, the first time, whether this
+      // command id has run before (a replay answers the first run's result, not decided again).
+      const gather = options.gather ?? [];
+      const loaded = await this.store.loadStreams(
+        [
+          { streamId, snapshotSchemaVersion: decider.snapshotVersion },
+          ...gather.map((t) => ({
+            streamId: t.streamId,
+            snapshotSchemaVersion: t.decider.snapshotVersion,
+          })),
+        ],
+        attempt === 1 ? envelope.commandId : undefined,
+      );
+      if (loaded.previous) {
+        if (loaded.previous.requestHash !== requestHash)
+          throw new IdempotencyConflictError(envelope.commandId);
+        return fromStored<S>(loaded.previous.result as StoredAppend);
+      }
+      const { state, version } = fold(
+        decider as Decider<never, E, S>,
+        loaded.streams.get(streamId)!,
+      );
       options.authorize?.(state);
       if (options.expectedVersion != null && options.expectedVersion !== version) {
         throw new ConcurrencyError(streamId, options.expectedVersion, version);
@@ -146,7 +194,18 @@ export class CommandHandler {
       let events: E[];
       let companions: StreamAppend[] = [];
       try {
-        events = decider.decide(command, state);
+        const concrete =
+          typeof command === 'function'
+            ? (command as (gathered: Loaded<unknown>[]) => C)(
+                gather.map((t) =>
+                  fold(
+                    t.decider as Decider<never, DomainEvent, unknown>,
+                    loaded.streams.get(t.streamId)!,
+                  ),
+                ),
+              )
+            : command;
+        events = decider.decide(concrete, state);
         if (events.length && options.companions) {
           companions = await options.companions(events, state, (d, id) => this.load(d, id));
         }
@@ -270,3 +329,27 @@ const encodeCursorFor = (transactionId: string, globalPosition: number) =>
   encodeCursor({ transactionId, globalPosition });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A stream to load with the decider that folds it. */
+export interface LoadTarget {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any decider's state
+  decider: Decider<never, any, any>;
+  streamId: string;
+}
+
+type LoadedState<T> = T extends { decider: Decider<never, infer _E, infer S> } ? S : never;
+
+/** A loaded stream's snapshot and later events, folded by its decider. */
+function fold<S, E extends DomainEvent>(
+  decider: Decider<never, E, S>,
+  stream: LoadedStream,
+): Loaded<S> & { lastEvent?: StoredEvent } {
+  let state = (stream.snapshot?.state as S | undefined) ?? decider.initialState;
+  let version = stream.snapshot?.version ?? 0;
+  for (const e of stream.events) {
+    state = decider.evolve(state, { type: e.type, data: e.data } as E);
+    version = e.version;
+  }
+  const last = stream.events[stream.events.length - 1];
+  return { state, version, ...(last ? { lastEvent: last } : {}) };
+}

@@ -57,6 +57,18 @@ interface EventRow {
   causation_id: string | null;
 }
 
+/** A stream as {@link EventStore.loadStreams} reads it: newest snapshot, then later events. */
+export interface LoadedStream {
+  snapshot: { version: number; state: unknown } | null;
+  events: StoredEvent[];
+}
+
+export interface LoadedStreams {
+  streams: Map<string, LoadedStream>;
+  /** The first run of the command id asked about: its fingerprint and recorded result. */
+  previous: { requestHash: string; result: unknown } | null;
+}
+
 interface AppendRow {
   duplicate: boolean;
   transactionId: string;
@@ -206,6 +218,65 @@ export class EventStore {
       [streamId, fromVersion, toVersion ?? null, toTime ?? null, limit ?? null],
     );
     return r.rows.map((row) => this.toEvent(row));
+  }
+
+  /**
+   * Everything a command needs in one round trip: for each stream, its newest snapshot of
+   * the given shape (if any) and the events after it, in version order; and, for a command
+   * id, the record of its first run (if any). Used by the command handler for every
+   * command, so one statement replaces the idempotency check and two reads per stream.
+   */
+  async loadStreams(
+    targets: readonly { streamId: string; snapshotSchemaVersion: number }[],
+    commandId?: string,
+  ): Promise<LoadedStreams> {
+    const unique = new Map<string, number>();
+    for (const t of targets) {
+      checkName('streamId', t.streamId);
+      checkPositiveInt('snapshotSchemaVersion', t.snapshotSchemaVersion, 1);
+      if (!unique.has(t.streamId)) unique.set(t.streamId, t.snapshotSchemaVersion);
+    }
+    if (commandId !== undefined) checkUuid('commandId', commandId);
+    const r = await this.db.query<EventRow & { kind: 'c' | 's' | 'e' }>(
+      `WITH t AS (
+         SELECT * FROM unnest($1::text[], $2::int[]) AS t(stream_id, snapshot_schema)
+       ), snap AS (
+         SELECT t.stream_id, s.version, s.state
+         FROM t JOIN LATERAL (
+           SELECT version, state FROM snapshots s
+           WHERE s.stream_id = t.stream_id AND s.schema_version = t.snapshot_schema
+           ORDER BY version DESC LIMIT 1
+         ) s ON true
+       )
+       SELECT 'e' AS kind, e.event_id, e.stream_id, e.stream_type, e.event_type, e.schema_version,
+              e.stream_version, e.global_position, e.transaction_id::text AS transaction_id,
+              e.recorded_at, e.data, e.metadata, e.correlation_id, e.causation_id
+       FROM t JOIN events e ON e.stream_id = t.stream_id
+       LEFT JOIN snap ON snap.stream_id = t.stream_id
+       WHERE e.stream_version > coalesce(snap.version, 0)
+       UNION ALL
+       SELECT 's', NULL, stream_id, NULL, NULL, NULL, version, NULL, NULL, NULL, state, NULL, NULL, NULL
+       FROM snap
+       UNION ALL
+       SELECT 'c', NULL, NULL, NULL, request_hash, NULL, NULL, NULL, NULL, NULL, result, NULL, NULL, NULL
+       FROM processed_commands WHERE command_id = $3::uuid
+       ORDER BY 1, 3, 7`,
+      [[...unique.keys()], [...unique.values()], commandId ?? null],
+    );
+    const streams = new Map<string, LoadedStream>(
+      [...unique.keys()].map((id) => [id, { snapshot: null, events: [] }]),
+    );
+    let previous: LoadedStreams['previous'] = null;
+    for (const row of r.rows) {
+      if (row.kind === 'c') {
+        previous = { requestHash: row.event_type, result: row.data };
+      } else if (row.kind === 's') {
+        streams.get(row.stream_id)!.snapshot = { version: row.stream_version, state: row.data };
+      } else {
+        streams.get(row.stream_id)!.events.push(this.toEvent(row));
+      }
+    }
+    return { streams, previous };
   }
 
   /** The stream's current version; 0 when it does not exist. */

@@ -3,9 +3,9 @@ import {
   productDecider,
   productInfo,
   productStreamId,
-  type ProductInfo,
+  type ProductState,
 } from '../catalog/index.js';
-import type { CommandEnvelope } from '../commands/handler.js';
+import type { CommandEnvelope, Loaded, LoadTarget } from '../commands/handler.js';
 import type { UseCaseDeps, UseCaseResult } from '../commands/use-case.js';
 import { customerDecider, customerStreamId } from '../customers/index.js';
 import { forbidden } from '../shared/decider.js';
@@ -50,31 +50,35 @@ export async function createOrder(
     quantity: i.quantity,
   }));
   // Bounded work for oversized input: the decider refuses more than 10 items anyway.
-  const products =
-    items.length <= MAX_ORDER_ITEMS
-      ? await catalogue(
-          deps,
-          items.map((i) => i.productId),
-        )
-      : {};
-  const customer = await deps.commands.load(customerDecider, customerStreamId(customerId));
+  const productIds =
+    items.length <= MAX_ORDER_ITEMS ? [...new Set(items.map((i) => i.productId))] : [];
+  const now = deps.now().toISOString();
+  // The customer and the products are read in the same round trip as the order stream.
   const result = await deps.commands.execute(
     orderDecider,
     orderStreamId(orderId),
-    {
+    ([customer, ...products]): OrderCommand => ({
       type: 'CreateOrder',
       data: {
         orderId,
         customerId,
-        customerExists: customer.version > 0,
+        customerExists: customer!.version > 0,
         items,
-        products,
+        products: Object.fromEntries(
+          productIds.map((id, k) => [id, productInfo(products[k]!.state as ProductState)]),
+        ),
         shippingAddress: input.shippingAddress,
-        now: deps.now().toISOString(),
+        now,
       },
-    },
+    }),
     envelope,
-    { authorize: ownOrdersOnly(envelope.principal) },
+    {
+      authorize: ownOrdersOnly(envelope.principal),
+      gather: [
+        { decider: customerDecider, streamId: customerStreamId(customerId) },
+        ...productIds.map((id) => ({ decider: productDecider, streamId: productStreamId(id) })),
+      ],
+    },
   );
   // A replay answers with the first run's stream: a server-chosen id differs each run.
   return {
@@ -91,16 +95,22 @@ export async function addOrderItem(
   envelope: CommandEnvelope,
 ): Promise<OrderResult> {
   const productId = input.productId.toLowerCase();
-  const product = (await catalogue(deps, [productId]))[productId];
   return onOrder(
     deps,
     input.orderId,
     envelope,
-    (orderId, now) => ({
+    (orderId, now, [product]) => ({
       type: 'AddOrderItem',
-      data: { orderId, productId, quantity: input.quantity, product, now },
+      data: {
+        orderId,
+        productId,
+        quantity: input.quantity,
+        product: productInfo(product!.state as ProductState),
+        now,
+      },
     }),
     input.expectedVersion,
+    [{ decider: productDecider, streamId: productStreamId(productId) }],
   );
 }
 
@@ -178,33 +188,22 @@ async function onOrder(
   deps: UseCaseDeps,
   id: string,
   envelope: CommandEnvelope,
-  command: (orderId: string, now: string) => OrderCommand,
+  command: (orderId: string, now: string, gathered: Loaded<unknown>[]) => OrderCommand,
   expectedVersion?: number | null,
+  gather: LoadTarget[] = [],
 ): Promise<OrderResult> {
   const orderId = id.toLowerCase();
+  const now = deps.now().toISOString();
   const result = await deps.commands.execute(
     orderDecider,
     orderStreamId(orderId),
-    command(orderId, deps.now().toISOString()),
+    (gathered) => command(orderId, now, gathered),
     envelope,
     {
       authorize: ownOrdersOnly(envelope.principal),
+      gather,
       ...(expectedVersion != null ? { expectedVersion } : {}),
     },
   );
   return { cursor: result.cursor, version: result.version, orderId };
-}
-
-/** The catalogue entries of the given products, as the write model has them now. */
-async function catalogue(
-  deps: UseCaseDeps,
-  productIds: string[],
-): Promise<Record<string, ProductInfo | undefined>> {
-  const entries = await Promise.all(
-    [...new Set(productIds)].map(async (id) => {
-      const { state } = await deps.commands.load(productDecider, productStreamId(id));
-      return [id, productInfo(state)] as const;
-    }),
-  );
-  return Object.fromEntries(entries);
 }
