@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { InputObjectRef } from '@pothos/core';
 import { isStaff } from '../auth/principal.js';
 import type { CommandEnvelope } from '../commands/handler.js';
@@ -6,6 +7,7 @@ import { builder } from './builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from './commands.js';
 import type { GraphQLContext } from './context.js';
 import { COMMAND_ERRORS, ForbiddenErrorResult } from './errors.js';
+import { selectionWithin, type SelectionShape } from './selection.js';
 import { successType } from './success.js';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
@@ -31,6 +33,12 @@ export interface CommandMutation<Input extends CommandInput, Result extends UseC
     field: string;
     type: EntityRef<Entity>;
     read: (ctx: GraphQLContext, result: Result) => Promise<Entity>;
+    /**
+     * The entity as the command left it, built from its resulting state, for selections
+     * within `shape`: answered at once, without waiting for the read models. Null when
+     * the result has no state (a replay of an earlier run): then it is read.
+     */
+    fromResult?: { shape: SelectionShape; build: (result: Result) => Entity | null };
   };
   /** The typed errors of the payload union; all six by default. */
   errors?: (typeof COMMAND_ERRORS)[number][];
@@ -46,7 +54,9 @@ export interface CommandMutation<Input extends CommandInput, Result extends UseC
  * 2. input ids: `commandId` and the declared ones must be uuids (one ValidationError);
  * 3. the envelope (caller, correlation id, operation, the input minus `commandId` for the
  *    idempotency fingerprint) and the use case;
- * 4. the entity, read once the read models have reached the command's cursor;
+ * 4. the entity, only if the client selects it: built from the command's resulting state
+ *    when the selection lies within what that state can answer (`fromResult`), otherwise
+ *    read once the read models it reaches have applied the command's cursor;
  *
  * and maps expected failures to payload members; anything else is logged and masked.
  */
@@ -74,10 +84,19 @@ export function commandMutation<Input extends CommandInput, Result extends UseCa
           }
           checkUuids({ commandId: String(input.commandId), ...spec.uuids?.(input) });
           const result = await spec.run(ctx, input, envelope(ctx, principal, operation, input));
+          const { read, fromResult } = spec.entity;
           return {
             cursor: result.cursor,
             version: result.version,
-            entity: await spec.entity.read(ctx, result),
+            entity: (info: GraphQLResolveInfo) => {
+              const built =
+                fromResult && selectionWithin(info, fromResult.shape)
+                  ? fromResult.build(result)
+                  : null;
+              return built !== null
+                ? Promise.resolve(built)
+                : asCommand(ctx, operation, () => read(ctx, result));
+            },
           };
         }),
     }),

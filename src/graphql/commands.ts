@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import { isStaff } from '../auth/principal.js';
 import type { CommandEnvelope } from '../commands/handler.js';
@@ -80,5 +81,9 @@ export interface CommandSuccess<T> {
   cursor: string;
   /** The stream's version after the command. */
   version: number;
-  entity: T;
+  /**
+   * The entity, read only when the client selects it, and only as far as its selection
+   * needs (see `commandMutation`).
+   */
+  entity: (info: GraphQLResolveInfo) => Promise<T>;
 }

@@ -16,7 +16,10 @@ export function successType<T>(name: string, field: string, entity: EntityRef<T>
         resolve: (s) => s.cursor,
       }),
       version: t.exposeInt('version', { description: "The stream's version after the command" }),
-      [field]: t.field({ type: entity as EntityRef<unknown>, resolve: (s) => s.entity as never }),
+      [field]: t.field({
+        type: entity as EntityRef<unknown>,
+        resolve: (s, _args, _ctx, info) => s.entity(info) as never,
+      }),
     }),
   });
 }

@@ -4,6 +4,7 @@ import { builder } from '../graphql/builder.js';
 import { commandMutation } from '../graphql/command-mutation.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
+import type { SelectionShape } from '../graphql/selection.js';
 import {
   AddressInput,
   AddressRef,
@@ -109,14 +110,60 @@ export const OrderRef = builder.objectRef<OrderView>('Order').implement({
 });
 
 /**
- * The `order` of an order command's `…Success`: from the read model once it has caught up
- * with the command (read-your-writes).
+ * What of an order its command's own resulting state answers exactly as the `orders` read
+ * model will once it reaches the command's cursor: these fields are folded from the
+ * order's events alone, by the same rules. Everything else (its number, timeline,
+ * customer, the products' catalogue entries, payment and shipment, updatedAt, which
+ * fulfillment milestones also move) is read from the read models.
+ */
+const ORDER_FROM_STATE: SelectionShape = {
+  id: true,
+  status: true,
+  version: true,
+  total: true,
+  itemCount: true,
+  shippingAddress: true,
+  createdAt: true,
+  items: { productId: true, productName: true, quantity: true, unitPrice: true, totalPrice: true },
+};
+
+/**
+ * The `order` of an order command's `…Success` (read-your-writes): for a selection within
+ * {@link ORDER_FROM_STATE}, from the command's resulting state at once; otherwise from the
+ * read models once they have applied the command.
  */
 export const orderEntity = {
   field: 'order',
   type: OrderRef,
   read: (ctx: GraphQLContext, r: OrderResult) =>
     readAfterWrite(ctx, r.cursor, 'Order', (l) => l.order.load(r.orderId), `order ${r.orderId}`),
+  fromResult: {
+    shape: ORDER_FROM_STATE,
+    build: (r: OrderResult): OrderView | null => {
+      const s = r.state;
+      if (!s || s.status === 'NOT_CREATED') return null;
+      // Only the fields of ORDER_FROM_STATE are ever resolved from this object.
+      return {
+        id: s.orderId,
+        seq: 0,
+        orderNumber: '',
+        status: s.status,
+        customerId: s.customerId,
+        customerName: null,
+        customerEmail: null,
+        customerPhone: null,
+        items: s.items,
+        itemCount: s.items.reduce((n, line) => n + line.quantity, 0),
+        total: s.total,
+        shippingAddress: s.shippingAddress,
+        payment: null,
+        shipment: null,
+        version: r.version,
+        createdAt: s.createdAt,
+        updatedAt: s.updatedAt,
+      };
+    },
+  },
 };
 
 const OrderItemInput = builder.inputType('OrderItemInput', {

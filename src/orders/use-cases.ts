@@ -22,6 +22,8 @@ import { MAX_ORDER_ITEMS, orderDecider, orderStreamId, type OrderState } from '.
 
 export interface OrderResult extends UseCaseResult {
   orderId: string;
+  /** The order as the command left it; absent for a replay of an earlier run. */
+  state?: OrderState;
 }
 
 export interface CreateOrderInput {
@@ -85,6 +87,7 @@ export async function createOrder(
     cursor: result.cursor,
     version: result.version,
     orderId: result.streamId.replace(/^order-/, ''),
+    ...(result.state ? { state: result.state } : {}),
   };
 }
 
@@ -205,5 +208,10 @@ async function onOrder(
       ...(expectedVersion != null ? { expectedVersion } : {}),
     },
   );
-  return { cursor: result.cursor, version: result.version, orderId };
+  return {
+    cursor: result.cursor,
+    version: result.version,
+    orderId,
+    ...(result.state ? { state: result.state } : {}),
+  };
 }
