@@ -2,20 +2,45 @@
  * Command-side benchmark: `npm run bench:commands` (PostgreSQL only: DATABASE_URL required).
  *
  * A scratch database `strata_bench_cmd_<pid>` is created on the DATABASE_URL server,
- * migrated by the app itself (buildApp), and dropped at the end. The real server runs on a
- * free port with a random secret; clients send real tokens over HTTP.
+ * migrated by the app itself (buildApp), and dropped at the end. The real server runs in
+ * this process on a free port with a random secret. The HTTP load comes from a child
+ * process (bench/http-load.ts: closed-loop workers with keep-alive fetch), so the servers
+ * under test have this process's event loop to themselves. The machine is shared and
+ * noisy: every figure is measured beside its baseline in the same run, in alternating
+ * slices (createOrder, raw, floor, old baseline; BENCH_SECONDS each in all, default 5, after
+ * a warm-up), and printed with that baseline and the ratio.
  *
- *   1. createOrder through HTTP (one customer token per client, 1–3 items) at concurrency 1
- *      and 16, BENCH_SECONDS each (default 5) after a short warm-up. Baseline, measured in
- *      the same run on the same pool: EventStore.append of one ~300-byte event to a new
- *      stream (with a command id), at the same concurrency. Target at concurrency 16:
- *      createOrder rate ≥ 0.5 × baseline.
+ *   1. createOrder through HTTP with real tokens (one customer token per worker), exactly 2
+ *      items per order, selecting `cursor version order { id total { amount } }`, at
+ *      concurrency 1 and 16. Beside it, at the same concurrency:
+ *      - Baseline A, "raw": node-pg `BEGIN; INSERT one ~300-byte event row; COMMIT` on one
+ *        client into `bench_raw_events` (LIKE events INCLUDING ALL). Targets: createOrder at
+ *        c=16 ≥ 0.15 of it and p99 ≤ 80 ms; at c=1 p50 ≤ 6 ms. The old baseline,
+ *        EventStore.append of one event with a command id, is printed beside it.
+ *      - Baseline B, the floor of any GraphQL command API in this stack: a bare graphql-yoga
+ *        server (bench/graphql-floor.ts: SDL, no auth, no Pothos) on another free port in
+ *        this process, whose createOrder(customerId, items) runs one batched
+ *        `SELECT … WHERE id = ANY($1)` of the prices and one autocommit INSERT of the order,
+ *        driven by the same load generator. Target: createOrder at c=16 ≥ 0.6 of it.
+ *      - Memory of this (the server's) process, RSS and heap, at the start and the end of
+ *        the createOrder load (section 1, baselines' slices included: the floor server and
+ *        the raw clients live here too): ok when neither grows more than 20%.
+ *      - Statements per createOrder at c=16, when `CREATE EXTENSION pg_stat_statements`
+ *        works in the scratch database: reset before, then counted over the createOrder
+ *        slices only (the differences across each), top 12 by calls per order with their
+ *        mean time, and the total calls per order; otherwise reported as skipped.
  *   2. Loading an order with 1,000 events: one stream written through a CommandHandler
  *      that snapshots every 50 events (STRATA_SNAPSHOT_EVERY=50), one through a handler
  *      whose snapshotEvery is huge (so it has no snapshot); then `commands.load` of each,
  *      averaged over many loads.
+ *   3. createOrder at c=16 for BENCH_SECONDS while the server rebuilds the `orders`
+ *      projection (`app.projections.rebuild('orders')`, what `npm run projections --
+ *      rebuild orders` asks for) over the whole log: the p99 of the requests that overlapped
+ *      the rebuild against the c=16 p99 of section 1, and whether the rebuild was still
+ *      running at the end of the load (if it ended sooner, what overlapped is reported).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { buildApp, type App } from '../src/server/app.js';
 import type { Principal } from '../src/auth/principal.js';
 import { productInfo, productDecider, productStreamId } from '../src/catalog/decider.js';
@@ -24,20 +49,45 @@ import { loadConfig } from '../src/config/config.js';
 import { SnapshotStore } from '../src/eventstore/snapshots.js';
 import type { NewEvent } from '../src/eventstore/types.js';
 import type { OrderCommand } from '../src/orders/commands.js';
-import { customerStreamId } from '../src/customers/decider.js';
 import { orderDecider, orderStreamId } from '../src/orders/decider.js';
 import { canonicalJson } from '../src/shared/hash.js';
-import { admin, BENCH_METADATA, fmt, orderPayload } from './support.js';
+import { FLOOR_CREATE_ORDER, setUpFloor, startFloor } from './graphql-floor.js';
+import { startLoadGenerator, type LoadGenerator, type LoadJob } from './http-load.js';
+import {
+  admin,
+  BENCH_METADATA,
+  closedLoop,
+  fmt,
+  memoryLine,
+  memoryNow,
+  orderPayload,
+  pct,
+  pgTx,
+  RAW_INSERT,
+  RAW_TABLE,
+  rawInsertParams,
+  summarize,
+  type LoopResult,
+  type Summary,
+} from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_MS = 300;
-const CONCURRENCY = [1, 16];
-const TARGET_AT_16 = 0.5;
+/** Warm-up of the later slices of a measurement (connections and code are warm by then). */
+const SLICE_WARMUP_MS = 100;
+/** Each measurement runs in this many slices, alternating with its baselines. */
+const ROUNDS = Math.max(1, Math.round(SECONDS / 1.5));
+const CONCURRENCY = [1, 16] as const;
+const TARGET = { rawAt16: 0.15, p99At16Ms: 80, p50At1Ms: 6, floorAt16: 0.6, memory: 0.2 };
+const ITEMS_PER_ORDER = 2;
 const CUSTOMERS = 16;
 const PRODUCTS = 10;
 const LONG_STREAM = 1_000;
 const SNAPSHOT_EVERY = 50;
 const LOAD_SECONDS = Math.max(1, SECONDS / 2);
+/** How long to wait for the rebuild to end after its load, before stopping it at a checkpoint. */
+const REBUILD_WAIT_MS = 120_000;
+const TOP_STATEMENTS = 12;
 
 let stopping = false;
 process.once('SIGINT', () => {
@@ -45,64 +95,7 @@ process.once('SIGINT', () => {
   console.error('\ninterrupted: finishing the current measurement and cleaning up');
 });
 
-// ---------------------------------------------------------------------------------------
-// Scratch database
-
-// ---------------------------------------------------------------------------------------
-// Measurement
-
-interface Rate {
-  ops: number;
-  failures: number;
-  seconds: number;
-  perSecond: number;
-  /** Latencies in ms of the measured operations. */
-  p50: number;
-  p99: number;
-}
-
-/** Runs `op` from `concurrency` loops for `seconds` after a warm-up; `op` returns false on a failure. */
-async function measure(
-  concurrency: number,
-  seconds: number,
-  op: (worker: number, i: number) => Promise<boolean>,
-): Promise<Rate> {
-  let counter = 0;
-  const latencies: number[] = [];
-  let failures = 0;
-  const loop = async (worker: number, until: number, record: boolean) => {
-    let ops = 0;
-    while (performance.now() < until && !stopping) {
-      const t0 = performance.now();
-      const good = await op(worker, counter++);
-      if (record) {
-        latencies.push(performance.now() - t0);
-        if (!good) failures += 1;
-      }
-      ops += 1;
-    }
-    return record ? ops : 0;
-  };
-  const warmUntil = performance.now() + WARMUP_MS;
-  await Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w, warmUntil, false)));
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  const ops = (
-    await Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w, until, true)))
-  ).reduce((a, b) => a + b, 0);
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return {
-    ops,
-    failures,
-    seconds: elapsed,
-    perSecond: (ops - failures) / elapsed,
-    p50: at(0.5),
-    p99: at(0.99),
-  };
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------
 // Workload
@@ -111,23 +104,80 @@ const baselineEvent = (i: number): NewEvent => ({ type: 'OrderPlaced', data: ord
 
 const ADDRESS = { line1: '1 Bench Road', city: 'Berlin', postalCode: '10115', country: 'DE' };
 
-/** 1–3 lines of the bench products, varying with `i`. */
-function itemsFor(i: number, products: string[]) {
-  return Array.from({ length: 1 + (i % 3) }, (_, k) => ({
-    productId: products[(i + k) % products.length]!,
-    quantity: 1 + (k % 2),
-  }));
-}
-
 const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) {
   __typename ... on CreateOrderSuccess { cursor version order { id total { amount } } }
   ... on Error { code message } } }`;
+
+/** Exactly ITEMS_PER_ORDER distinct bench products per order, varying with the request. */
+const ITEMS = Array.from({ length: ITEMS_PER_ORDER }, (_, k) => ({
+  productId: `$i:products:${k}`,
+  quantity: 1 + k,
+}));
+
+interface Customer {
+  id: string;
+  token: string;
+  principal: Principal;
+}
+
+/** createOrder through Strata's HTTP API: worker w sends as customer w (its own token). */
+function createOrderJob(
+  url: string,
+  customers: readonly Customer[],
+  products: readonly string[],
+  concurrency: number,
+  seconds: number,
+  warmupMs: number,
+): LoadJob {
+  return {
+    url: `${url}/graphql`,
+    query: CREATE_ORDER,
+    variables: {
+      i: {
+        commandId: '$uuid',
+        customerId: '$w:customerId',
+        items: ITEMS,
+        shippingAddress: ADDRESS,
+      },
+    },
+    concurrency,
+    seconds,
+    warmupMs,
+    tokens: customers.map((c) => c.token),
+    workers: customers.map((c) => ({ customerId: c.id })),
+    lists: { products: [...products] },
+    expect: { field: 'createOrder', typename: 'CreateOrderSuccess' },
+  };
+}
+
+/** The same order through the floor server (baseline B): no token. */
+function floorJob(
+  url: string,
+  customers: readonly Customer[],
+  products: readonly string[],
+  concurrency: number,
+  seconds: number,
+  warmupMs: number,
+): LoadJob {
+  return {
+    url,
+    query: FLOOR_CREATE_ORDER,
+    variables: { c: '$w:customerId', items: ITEMS },
+    concurrency,
+    seconds,
+    warmupMs,
+    workers: customers.map((c) => ({ customerId: c.id })),
+    lists: { products: [...products] },
+    expect: { field: 'createOrder' },
+  };
+}
 
 interface Client {
   url: string;
   post(query: string, variables: unknown, token: string): Promise<any>;
 }
 
+/** For the set-up only (the measured load comes from the child process). */
 function client(url: string): Client {
   return {
     url,
@@ -144,6 +194,108 @@ function client(url: string): Client {
       return { status: res.status, body: await res.json() };
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// pg_stat_statements
+
+interface Statement {
+  query: string;
+  toplevel: boolean;
+  calls: number;
+  ms: number;
+}
+
+/** The statements of the scratch database so far, by queryid and level. */
+async function statements(pool: pg.Pool): Promise<Map<string, Statement>> {
+  const r = await pool.query<{
+    id: string;
+    toplevel: boolean;
+    query: string;
+    calls: number;
+    ms: number;
+  }>(
+    `SELECT coalesce(queryid::text, query) AS id, toplevel, query, calls::float8 AS calls,
+            total_exec_time AS ms
+       FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND query NOT ILIKE '%pg_stat_statements%'`,
+  );
+  const m = new Map<string, Statement>();
+  for (const s of r.rows) {
+    const key = `${s.id}/${s.toplevel}`;
+    const had = m.get(key);
+    if (had) {
+      had.calls += s.calls;
+      had.ms += s.ms;
+    } else m.set(key, { query: s.query, toplevel: s.toplevel, calls: s.calls, ms: s.ms });
+  }
+  return m;
+}
+
+/** Adds what ran between `before` and `after` to `into`. */
+function addDelta(
+  into: Map<string, Statement>,
+  before: Map<string, Statement>,
+  after: Map<string, Statement>,
+) {
+  for (const [key, s] of after) {
+    const b = before.get(key);
+    const calls = s.calls - (b?.calls ?? 0);
+    if (calls <= 0) continue;
+    const ms = s.ms - (b?.ms ?? 0);
+    const had = into.get(key);
+    if (had) {
+      had.calls += calls;
+      had.ms += ms;
+    } else into.set(key, { query: s.query, toplevel: s.toplevel, calls, ms });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+/** A statement on one line, a long select list elided: `SELECT … FROM events WHERE …`. */
+const brief = (query: string) =>
+  query
+    .replace(/\s+/g, ' ')
+    .replace(/^(SELECT )(.+?)( FROM )/i, (all, a: string, list: string, b: string) =>
+      list.length > 30 ? `${a}…${b}` : all,
+    )
+    .slice(0, 130);
+
+const ms = (x: number) => `${fmt(x, 1)} ms`;
+const rates = (s: Summary) =>
+  `${fmt(s.perSecond)}/s (p50 ${ms(s.p50)}, p99 ${ms(s.p99)}${s.failures ? `, ${s.failures} FAILED` : ''})`;
+
+interface Row {
+  measure: string;
+  strata: string;
+  baseline: string;
+  ratio: number;
+  target?: string;
+  ok?: boolean;
+}
+
+function printTable(rows: readonly Row[]) {
+  const header = ['measure', 'Strata', 'baseline', 'ratio', 'target', ''];
+  const body = rows.map((r) => [
+    r.measure,
+    r.strata,
+    r.baseline,
+    fmt(r.ratio, 2),
+    r.target ?? '-',
+    r.ok === undefined ? '' : r.ok ? 'ok' : 'BELOW',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -281,6 +433,22 @@ async function main() {
   await admin(url, `DROP DATABASE IF EXISTS ${name}`);
   await admin(url, `CREATE DATABASE ${name}`);
   let app: App | undefined;
+  let load: LoadGenerator | undefined;
+  let floor: { url: string; stop(): Promise<void> } | undefined;
+  // Baselines' connections (raw transactions, the floor server, pg_stat_statements).
+  const rawPool = new pg.Pool({
+    connectionString: u.toString(),
+    max: 18,
+    application_name: 'strata-bench-raw',
+  });
+  const floorPool = new pg.Pool({
+    connectionString: u.toString(),
+    max: 18,
+    application_name: 'strata-bench-floor',
+  });
+  // DROP DATABASE … WITH (FORCE) at the end ends their idle sessions: not an error here.
+  rawPool.on('error', () => undefined);
+  floorPool.on('error', () => undefined);
   try {
     const config = loadConfig({
       DATABASE_URL: u.toString(),
@@ -299,98 +467,107 @@ async function main() {
       )
     ).rows;
     const s = Object.fromEntries(settings.map((r) => [r.name, r.setting]));
+    const label = `PostgreSQL ${s.server_version} at ${u.host}, database ${name} (fsync=${s.fsync}, synchronous_commit=${s.synchronous_commit})`;
+    console.log(`Strata command benchmark — ${label}`);
     console.log(
-      `Strata command benchmark — PostgreSQL ${s.server_version} at ${u.host}, database ${name} (fsync=${s.fsync}, synchronous_commit=${s.synchronous_commit})`,
-    );
-    console.log(
-      `server ${http.url}; createOrder and baseline ${SECONDS} s each after ${WARMUP_MS} ms warm-up; ${CUSTOMERS} customers, ${PRODUCTS} products`,
+      `server ${http.url}; HTTP load from a child process; each measurement ${SECONDS} s in ${ROUNDS} slices alternating with its baselines, after ${WARMUP_MS} ms warm-up (${SLICE_WARMUP_MS} ms per later slice); ${CUSTOMERS} customers, ${PRODUCTS} products, ${ITEMS_PER_ORDER} items per order`,
     );
 
     const { products, customers } = await setUp(app, http);
     const store = app.store;
     const run = `${process.pid}-${Date.now().toString(36)}`;
+    await rawPool.query(`CREATE TABLE ${RAW_TABLE} (LIKE events INCLUDING ALL)`);
+    await setUpFloor(floorPool, Object.fromEntries(products.map((id, i) => [id, 1000 + i * 100])));
+    floor = await startFloor(floorPool);
+    load = startLoadGenerator();
+    let pss: string | undefined;
+    try {
+      await rawPool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await statements(rawPool);
+    } catch (err) {
+      pss = err instanceof Error ? err.message : String(err);
+    }
+    console.log(
+      `floor server ${floor.url}; pg_stat_statements: ${pss === undefined ? 'available' : `skipped (${pss})`}`,
+    );
 
-    // 1. createOrder through HTTP vs raw appends; and, to show where the time goes, the
-    //    same command through the CommandHandler alone (no HTTP, no read-your-writes wait).
-    const handler = app.services.commands;
-    const rows: { concurrency: number; orders: Rate; command: Rate; baseline: Rate }[] = [];
+    // 1. createOrder through HTTP, against the raw transaction, the floor server and the old
+    //    baseline, in alternating slices.
+    type Kind = 'orders' | 'raw' | 'floor' | 'append';
+    const results = new Map<number, Record<Kind, Summary>>();
     const failures: string[] = [];
+    const perOrder = new Map<string, Statement>();
+    let ordersCounted = 0;
+    const memoryAtStart = memoryNow();
     for (const concurrency of CONCURRENCY) {
-      const orders = await measure(concurrency, SECONDS, async (worker, i) => {
-        const customer = customers[worker % customers.length]!;
-        const r = await http.post(
-          CREATE_ORDER,
-          {
-            i: {
-              commandId: randomUUID(),
-              customerId: customer.id,
-              items: itemsFor(i, products),
-              shippingAddress: ADDRESS,
-            },
-          },
-          customer.token,
+      const runs: Record<Kind, LoopResult[]> = { orders: [], raw: [], floor: [], append: [] };
+      const slice = SECONDS / ROUNDS;
+      const counting = concurrency === 16 && pss === undefined;
+      if (counting) await rawPool.query('SELECT pg_stat_statements_reset()');
+      for (let round = 0; round < ROUNDS && !stopping; round++) {
+        const warm = round === 0 ? WARMUP_MS : SLICE_WARMUP_MS;
+        const before = counting ? await statements(rawPool) : undefined;
+        const o = await load.run(
+          createOrderJob(http.url, customers, products, concurrency, slice, warm),
         );
-        const good =
-          r.status === 200 && r.body.data?.createOrder?.__typename === 'CreateOrderSuccess';
-        if (!good && failures.length < 3) failures.push(JSON.stringify(r.body).slice(0, 300));
-        return good;
-      });
-      const command = await measure(concurrency, SECONDS / 2, async (worker, i) => {
-        // What the createOrder resolver does before it waits for the read models.
-        const customer = customers[worker % customers.length]!;
-        const items = itemsFor(i, products);
-        const catalogue = Object.fromEntries(
-          await Promise.all(
-            [...new Set(items.map((x) => x.productId))].map(
-              async (id) =>
-                [
-                  id,
-                  productInfo((await handler.load(productDecider, productStreamId(id))).state),
-                ] as const,
-            ),
+        if (before) {
+          addDelta(perOrder, before, await statements(rawPool));
+          ordersCounted += o.ops + o.warmupOps;
+        }
+        runs.orders.push(o);
+        failures.push(...o.failureSamples.slice(0, 3 - failures.length));
+        runs.raw.push(
+          await closedLoop(
+            concurrency,
+            slice,
+            warm,
+            async (w, i) => {
+              await pgTx(
+                rawPool,
+                RAW_INSERT,
+                rawInsertParams(i, `raw-${run}-c${concurrency}-r${round}-${w}-${i}`),
+              );
+              return true;
+            },
+            () => stopping,
           ),
         );
-        const customerExists = (await store.streamVersion(customerStreamId(customer.id))) > 0;
-        const orderId = randomUUID();
-        const commandId = randomUUID();
-        await handler.execute(
-          orderDecider,
-          orderStreamId(orderId),
-          {
-            type: 'CreateOrder',
-            data: {
-              orderId,
-              customerId: customer.id,
-              customerExists,
-              items,
-              products: catalogue,
-              shippingAddress: ADDRESS,
-              now: new Date().toISOString(),
-            },
-          },
-          {
-            commandId,
-            principal: customer.principal,
-            correlationId: commandId,
-            operation: 'createOrder',
-            input: { id: orderId, customerId: customer.id, items, shippingAddress: ADDRESS },
-          },
+        const f = await load.run(
+          floorJob(floor.url, customers, products, concurrency, slice, warm),
         );
-        return true;
-      });
-      const baseline = await measure(concurrency, SECONDS, async (w, i) => {
-        await store.append(`bench-${run}-c${concurrency}-${w}-${i}`, 'bench', [baselineEvent(i)], {
-          expected: 'noStream',
-          commandId: randomUUID(),
-          metadata: BENCH_METADATA,
-        });
-        return true;
-      });
-      rows.push({ concurrency, orders, command, baseline });
-      console.log(
-        `  c=${concurrency}: createOrder via HTTP ${fmt(orders.perSecond)}/s (p50 ${fmt(orders.p50, 1)} ms, p99 ${fmt(orders.p99, 1)} ms${orders.failures ? `, ${orders.failures} FAILED` : ''}); command alone ${fmt(command.perSecond)}/s (p50 ${fmt(command.p50, 1)} ms); baseline append ${fmt(baseline.perSecond)}/s (p50 ${fmt(baseline.p50, 1)} ms)`,
-      );
+        runs.floor.push(f);
+        failures.push(...f.failureSamples.slice(0, 3 - failures.length));
+        runs.append.push(
+          await closedLoop(
+            concurrency,
+            slice,
+            warm,
+            async (w, i) => {
+              await store.append(
+                `bench-${run}-c${concurrency}-r${round}-${w}-${i}`,
+                'bench',
+                [baselineEvent(i)],
+                { expected: 'noStream', commandId: randomUUID(), metadata: BENCH_METADATA },
+              );
+              return true;
+            },
+            () => stopping,
+          ),
+        );
+      }
+      const r = {
+        orders: summarize(runs.orders),
+        raw: summarize(runs.raw),
+        floor: summarize(runs.floor),
+        append: summarize(runs.append),
+      };
+      results.set(concurrency, r);
+      console.log(`  c=${concurrency}: createOrder via HTTP ${rates(r.orders)}`);
+      console.log(`        raw BEGIN/INSERT/COMMIT ${rates(r.raw)}`);
+      console.log(`        GraphQL floor server ${rates(r.floor)}`);
+      console.log(`        EventStore.append (old baseline) ${rates(r.append)}`);
     }
+    const memoryAtEnd = memoryNow();
     for (const f of failures) console.log(`  failure: ${f}`);
 
     // 2. Loading a 1,000-event order with and without snapshots.
@@ -432,42 +609,162 @@ async function main() {
       sb.version === LONG_STREAM &&
       comparable(sa.state) === comparable(sb.state);
 
-    // Report.
-    console.log(`\nResults`);
-    const header = [
-      'createOrder via HTTP',
-      'orders/s',
-      'command alone/s',
-      'baseline appends/s',
-      'ratio',
-      'target',
-      '',
-    ];
-    const body = rows.map((r) => {
-      const ratio = r.orders.perSecond / r.baseline.perSecond;
-      const target = r.concurrency === 16 ? TARGET_AT_16 : undefined;
-      return [
-        `concurrency ${r.concurrency}`,
-        fmt(r.orders.perSecond),
-        fmt(r.command.perSecond),
-        fmt(r.baseline.perSecond),
-        fmt(ratio, 2),
-        target === undefined ? '-' : `≥ ${fmt(target, 2)}`,
-        target === undefined ? '' : ratio >= target ? 'ok' : 'BELOW',
-      ];
-    });
-    const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-    const line = (cells: string[]) =>
-      cells
-        .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-        .join('  ')
-        .trimEnd();
-    console.log(line(header));
-    console.log(widths.map((w) => '─'.repeat(w)).join('  '));
-    for (const b of body) console.log(line(b));
-    console.log(
-      '(ratio = orders/s ÷ baseline appends/s; "command alone" skips HTTP and the read-your-writes wait)',
+    // 3. createOrder at c=16 while the orders projection rebuilds from the start of the log.
+    const logEvents = Number(
+      (await rawPool.query<{ n: number }>('SELECT count(*)::float8 AS n FROM events')).rows[0]!.n,
     );
+    const c16 = results.get(16);
+    const rebuildStarted = Date.now();
+    const generation = await app.projections.rebuild('orders');
+    const rebuild = { ended: undefined as number | undefined, processed: 0, state: 'rebuilding' };
+    let watching = true;
+    // A cheap look at the generation's row (the admin status counts the lag: heavier).
+    const watcher = (async () => {
+      while (watching) {
+        const row = (
+          await rawPool.query<{ active: boolean; state: string; n: number }>(
+            `SELECT active, state, events_processed::float8 AS n FROM projections WHERE name = 'orders' AND generation = $1`,
+            [generation],
+          )
+        ).rows[0];
+        if (row) Object.assign(rebuild, { processed: row.n, state: row.state });
+        if (!row || row.active || row.state === 'stopped' || row.state === 'retired') {
+          rebuild.ended = Date.now();
+          return;
+        }
+        await sleep(50);
+      }
+    })();
+    // No warm-up: the child's connections and the server are warm from section 1.
+    const during = await load.run(createOrderJob(http.url, customers, products, 16, SECONDS, 0));
+    const stillRunning = rebuild.ended === undefined;
+    const processedAtLoadEnd = rebuild.processed;
+    const waitUntil = Date.now() + REBUILD_WAIT_MS;
+    while (rebuild.ended === undefined && Date.now() < waitUntil && !stopping) await sleep(100);
+    watching = false;
+    await watcher;
+    failures.push(...during.failureSamples.slice(0, 3 - failures.length));
+    const ended = rebuild.ended ?? Infinity;
+    const overlapped = during.latencies.filter((_, k) => during.starts[k]! < ended);
+    const overlapSorted = [...overlapped].sort((a, b) => a - b);
+    const loadStarted = Math.min(...during.starts);
+    const rebuildSeconds = ((rebuild.ended ?? Date.now()) - rebuildStarted) / 1000;
+    console.log(
+      `  rebuild of orders (generation ${generation}) over a log of ${fmt(logEvents)} events: ${stillRunning ? `still running at the end of the ${fmt(SECONDS)} s load (${fmt(processedAtLoadEnd)} events applied by then)` : `ended ${fmt((ended - loadStarted) / 1000, 1)} s into the ${fmt(SECONDS)} s load`}; ${rebuild.ended === undefined ? `not done after a further ${fmt(REBUILD_WAIT_MS / 1000)} s (stopped at a checkpoint)` : `${rebuild.state === 'stopped' ? 'STOPPED ON ERROR' : rebuild.state === 'retired' ? 'RETIRED' : 'active'} after ${fmt(rebuildSeconds, 1)} s, ${fmt(rebuild.processed)} events applied`}`,
+    );
+    console.log(
+      `  createOrder c=16 during it: ${fmt(during.rate)}/s (p50 ${ms(during.p50)}, p99 ${ms(during.p99)}${during.failures ? `, ${during.failures} FAILED` : ''}); ${overlapped.length} of ${during.ops} measured requests started while the rebuild ran${overlapped.length ? `: their p99 ${ms(pct(overlapSorted, 0.99))}` : ' (it finished too fast to overlap)'}`,
+    );
+
+    // Report.
+    console.log(`\nResults (${label})`);
+    const rows: Row[] = [];
+    const c1 = results.get(1);
+    if (c1) {
+      rows.push(
+        {
+          measure: 'c=1 createOrder p50 vs raw tx',
+          strata: ms(c1.orders.p50),
+          baseline: ms(c1.raw.p50),
+          ratio: c1.orders.p50 / c1.raw.p50,
+          target: `≤ ${TARGET.p50At1Ms} ms`,
+          ok: c1.orders.p50 <= TARGET.p50At1Ms,
+        },
+        {
+          measure: 'c=1 createOrder/s vs raw tx',
+          strata: `${fmt(c1.orders.perSecond)}/s`,
+          baseline: `${fmt(c1.raw.perSecond)}/s`,
+          ratio: c1.orders.perSecond / c1.raw.perSecond,
+        },
+        {
+          measure: 'c=1 createOrder/s vs floor',
+          strata: `${fmt(c1.orders.perSecond)}/s`,
+          baseline: `${fmt(c1.floor.perSecond)}/s`,
+          ratio: c1.orders.perSecond / c1.floor.perSecond,
+        },
+        {
+          measure: 'c=1 createOrder/s vs append (old)',
+          strata: `${fmt(c1.orders.perSecond)}/s`,
+          baseline: `${fmt(c1.append.perSecond)}/s`,
+          ratio: c1.orders.perSecond / c1.append.perSecond,
+        },
+      );
+    }
+    if (c16) {
+      rows.push(
+        {
+          measure: 'c=16 createOrder/s vs raw tx',
+          strata: `${fmt(c16.orders.perSecond)}/s`,
+          baseline: `${fmt(c16.raw.perSecond)}/s`,
+          ratio: c16.orders.perSecond / c16.raw.perSecond,
+          target: `≥ ${fmt(TARGET.rawAt16, 2)}`,
+          ok: c16.orders.perSecond / c16.raw.perSecond >= TARGET.rawAt16,
+        },
+        {
+          measure: 'c=16 createOrder p99 vs raw tx',
+          strata: ms(c16.orders.p99),
+          baseline: ms(c16.raw.p99),
+          ratio: c16.orders.p99 / c16.raw.p99,
+          target: `≤ ${TARGET.p99At16Ms} ms`,
+          ok: c16.orders.p99 <= TARGET.p99At16Ms,
+        },
+        {
+          measure: 'c=16 createOrder/s vs floor',
+          strata: `${fmt(c16.orders.perSecond)}/s`,
+          baseline: `${fmt(c16.floor.perSecond)}/s`,
+          ratio: c16.orders.perSecond / c16.floor.perSecond,
+          target: `≥ ${fmt(TARGET.floorAt16, 2)}`,
+          ok: c16.orders.perSecond / c16.floor.perSecond >= TARGET.floorAt16,
+        },
+        {
+          measure: 'c=16 createOrder/s vs append (old)',
+          strata: `${fmt(c16.orders.perSecond)}/s`,
+          baseline: `${fmt(c16.append.perSecond)}/s`,
+          ratio: c16.orders.perSecond / c16.append.perSecond,
+        },
+        {
+          measure: 'c=16 createOrder p99, rebuilding',
+          strata: overlapped.length ? ms(pct(overlapSorted, 0.99)) : 'no overlap',
+          baseline: ms(c16.orders.p99),
+          ratio: overlapped.length ? pct(overlapSorted, 0.99) / c16.orders.p99 : NaN,
+        },
+      );
+    }
+    printTable(rows);
+    console.log(
+      '(ratio = Strata ÷ baseline; raw tx = node-pg BEGIN; INSERT of one event row; COMMIT; floor = bare graphql-yoga createOrder: one SELECT … = ANY($1), one INSERT; append (old) = EventStore.append of one event with a command id; "rebuilding" = requests started while the orders projection rebuilt, against c=16 without a rebuild)',
+    );
+    console.log(
+      `rebuild of orders during the c=16 load: ${stillRunning ? 'still running at the end of the load' : 'finished before the end of the load'}; ${overlapped.length} of ${during.ops} requests overlapped it`,
+    );
+    console.log(
+      memoryLine(
+        'memory of the server process (this one, which also hosts the floor server and the raw clients) across the createOrder load',
+        memoryAtStart,
+        memoryAtEnd,
+      ),
+    );
+
+    if (pss !== undefined) {
+      console.log(`\nstatements per createOrder: skipped (pg_stat_statements: ${pss})`);
+    } else {
+      const list = [...perOrder.values()].sort((a, b) => b.calls - a.calls);
+      const top = list.filter((x) => x.toplevel).reduce((a, x) => a + x.calls, 0);
+      const nested = list.filter((x) => !x.toplevel).reduce((a, x) => a + x.calls, 0);
+      console.log(
+        `\nstatements per createOrder at c=16 (pg_stat_statements of ${name}, over the createOrder slices only: ${fmt(ordersCounted)} requests, warm-up included; the server's database work during them, projection runners included), top ${TOP_STATEMENTS}:`,
+      );
+      console.log('  calls/order  mean ms  level   statement');
+      for (const x of list.slice(0, TOP_STATEMENTS)) {
+        console.log(
+          `  ${fmt(x.calls / ordersCounted, 2).padStart(11)}  ${fmt(x.ms / x.calls, 3).padStart(7)}  ${(x.toplevel ? 'top' : 'nested').padEnd(6)}  ${brief(x.query)}`,
+        );
+      }
+      console.log(
+        `  total: ${fmt(top / ordersCounted, 2)} top-level statements per order (${list.filter((x) => x.toplevel).length} distinct)${nested ? `, and ${fmt(nested / ordersCounted, 2)} more run inside functions (track=all)` : ''}`,
+      );
+    }
+
     console.log(
       `\nload of an order with ${fmt(LONG_STREAM)} events (CommandHandler.load, mean of ${a.loads} and ${b.loads} loads):`,
     );
@@ -479,9 +776,14 @@ async function main() {
       `  speed-up ${fmt(b.ms / a.ms, 1)}×; both fold to the same state: ${same ? 'yes' : 'NO'}`,
     );
     console.log(`\ntotal run time ${fmt((performance.now() - started) / 1000, 1)} s`);
-    if (!same) process.exitCode = 1;
+    const failed = [...results.values()].some((r) => r.orders.failures || r.floor.failures);
+    if (!same || failed || during.failures) process.exitCode = 1;
   } finally {
+    await load?.close().catch((err: unknown) => console.error('load generator', err));
+    await floor?.stop().catch((err: unknown) => console.error('floor stop failed', err));
     await app?.stop().catch((err: unknown) => console.error('stop failed', err));
+    await rawPool.end().catch(() => undefined);
+    await floorPool.end().catch(() => undefined);
     await admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }

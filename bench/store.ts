@@ -27,7 +27,17 @@ import type { Db, Queryable } from '../src/db/types.js';
 import { EventStore, type NewEvent } from '../src/eventstore/index.js';
 import { EVENTS_CHANNEL, Notifier } from '../src/eventstore/notifier.js';
 import pino from 'pino';
-import { BENCH_METADATA, fmt, orderPayload, memoryLine, memoryNow } from './support.js';
+import {
+  BENCH_METADATA,
+  fmt,
+  orderPayload,
+  memoryLine,
+  memoryNow,
+  pgTx,
+  RAW_INSERT,
+  RAW_TABLE,
+  rawInsertParams,
+} from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const READ_SECONDS = Math.max(1, (SECONDS * 3) / 5);
@@ -122,19 +132,7 @@ async function openEngine(): Promise<Engine> {
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       },
     };
-    const rawTx = async (sql: string, params: unknown[]) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(sql, params);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    };
+    const rawTx = (sql: string, params: unknown[]) => pgTx(pool, sql, params);
     return {
       label: `PostgreSQL ${s.server_version} at ${u.host}, database ${name} (fsync=${s.fsync}, synchronous_commit=${s.synchronous_commit})`,
       db,
@@ -155,26 +153,8 @@ function event(i: number): NewEvent {
   return { type: 'OrderPlaced', data: orderPayload(i) };
 }
 
-const RAW_TABLE = 'bench_raw_events';
-const RAW_INSERT = `INSERT INTO ${RAW_TABLE} (event_id, stream_id, stream_type, event_type, schema_version,
-  stream_version, data, metadata, correlation_id, causation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 const RAW_COLUMNS = `event_id, stream_id, stream_type, event_type, schema_version, stream_version,
   global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata, correlation_id, causation_id`;
-
-function rawInsertParams(i: number, streamId: string): unknown[] {
-  return [
-    randomUUID(),
-    streamId,
-    'order',
-    'OrderPlaced',
-    1,
-    1,
-    JSON.stringify(orderPayload(i)),
-    JSON.stringify(BENCH_METADATA),
-    BENCH_METADATA.correlationId,
-    null,
-  ];
-}
 
 // ---------------------------------------------------------------------------------------
 // Measurement

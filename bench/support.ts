@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 
 /** Helpers every benchmark shares: number formats, percentiles, scratch databases, payloads. */
@@ -73,4 +74,135 @@ export function memoryLine(label: string, start: MemorySample, end: MemorySample
     (end.heapMb - start.heapMb) / start.heapMb,
   );
   return `${label}: RSS ${fmt(start.rssMb)} → ${fmt(end.rssMb)} MB (${growth(start.rssMb, end.rssMb)}), heap ${fmt(start.heapMb)} → ${fmt(end.heapMb)} MB (${growth(start.heapMb, end.heapMb)}) ${worst <= 0.2 ? 'ok (≤ +20%)' : 'ABOVE +20%'}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw event rows: the physical floor of an append (bench/store.ts, bench/commands.ts)
+
+/** A scratch table of the same shape as `events`: `CREATE TABLE … (LIKE events INCLUDING ALL)`. */
+export const RAW_TABLE = 'bench_raw_events';
+export const RAW_INSERT = `INSERT INTO ${RAW_TABLE} (event_id, stream_id, stream_type, event_type, schema_version,
+  stream_version, data, metadata, correlation_id, causation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
+
+/** The parameters of {@link RAW_INSERT}: one ~300-byte event row of a new stream. */
+export function rawInsertParams(i: number, streamId: string): unknown[] {
+  return [
+    randomUUID(),
+    streamId,
+    'order',
+    'OrderPlaced',
+    1,
+    1,
+    JSON.stringify(orderPayload(i)),
+    JSON.stringify(BENCH_METADATA),
+    BENCH_METADATA.correlationId,
+    null,
+  ];
+}
+
+/**
+ * The transaction every append needs, by hand: BEGIN; one statement; COMMIT on one client
+ * of `pool` (node-pg).
+ */
+export async function pgTx(pool: pg.Pool, sql: string, params: unknown[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(sql, params);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Closed-loop measurement (in process, and in bench/http-load.ts)
+
+/** What one closed-loop run measured. */
+export interface LoopResult {
+  /** Measured operations (after the warm-up), failures included. */
+  ops: number;
+  failures: number;
+  /** Operations during the warm-up (not measured). */
+  warmupOps: number;
+  seconds: number;
+  /** Latency in ms of each measured operation, in completion order. */
+  latencies: number[];
+  /** When each measured operation started (ms since the epoch), in the same order. */
+  starts: number[];
+}
+
+/**
+ * Runs `op` from `concurrency` loops, each starting the next operation when its previous
+ * one ended: `warmupMs` unmeasured, then `seconds` measured. `op` resolves false on a
+ * failure; `stop` ends the run early.
+ */
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  warmupMs: number,
+  op: (worker: number, i: number) => Promise<boolean>,
+  stop: () => boolean = () => false,
+): Promise<LoopResult> {
+  let counter = 0;
+  const r: LoopResult = {
+    ops: 0,
+    failures: 0,
+    warmupOps: 0,
+    seconds: 0,
+    latencies: [],
+    starts: [],
+  };
+  const loop = async (worker: number, until: number, record: boolean) => {
+    while (performance.now() < until && !stop()) {
+      const t0 = performance.now();
+      const good = await op(worker, counter++);
+      if (!record) {
+        r.warmupOps += 1;
+        continue;
+      }
+      r.latencies.push(performance.now() - t0);
+      r.starts.push(performance.timeOrigin + t0);
+      r.ops += 1;
+      if (!good) r.failures += 1;
+    }
+  };
+  const warmUntil = performance.now() + warmupMs;
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w, warmUntil, false)));
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w, until, true)));
+  r.seconds = (performance.now() - started) / 1000;
+  return r;
+}
+
+/** Rates and latencies of one or more runs of the same thing, taken together. */
+export interface Summary {
+  ops: number;
+  failures: number;
+  seconds: number;
+  /** Successful operations per second. */
+  perSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(runs: readonly LoopResult[]): Summary {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const ops = runs.reduce((a, r) => a + r.ops, 0);
+  const failures = runs.reduce((a, r) => a + r.failures, 0);
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  return {
+    ops,
+    failures,
+    seconds,
+    perSecond: seconds > 0 ? (ops - failures) / seconds : NaN,
+    p50: pct(latencies, 0.5),
+    p99: pct(latencies, 0.99),
+    max: latencies[latencies.length - 1] ?? NaN,
+  };
 }
