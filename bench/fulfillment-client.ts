@@ -227,6 +227,15 @@ function followShipments(url: string, token: string, after: string) {
   };
 }
 
+/** Tells the parent (over IPC) where the load stands, and waits for its answer. */
+function signal(what: string): Promise<void> {
+  if (!process.send) return Promise.resolve();
+  return new Promise((resolve) => {
+    process.once('message', () => resolve());
+    process.send!(what);
+  });
+}
+
 async function run(job: Job): Promise<Report> {
   const { orders, cursor } = await seed(job, job.warmup + job.orders + job.singles);
   const warm = orders.slice(0, job.warmup);
@@ -239,6 +248,8 @@ async function run(job: Job): Promise<Report> {
       warm.map((o) => o.id),
       job.timeoutMs,
     );
+    // The parent samples the server's memory now (the start of the load) and answers.
+    await signal('loaded');
     const started = performance.now();
     const burst = await payAll(job.url, measured, job.payers);
     const paid = performance.now();
@@ -263,7 +274,8 @@ async function run(job: Job): Promise<Report> {
 }
 
 try {
-  process.stdout.write(JSON.stringify(await run(JSON.parse(process.argv[2]!) as Job)) + '\n');
+  const report = await run(JSON.parse(process.argv[2]!) as Job);
+  process.stdout.write(JSON.stringify(report) + '\n');
   process.exit(0);
 } catch (err) {
   console.error(err);

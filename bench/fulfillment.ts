@@ -25,6 +25,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { buildApp, type App } from '../src/server/app.js';
 import { loadConfig } from '../src/config/config.js';
@@ -32,7 +33,14 @@ import { openPglite } from '../src/db/pglite.js';
 import { openPostgres } from '../src/db/postgres.js';
 import type { Db } from '../src/db/types.js';
 import type { Job, Report, Timing } from './fulfillment-client.js';
-import { admin as adminQuery, fmt, pct } from './support.js';
+import {
+  admin as adminQuery,
+  fmt,
+  memoryLine,
+  memoryNow,
+  pct,
+  type MemorySample,
+} from './support.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL;
 const ORDERS = Number(process.env.BENCH_ORDERS ?? (DATABASE_URL ? 400 : 120));
@@ -94,24 +102,57 @@ function engine(): Engine {
 // ---------------------------------------------------------------------------------------
 // Phases
 
-/** Runs the clients in a child process; resolves with their report. */
-function runClients(job: Job): Promise<Report> {
+/** What the server's process went through during the measured load. */
+interface ServerSide {
+  memory: { start: MemorySample; end: MemorySample };
+  /** Event-loop delay during the measured load (ms): p50, p99, max. */
+  loopDelay: { p50: number; p99: number; max: number };
+}
+
+/**
+ * Runs the clients in a child process; resolves with their report. When the child says
+ * the measured load starts (after its warm-up), the server's memory is sampled and the
+ * event-loop delay measured from then; memory is sampled again when the load has ended.
+ */
+function runClients(job: Job): Promise<Report & { server: ServerSide }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLIENT, JSON.stringify(job)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let start: MemorySample | undefined;
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    child.on('message', (what) => {
+      if (what === 'loaded') {
+        start = memoryNow();
+        delay.enable();
+      }
+      child.send('go');
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as Report)
-        : reject(new Error(`the bench clients exited with ${code}`)),
-    );
+    child.once('exit', (code) => {
+      delay.disable();
+      if (code !== 0) return reject(new Error(`the bench clients exited with ${code}`));
+      const end = memoryNow();
+      const loopDelay = {
+        p50: delay.percentile(50) / 1e6,
+        p99: delay.percentile(99) / 1e6,
+        max: delay.max / 1e6,
+      };
+      resolve({
+        ...(JSON.parse(out) as Report),
+        server: { memory: { start: start ?? end, end }, loopDelay },
+      });
+    });
   });
 }
 
-async function phase(eng: Engine, name: string, fulfillment: boolean): Promise<Report> {
+async function phase(
+  eng: Engine,
+  name: string,
+  fulfillment: boolean,
+): Promise<Report & { server: ServerSide }> {
   const { db, databaseUrl, drop } = await eng.open(name);
   let app: App | undefined;
   try {
@@ -165,6 +206,9 @@ function latencies(timings: readonly Timing[]) {
   };
 }
 
+const serverLine = (label: string, s: ServerSide) =>
+  `server during the load (${label}): event-loop delay p50 ${fmt(s.loopDelay.p50, 1)} ms, p99 ${fmt(s.loopDelay.p99, 1)} ms, max ${fmt(s.loopDelay.max, 1)} ms`;
+
 async function main() {
   const eng = engine();
   const t0 = performance.now();
@@ -176,6 +220,8 @@ async function main() {
   console.log(
     `  baseline: payOrder alone (fulfillment off) ${fmt(baseRate, 1)} orders/s (${fmt((base.paid - base.started) / 1000, 1)} s)`,
   );
+
+  console.log(`  ${serverLine('baseline', base.server)}`);
 
   const ful = await phase(eng, 'ful', true);
   const payRate = ORDERS / ((ful.paid - ful.started) / 1000);
@@ -193,6 +239,7 @@ async function main() {
     `    from the payOrder response  ${ms(burst.fromAnswer)}${early ? ` (${early} of ${ORDERS} arrived before the response)` : ''}`,
   );
   console.log(`    from the payOrder request   ${ms(burst.fromSent)}`);
+  console.log(`  ${serverLine('fulfillment on', ful.server)}`);
   console.log(`  the same, ${SINGLES} orders paid one at a time:`);
   console.log(`    from the payOrder response  ${ms(alone.fromAnswer)}`);
   console.log(`    from the payOrder request   ${ms(alone.fromSent)}`);
@@ -213,6 +260,23 @@ async function main() {
   }
   console.log(
     `latency payOrder response → ShipmentCreated, ${PAYERS} payers: p50 ${fmt(pct(burst.fromAnswer, 0.5), 1)} ms, p99 ${fmt(pct(burst.fromAnswer, 0.99), 1)} ms; one order at a time: p50 ${fmt(pct(alone.fromAnswer, 0.5), 1)} ms`,
+  );
+  console.log(
+    memoryLine(
+      'server memory across the load, fulfillment on',
+      ful.server.memory.start,
+      ful.server.memory.end,
+    ),
+  );
+  console.log(
+    memoryLine(
+      'server memory across the load, baseline',
+      base.server.memory.start,
+      base.server.memory.end,
+    ),
+  );
+  console.log(
+    `server event-loop delay under load, fulfillment on: p99 ${fmt(ful.server.loopDelay.p99, 1)} ms, max ${fmt(ful.server.loopDelay.max, 1)} ms`,
   );
   console.log(`\ntotal run time ${fmt((performance.now() - t0) / 1000, 1)} s`);
 }
