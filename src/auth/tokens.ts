@@ -211,6 +211,11 @@ function isAllowedJwksUrl(raw: string): URL {
   return url;
 }
 
+/** Verified tokens remembered at most (a bound on memory: ~1 KB each). */
+const VERIFIED_MAX = 10_000;
+/** How long a verified token is remembered at most (a JWKS key may be withdrawn). */
+const VERIFIED_TTL_MS = 5 * 60_000;
+
 export function createTokenService(options: TokenServiceOptions): TokenService {
   const { secret, jwksUrl, issuer = 'strata', audience = 'strata' } = options;
   if ((secret === undefined) === (jwksUrl === undefined)) {
@@ -243,10 +248,24 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     requiredClaims: ['sub', 'role', 'exp', 'iat', 'iss', 'aud'],
   };
 
+  // Verified tokens, remembered until they expire (at most VERIFIED_TTL_MS): a client sends
+  // the same token with every request, and checking its signature each time cost as much
+  // CPU as the rest of a command. Bounded; oldest forgotten first. Only successes are kept:
+  // a bad or expired token is checked (and refused) every time.
+  const verified = new Map<string, { principal: Principal; until: number }>();
+
   async function verify(token: string): Promise<Principal> {
     if (typeof token !== 'string' || token.trim() === '') throw new AuthError('missing');
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('invalid');
+    const known = verified.get(token);
+    if (known) {
+      if (Date.now() < known.until) return known.principal;
+      verified.delete(token);
+    }
+    return verifySignature(token);
+  }
 
+  async function verifySignature(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       // Overloads differ for a key and a key-resolving function; both are fine here.
@@ -272,9 +291,17 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new AuthError('invalid', undefined, { cause: claims.error });
     const { sub, role, customer_id } = claims.data;
-    return customer_id === undefined
-      ? { userId: sub, role }
-      : { userId: sub, role, customerId: customer_id.toLowerCase() };
+    const principal: Principal =
+      customer_id === undefined
+        ? { userId: sub, role }
+        : { userId: sub, role, customerId: customer_id.toLowerCase() };
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+    verified.set(token, {
+      principal: Object.freeze(principal),
+      until: Math.min(exp, Date.now() + VERIFIED_TTL_MS),
+    });
+    return principal;
   }
 
   async function mint(principal: Principal, ttlSeconds = 3600): Promise<string> {

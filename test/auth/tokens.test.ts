@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import {
   AuthError,
@@ -174,6 +174,19 @@ describe('expiry', () => {
     const justNow = await sign(claims({ iat: t - 100, exp: t - 2 }));
     expect(await service.verify(justNow)).toMatchObject({ userId: 'u-1' });
     await expectReason(await sign(claims({ iat: t - 100, exp: t - 30 })), 'expired');
+  });
+
+  it('remembers a verified token only until it expires, then refuses it as expired', async () => {
+    const token = await service.mint({ userId: 'bob', role: 'admin' }, 2);
+    expect(await service.verify(token)).toMatchObject({ userId: 'bob' });
+    expect(await service.verify(token)).toMatchObject({ userId: 'bob' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    try {
+      await expectReason(token, 'expired');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('says invalid, not expired, when an expired token is not authentic', async () => {
