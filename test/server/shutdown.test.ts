@@ -8,7 +8,8 @@ import { captureLogs } from '../support/logs.js';
 import { seedOrder } from '../support/seed.js';
 
 const TIMELINE = `subscription($id: ID!, $after: Cursor) { orderTimeline(orderId: $id, after: $after) { cursor type version } }`;
-const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor order { id status } } ... on Error { code message } } }`;
+// `orderNumber` is only in the read model: the answer waits for it (a paused one holds it in flight).
+const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor order { id status orderNumber } } ... on Error { code message } } }`;
 
 describe(`graceful shutdown of the app on ${engine}`, () => {
   const t = useTestDatabase();

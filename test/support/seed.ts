@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { TestApp } from './app.js';
 
+// The order mutations select `orderNumber`, which only the read models hold: so each answers
+// once they have applied it, and a test may read them right after without `consistentWith`.
 const REGISTER_CUSTOMER = `mutation($i: RegisterCustomerInput!) { registerCustomer(input: $i) { __typename ... on RegisterCustomerSuccess { cursor customer { id } } ... on Error { code message } } }`;
 const REGISTER_PRODUCT = `mutation($i: RegisterProductInput!) { registerProduct(input: $i) { __typename ... on RegisterProductSuccess { cursor product { id } } ... on Error { code message } } }`;
-const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor version order { id total { amount currency } } } ... on Error { code message } } }`;
-export const PAY_ORDER = `mutation($i: PayOrderInput!) { payOrder(input: $i) { __typename ... on PayOrderSuccess { cursor version } ... on Error { code message } } }`;
-export const CANCEL_ORDER = `mutation($i: CancelOrderInput!) { cancelOrder(input: $i) { __typename ... on CancelOrderSuccess { cursor version } ... on Error { code message } } }`;
+const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor version order { id total { amount currency } orderNumber } } ... on Error { code message } } }`;
+export const PAY_ORDER = `mutation($i: PayOrderInput!) { payOrder(input: $i) { __typename ... on PayOrderSuccess { cursor version order { orderNumber } } ... on Error { code message } } }`;
+export const CANCEL_ORDER = `mutation($i: CancelOrderInput!) { cancelOrder(input: $i) { __typename ... on CancelOrderSuccess { cursor version order { orderNumber } } ... on Error { code message } } }`;
 
 function ok<T>(r: { body: { data?: any; errors?: unknown } }, field: string, typename: string): T {
   const v = r.body.data?.[field];
