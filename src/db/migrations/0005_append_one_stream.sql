@@ -28,7 +28,8 @@ DECLARE
   v_position bigint;
   v_events   jsonb;
   v_result   jsonb;
-  v_previous processed_commands%ROWTYPE;
+  v_hash     text;
+  v_previous jsonb;
 BEGIN
   IF v_count IS NULL OR v_count < 1 OR v_count > 1000
      OR cardinality(p_event_types) IS DISTINCT FROM v_count
@@ -41,23 +42,26 @@ BEGIN
   -- The stream lock first, before any transaction id exists (see above).
   PERFORM pg_advisory_xact_lock(1398034497, hashtext(p_stream_id));
 
+  -- A concurrent twin of this command (maybe aimed at another stream) waits here until
+  -- the first commits or aborts, then sees its record.
   IF p_command_id IS NOT NULL THEN
-    -- A concurrent twin of this command waits here until the first commits or aborts,
-    -- then sees its record.
     PERFORM pg_advisory_xact_lock(1398034498, hashtext(p_command_id::text));
-    SELECT * INTO v_previous FROM processed_commands WHERE command_id = p_command_id;
-    IF FOUND THEN
-      IF v_previous.request_hash IS DISTINCT FROM p_request_hash THEN
-        RAISE EXCEPTION 'command % was already used with different input', p_command_id
-          USING ERRCODE = 'SX001', DETAIL = p_command_id::text;
-      END IF;
-      RETURN v_previous.result || '{"duplicate": true}';
-    END IF;
   END IF;
 
-  -- The stream's advisory lock serialises its writers, so a plain read is current.
-  SELECT version INTO v_current FROM streams WHERE stream_id = p_stream_id;
-  v_exists := FOUND;
+  -- Both locks are held: one read for the stream's version (its lock serialises its
+  -- writers, so a plain read is current) and the command's record. No transaction id yet.
+  SELECT s.version, c.request_hash, c.result INTO v_current, v_hash, v_previous
+  FROM (SELECT) AS one
+  LEFT JOIN streams s ON s.stream_id = p_stream_id
+  LEFT JOIN processed_commands c ON c.command_id = p_command_id;
+  IF v_hash IS NOT NULL THEN
+    IF v_hash IS DISTINCT FROM p_request_hash THEN
+      RAISE EXCEPTION 'command % was already used with different input', p_command_id
+        USING ERRCODE = 'SX001', DETAIL = p_command_id::text;
+    END IF;
+    RETURN v_previous || '{"duplicate": true}';
+  END IF;
+  v_exists := v_current IS NOT NULL;
   IF NOT v_exists THEN
     v_current := 0;
   END IF;
