@@ -6,6 +6,7 @@ import {
   type Db,
   type Listener,
   type ListenOptions,
+  type QueryOptions,
   type QueryResult,
   type Queryable,
   type Session,
@@ -43,10 +44,25 @@ function connectionConfig(o: PostgresOptions): pg.ClientConfig {
   };
 }
 
+/** A statement for node-pg: named (prepared once per connection) when the caller asks. */
+function toConfig(
+  sql: string,
+  params?: readonly unknown[],
+  options?: QueryOptions,
+): pg.QueryConfig {
+  const config: pg.QueryConfig = { text: sql, values: params as unknown[] | undefined };
+  if (options?.name) config.name = options.name;
+  return config;
+}
+
 function wrap(client: pg.ClientBase): Session {
   return {
-    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const r = await client.query(sql, params as unknown[] | undefined);
+    async query<R>(
+      sql: string,
+      params?: readonly unknown[],
+      options?: QueryOptions,
+    ): Promise<QueryResult<R>> {
+      const r = await client.query(toConfig(sql, params, options));
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     },
     async exec(sql: string) {
@@ -81,8 +97,8 @@ export function openPostgres(o: PostgresOptions): Db {
 
   return {
     engine: 'postgres',
-    async query<R>(sql: string, params?: readonly unknown[]) {
-      const r = await pool.query(sql, params as unknown[] | undefined);
+    async query<R>(sql: string, params?: readonly unknown[], options?: QueryOptions) {
+      const r = await pool.query(toConfig(sql, params, options));
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     },
     transaction<T>(fn: (tx: Queryable) => Promise<T>) {

@@ -8,10 +8,21 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+/** How a statement is sent; engines may ignore what they cannot do. */
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection under this name and only bind it afterwards
+   * (PostgreSQL: skips parsing and planning on every call). One name, one constant text.
+   * PGlite ignores it.
+   */
+  name?: string;
+}
+
 export interface Queryable {
   query<R = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],
+    options?: QueryOptions,
   ): Promise<QueryResult<R>>;
 }
 

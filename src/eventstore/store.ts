@@ -70,19 +70,42 @@ export interface LoadedStreams {
 }
 
 interface AppendRow {
-  duplicate: boolean;
+  /** True for a replayed command; strata_append_stream leaves it out otherwise. */
+  duplicate?: boolean;
   transactionId: string;
   streams: { streamId: string; version: number }[];
   /** Per stream: [eventId, version, globalPosition] triples. */
   events: [string, number, number][][];
 }
 
+/** One stream's append, validated: the event columns as arrays, JSON as text. */
+interface PreparedStream {
+  streamId: string;
+  streamType: string;
+  /** As SQL spells it: 'any', 'no_stream', 'stream_exists' or the version. */
+  expected: string;
+  eventIds: string[];
+  types: string[];
+  schemaVersions: number[];
+  data: string[];
+  metadata: string[];
+}
+
+type PreparedAppend = ({ kind: 'one' } & PreparedStream) | { kind: 'many'; json: string };
+
+/** One stream (migration 0005): typed arrays, no jsonb document to unpack. */
+const APPEND_STREAM_SQL =
+  'SELECT strata_append_stream($1, $2, $3, $4, $5, $6::uuid[], $7::text[], $8::integer[], $9::jsonb[], $10::jsonb[], $11) AS result';
+/** Several streams, atomically (migration 0001). */
+const APPEND_MANY_SQL = 'SELECT strata_append($1, $2, $3::jsonb, $4) AS result';
+
 const EVENT_COLUMNS = `event_id, stream_id, stream_type, event_type, schema_version, stream_version,
   global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata, correlation_id, causation_id`;
 
 /**
  * The append-only event store (docs/architecture.md, "Event store invariants"). All its SQL lives
- * here and in the `strata_append` function of the first migration.
+ * here and in the SQL functions `strata_append` (migration 0001, any number of streams) and
+ * `strata_append_stream` (migration 0005, one stream).
  */
 export class EventStore {
   readonly upcasters: UpcasterRegistry;
@@ -115,32 +138,51 @@ export class EventStore {
    */
   async appendMany(streams: StreamAppend[], options: AppendOptions = {}): Promise<AppendResult> {
     const started = performance.now();
-    const payload = this.prepare(streams, options);
-    const requestHash =
-      options.requestHash ??
-      fingerprint(
-        streams.map((s) => ({
-          streamId: s.streamId,
-          streamType: s.streamType,
-          expected: s.expected,
-          events: s.events.map((e) => ({
-            type: e.type,
-            data: e.data,
-            schemaVersion: e.schemaVersion ?? null,
+    const prepared = this.prepare(streams, options);
+    // The fingerprint only matters with a command id (it is stored and compared only then).
+    const requestHash = options.commandId
+      ? (options.requestHash ??
+        fingerprint(
+          streams.map((s) => ({
+            streamId: s.streamId,
+            streamType: s.streamType,
+            expected: s.expected,
+            events: s.events.map((e) => ({
+              type: e.type,
+              data: e.data,
+              schemaVersion: e.schemaVersion ?? null,
+            })),
           })),
-        })),
-      );
+        ))
+      : null;
+    const commandId = options.commandId ?? null;
+    const notify = this.options.afterCommit === undefined;
     let row: AppendRow;
     try {
-      const r = await this.db.query<{ result: AppendRow }>(
-        'SELECT strata_append($1, $2, $3::jsonb, $4) AS result',
-        [
-          options.commandId ?? null,
-          options.commandId ? requestHash : null,
-          payload,
-          this.options.afterCommit === undefined,
-        ],
-      );
+      const r =
+        prepared.kind === 'one'
+          ? await this.db.query<{ result: AppendRow }>(
+              APPEND_STREAM_SQL,
+              [
+                commandId,
+                requestHash,
+                prepared.streamId,
+                prepared.streamType,
+                prepared.expected,
+                prepared.eventIds,
+                prepared.types,
+                prepared.schemaVersions,
+                prepared.data,
+                prepared.metadata,
+                notify,
+              ],
+              { name: 'strata_append_stream' },
+            )
+          : await this.db.query<{ result: AppendRow }>(
+              APPEND_MANY_SQL,
+              [commandId, requestHash, prepared.json, notify],
+              { name: 'strata_append' },
+            );
       row = r.rows[0]!.result;
     } catch (err) {
       throw translate(err);
@@ -153,8 +195,11 @@ export class EventStore {
     return result;
   }
 
-  /** Validates and serialises an append; the JSON text goes to SQL as one parameter. */
-  private prepare(streams: StreamAppend[], options: AppendOptions): string {
+  /**
+   * Validates and serialises an append: one stream goes to SQL as typed arrays (one
+   * element per event, JSON as text), several as one JSON document.
+   */
+  private prepare(streams: StreamAppend[], options: AppendOptions): PreparedAppend {
     if (!Array.isArray(streams) || streams.length === 0)
       throw new InvalidInputError('streams', 'nothing to append');
     if (options.commandId !== undefined) checkUuid('commandId', options.commandId);
@@ -163,7 +208,7 @@ export class EventStore {
       ? toJson('metadata', options.metadata, this.maxEventBytes)
       : undefined;
     let total = 0;
-    const parts = streams.map((s, si) => {
+    const parts = streams.map((s, si): PreparedStream => {
       checkName('streamId', s.streamId);
       checkName('streamType', s.streamType);
       if (seen.has(s.streamId))
@@ -177,23 +222,44 @@ export class EventStore {
       if (total > MAX_EVENTS_PER_APPEND) {
         throw new InvalidInputError('events', `at most ${MAX_EVENTS_PER_APPEND} events per append`);
       }
-      const events = s.events.map((e, ei) => {
+      const n = s.events.length;
+      const p: PreparedStream = {
+        streamId: s.streamId,
+        streamType: s.streamType,
+        expected,
+        eventIds: new Array<string>(n),
+        types: new Array<string>(n),
+        schemaVersions: new Array<number>(n),
+        data: new Array<string>(n),
+        metadata: new Array<string>(n),
+      };
+      s.events.forEach((e, ei) => {
         const at = `events[${ei}]`;
         checkName(`${at}.type`, e?.type);
         const schemaVersion = e.schemaVersion ?? this.upcasters.currentVersion(e.type);
         checkPositiveInt(`${at}.schemaVersion`, schemaVersion, 1);
         const eventId = e.eventId ?? randomUUID();
         checkUuid(`${at}.eventId`, eventId);
-        const data = toJson(`${at}.data`, e.data, this.maxEventBytes);
+        p.eventIds[ei] = eventId;
+        p.types[ei] = e.type;
+        p.schemaVersions[ei] = schemaVersion;
+        p.data[ei] = toJson(`${at}.data`, e.data, this.maxEventBytes);
         const own = e.metadata
           ? toJson(`${at}.metadata`, e.metadata, this.maxEventBytes)
           : undefined;
-        const metadata = mergeMetadata(common, own);
-        return `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(e.type)},"schemaVersion":${schemaVersion},"data":${data},"metadata":${metadata}}`;
+        p.metadata[ei] = mergeMetadata(common, own);
       });
-      return `{"streamId":${JSON.stringify(s.streamId)},"streamType":${JSON.stringify(s.streamType)},"expected":${JSON.stringify(expected)},"events":[${events.join(',')}]}`;
+      return p;
     });
-    return `[${parts.join(',')}]`;
+    if (parts.length === 1) return { kind: 'one', ...parts[0]! };
+    const json = parts.map((p) => {
+      const events = p.eventIds.map(
+        (eventId, i) =>
+          `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(p.types[i])},"schemaVersion":${p.schemaVersions[i]},"data":${p.data[i]},"metadata":${p.metadata[i]}}`,
+      );
+      return `{"streamId":${JSON.stringify(p.streamId)},"streamType":${JSON.stringify(p.streamType)},"expected":${JSON.stringify(p.expected)},"events":[${events.join(',')}]}`;
+    });
+    return { kind: 'many', json: `[${json.join(',')}]` };
   }
 
   /** The events of one stream in version order (or backwards), after upcasting. */
@@ -504,7 +570,7 @@ function toAppendResult(row: AppendRow): AppendResult {
   });
   const last = events.reduce((a, b) => (b.globalPosition > a.globalPosition ? b : a));
   return {
-    duplicate: row.duplicate,
+    duplicate: row.duplicate === true,
     transactionId: row.transactionId,
     streams: row.streams,
     events,

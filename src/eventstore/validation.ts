@@ -63,10 +63,45 @@ export function toJson(field: string, value: unknown, maxBytes: number): string 
     seen.delete(v);
   };
   if (value === undefined) throw new InvalidInputError(field, 'is missing');
-  check(value, field);
+  // The common case is checked without building a path per member; anything it refuses (or
+  // finds too deep to tell) is walked again by `check`, which names the offending member.
+  if (!plainJson(value, 0)) check(value, field);
   const json = JSON.stringify(value);
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > maxBytes)
     throw new InvalidInputError(field, `is ${bytes} bytes, over the limit of ${maxBytes}`);
   return json;
+}
+
+const MAX_PLAIN_DEPTH = 64;
+
+/** What `toJson`'s `check` accepts, without paths; false also when deeper than 64 levels. */
+function plainJson(v: unknown, depth: number): boolean {
+  if (v === null) return true;
+  switch (typeof v) {
+    case 'boolean':
+      return true;
+    case 'string':
+      return !v.includes('\u0000');
+    case 'number':
+      return Number.isFinite(v);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (depth >= MAX_PLAIN_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!plainJson(v[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k.includes('\u0000')) return false;
+    const item = o[k];
+    if (item !== undefined && !plainJson(item, depth + 1)) return false;
+  }
+  return true;
 }
