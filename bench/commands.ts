@@ -659,69 +659,44 @@ async function main() {
     // Report.
     console.log(`\nResults (${label})`);
     const rows: Row[] = [];
+    /** A throughput row: Strata's rate against one baseline's, with an optional floor on the ratio. */
+    const rate = (measure: string, strata: Summary, baseline: Summary, atLeast?: number): Row => ({
+      measure,
+      strata: `${fmt(strata.perSecond)}/s`,
+      baseline: `${fmt(baseline.perSecond)}/s`,
+      ratio: strata.perSecond / baseline.perSecond,
+      ...(atLeast === undefined
+        ? {}
+        : { target: `≥ ${fmt(atLeast, 2)}`, ok: strata.perSecond / baseline.perSecond >= atLeast }),
+    });
+    /** A latency row: Strata's quantile against the baseline's, with an optional ceiling in ms. */
+    const latency = (
+      measure: string,
+      strata: number,
+      baseline: number,
+      atMostMs?: number,
+    ): Row => ({
+      measure,
+      strata: ms(strata),
+      baseline: ms(baseline),
+      ratio: strata / baseline,
+      ...(atMostMs === undefined ? {} : { target: `≤ ${atMostMs} ms`, ok: strata <= atMostMs }),
+    });
     const c1 = results.get(1);
     if (c1) {
       rows.push(
-        {
-          measure: 'c=1 createOrder p50 vs raw tx',
-          strata: ms(c1.orders.p50),
-          baseline: ms(c1.raw.p50),
-          ratio: c1.orders.p50 / c1.raw.p50,
-          target: `≤ ${TARGET.p50At1Ms} ms`,
-          ok: c1.orders.p50 <= TARGET.p50At1Ms,
-        },
-        {
-          measure: 'c=1 createOrder/s vs raw tx',
-          strata: `${fmt(c1.orders.perSecond)}/s`,
-          baseline: `${fmt(c1.raw.perSecond)}/s`,
-          ratio: c1.orders.perSecond / c1.raw.perSecond,
-        },
-        {
-          measure: 'c=1 createOrder/s vs floor',
-          strata: `${fmt(c1.orders.perSecond)}/s`,
-          baseline: `${fmt(c1.floor.perSecond)}/s`,
-          ratio: c1.orders.perSecond / c1.floor.perSecond,
-        },
-        {
-          measure: 'c=1 createOrder/s vs append (old)',
-          strata: `${fmt(c1.orders.perSecond)}/s`,
-          baseline: `${fmt(c1.append.perSecond)}/s`,
-          ratio: c1.orders.perSecond / c1.append.perSecond,
-        },
+        latency('c=1 createOrder p50 vs raw tx', c1.orders.p50, c1.raw.p50, TARGET.p50At1Ms),
+        rate('c=1 createOrder/s vs raw tx', c1.orders, c1.raw),
+        rate('c=1 createOrder/s vs floor', c1.orders, c1.floor),
+        rate('c=1 createOrder/s vs append (old)', c1.orders, c1.append),
       );
     }
     if (c16) {
       rows.push(
-        {
-          measure: 'c=16 createOrder/s vs raw tx',
-          strata: `${fmt(c16.orders.perSecond)}/s`,
-          baseline: `${fmt(c16.raw.perSecond)}/s`,
-          ratio: c16.orders.perSecond / c16.raw.perSecond,
-          target: `≥ ${fmt(TARGET.rawAt16, 2)}`,
-          ok: c16.orders.perSecond / c16.raw.perSecond >= TARGET.rawAt16,
-        },
-        {
-          measure: 'c=16 createOrder p99 vs raw tx',
-          strata: ms(c16.orders.p99),
-          baseline: ms(c16.raw.p99),
-          ratio: c16.orders.p99 / c16.raw.p99,
-          target: `≤ ${TARGET.p99At16Ms} ms`,
-          ok: c16.orders.p99 <= TARGET.p99At16Ms,
-        },
-        {
-          measure: 'c=16 createOrder/s vs floor',
-          strata: `${fmt(c16.orders.perSecond)}/s`,
-          baseline: `${fmt(c16.floor.perSecond)}/s`,
-          ratio: c16.orders.perSecond / c16.floor.perSecond,
-          target: `≥ ${fmt(TARGET.floorAt16, 2)}`,
-          ok: c16.orders.perSecond / c16.floor.perSecond >= TARGET.floorAt16,
-        },
-        {
-          measure: 'c=16 createOrder/s vs append (old)',
-          strata: `${fmt(c16.orders.perSecond)}/s`,
-          baseline: `${fmt(c16.append.perSecond)}/s`,
-          ratio: c16.orders.perSecond / c16.append.perSecond,
-        },
+        rate('c=16 createOrder/s vs raw tx', c16.orders, c16.raw, TARGET.rawAt16),
+        latency('c=16 createOrder p99 vs raw tx', c16.orders.p99, c16.raw.p99, TARGET.p99At16Ms),
+        rate('c=16 createOrder/s vs floor', c16.orders, c16.floor, TARGET.floorAt16),
+        rate('c=16 createOrder/s vs append (old)', c16.orders, c16.append),
         {
           measure: 'c=16 createOrder p99, rebuilding',
           strata: overlapped.length ? ms(pct(overlapSorted, 0.99)) : 'no overlap',
