@@ -1,5 +1,4 @@
 import type { Principal } from '../auth/principal.js';
-import type { Queryable } from '../db/types.js';
 import { encodeCursor } from '../eventstore/cursor.js';
 import { ConcurrencyError, IdempotencyConflictError } from '../eventstore/errors.js';
 import type { SnapshotStore } from '../eventstore/snapshots.js';
@@ -57,7 +56,6 @@ export interface HandlerOptions {
   snapshotEvery: number;
   /** Attempts after a version conflict caused by a concurrent writer. */
   maxAttempts?: number;
-  db: Queryable;
   onError?: (err: unknown, context: Record<string, unknown>) => void;
 }
 
@@ -93,36 +91,12 @@ export class CommandHandler {
     const snapshot = at.time
       ? null // a time target cannot be mapped to a version without reading; fold from the start
       : await this.snapshots.loadLatest<S>(streamId, decider.snapshotVersion, at.version);
-    let state = snapshot?.state ?? decider.initialState;
-    let version = snapshot?.version ?? 0;
     const events = await this.store.readStream(streamId, {
-      fromVersion: version + 1,
+      fromVersion: (snapshot?.version ?? 0) + 1,
       ...(at.version !== undefined ? { toVersion: at.version } : {}),
       ...(at.time ? { toTime: at.time } : {}),
     });
-    for (const e of events) {
-      state = decider.evolve(state, { type: e.type, data: e.data } as E);
-      version = e.version;
-    }
-    return { state, version, ...(events.length ? { lastEvent: events[events.length - 1] } : {}) };
-  }
-
-  /**
-   * Several streams folded at once, in one round trip (a use case gathering what its
-   * decider needs: the customer, the products of an order …), in the order asked.
-   */
-  async loadMany<T extends readonly LoadTarget[]>(
-    targets: T,
-  ): Promise<{ [K in keyof T]: Loaded<LoadedState<T[K]>> }> {
-    const { streams } = await this.store.loadStreams(
-      targets.map((t) => ({
-        streamId: t.streamId,
-        snapshotSchemaVersion: t.decider.snapshotVersion,
-      })),
-    );
-    return targets.map((t) =>
-      fold(t.decider as Decider<never, DomainEvent, unknown>, streams.get(t.streamId)!),
-    ) as { [K in keyof T]: Loaded<LoadedState<T[K]>> };
+    return fold(decider, { snapshot, events });
   }
 
   /**
@@ -178,11 +152,7 @@ export class CommandHandler {
         ],
         attempt === 1 ? envelope.commandId : undefined,
       );
-      if (loaded.previous) {
-        if (loaded.previous.requestHash !== requestHash)
-          throw new IdempotencyConflictError(envelope.commandId);
-        return fromStored<S>(loaded.previous.result as StoredAppend);
-      }
+      if (loaded.previous) return replayOf<S>(envelope.commandId, requestHash, loaded.previous);
       const { state, version } = fold(
         decider as Decider<never, E, S>,
         loaded.streams.get(streamId)!,
@@ -288,15 +258,19 @@ export class CommandHandler {
     commandId: string,
     requestHash: string,
   ): Promise<CommandResult<S> | null> {
-    const r = await this.options.db.query<{ request_hash: string; result: StoredAppend }>(
-      'SELECT request_hash, result FROM processed_commands WHERE command_id = $1',
-      [commandId],
-    );
-    const row = r.rows[0];
-    if (!row) return null;
-    if (row.request_hash !== requestHash) throw new IdempotencyConflictError(commandId);
-    return fromStored(row.result);
+    const { previous } = await this.store.loadStreams([], commandId);
+    return previous ? replayOf<S>(commandId, requestHash, previous) : null;
   }
+}
+
+/** A command id's first run answering a replay; a different fingerprint is a conflict. */
+function replayOf<S>(
+  commandId: string,
+  requestHash: string,
+  previous: { requestHash: string; result: unknown },
+): CommandResult<S> {
+  if (previous.requestHash !== requestHash) throw new IdempotencyConflictError(commandId);
+  return fromStored(previous.result as StoredAppend);
 }
 
 /** The shape `strata_append` records as a command's result. */
@@ -336,8 +310,6 @@ export interface LoadTarget {
   decider: Decider<never, any, any>;
   streamId: string;
 }
-
-type LoadedState<T> = T extends { decider: Decider<never, infer _E, infer S> } ? S : never;
 
 /** A loaded stream's snapshot and later events, folded by its decider. */
 function fold<S, E extends DomainEvent>(

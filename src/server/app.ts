@@ -84,7 +84,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     afterCommit: () => notifier.announce(EVENTS_CHANNEL),
   });
   const commands = new CommandHandler(store, new SnapshotStore(db), {
-    db,
     snapshotEvery: config.snapshotEvery,
     onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
   });

@@ -49,7 +49,7 @@ class CrashingStore extends EventStore {
 }
 
 const store = new CrashingStore(db, { afterCommit: () => notifier.announce(EVENTS_CHANNEL) });
-const commands = new CommandHandler(store, new SnapshotStore(db), { db, snapshotEvery: 50 });
+const commands = new CommandHandler(store, new SnapshotStore(db), { snapshotEvery: 50 });
 const runtime = new ProjectionRuntime(
   db,
   store,

@@ -54,7 +54,6 @@ describe(`use cases on ${engine}`, () => {
     store = new EventStore(t.db);
     deps = {
       commands: new CommandHandler(store, new SnapshotStore(t.db), {
-        db: t.db,
         snapshotEvery: 50,
       }),
       now: () => NOW,
