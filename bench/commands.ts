@@ -69,6 +69,7 @@ import {
   summarize,
   type LoopResult,
   type Summary,
+  printColumns,
 } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -287,15 +288,7 @@ function printTable(rows: readonly Row[]) {
     r.target ?? '-',
     r.ok === undefined ? '' : r.ok ? 'ok' : 'BELOW',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  console.log(line(header));
-  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
-  for (const b of body) console.log(line(b));
+  printColumns(header, body);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -573,7 +566,6 @@ async function main() {
     // 2. Loading a 1,000-event order with and without snapshots.
     const withSnapshots = app.services.commands;
     const withoutSnapshots = new CommandHandler(store, new SnapshotStore(app.db), {
-      db: app.db,
       snapshotEvery: Number.MAX_SAFE_INTEGER,
     });
     // Both built at once (each one sequentially): the two timings overlap.

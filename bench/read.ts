@@ -48,7 +48,7 @@ import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../src/customers/decider
 import { CustomerEvents } from '../src/customers/events.js';
 import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
 import { OrderEvents, type Address, type OrderLine } from '../src/orders/events.js';
-import { admin, fmt, pct } from './support.js';
+import { admin, fmt, pct, printColumns } from './support.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -825,15 +825,7 @@ function printTable(rows: TableRow[]) {
     r.target === undefined ? '-' : `≥ ${fmt(r.target, 2)}`,
     r.target === undefined ? '' : r.ratio >= r.target ? 'ok' : 'BELOW',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  console.log(line(header));
-  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
-  for (const b of body) console.log(line(b));
+  printColumns(header, body);
 }
 
 async function main() {

@@ -37,6 +37,7 @@ import {
   RAW_INSERT,
   RAW_TABLE,
   rawInsertParams,
+  printColumns,
 } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -249,16 +250,8 @@ function printTable(title: string) {
       verdict,
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
   console.log(`\n${title}`);
-  console.log(line(header));
-  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
-  for (const b of body) console.log(line(b));
+  printColumns(header, body);
   for (const n of notes) console.log(n);
 }
 

@@ -206,3 +206,19 @@ export function summarize(runs: readonly LoopResult[]): Summary {
     max: latencies[latencies.length - 1] ?? NaN,
   };
 }
+
+/** Prints a results table: the first column left-aligned, the others right-aligned. */
+export function printColumns(
+  header: readonly string[],
+  body: readonly (readonly string[])[],
+): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
