@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.js';
 import { encodeCursor } from '../eventstore/cursor.js';
 import { ConcurrencyError, IdempotencyConflictError } from '../eventstore/errors.js';
 import type { SnapshotStore } from '../eventstore/snapshots.js';
-import type { EventStore, LoadedStream } from '../eventstore/store.js';
+import type { EventStore } from '../eventstore/store.js';
 import type {
   AppendResult,
   EventMetadata,
@@ -11,6 +11,10 @@ import type {
 } from '../eventstore/types.js';
 import { DomainError, type Decider, type DomainEvent } from '../shared/decider.js';
 import { fingerprint } from '../shared/hash.js';
+import { fold, snapshotIfDue, type Loaded, type LoadTarget } from './fold.js';
+import { UnitOfWork } from './unit-of-work.js';
+
+export type { Loaded, LoadTarget } from './fold.js';
 
 /** Who asks, and why: becomes every event's metadata. */
 export interface CommandEnvelope {
@@ -22,12 +26,6 @@ export interface CommandEnvelope {
   operation: string;
   /** The command's input as the client sent it, minus commandId: its fingerprint detects a reused id. */
   input: unknown;
-}
-
-/** An aggregate as loaded: its folded state and the version it is at (0: no stream). */
-export interface Loaded<S> {
-  state: S;
-  version: number;
 }
 
 export interface CommandResult<S> {
@@ -74,6 +72,14 @@ export class CommandHandler {
     private readonly options: HandlerOptions,
   ) {
     this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  /**
+   * A unit of work on this handler's store: several commands decided in memory and
+   * committed in one append (see unit-of-work.ts).
+   */
+  unitOfWork(): UnitOfWork {
+    return new UnitOfWork(this.store, this.snapshots, this.options);
   }
 
   /** Folds a stream into state, starting from the newest usable snapshot. */
@@ -220,7 +226,15 @@ export class CommandHandler {
       if (result.duplicate) return fromAppendResult<S>(result);
       const newVersion = result.streams[0]!.version;
       const newState = events.reduce(decider.evolve, state);
-      await this.maybeSnapshot(decider, streamId, version, newVersion, newState);
+      await snapshotIfDue(
+        this.snapshots,
+        this.options,
+        decider,
+        streamId,
+        version,
+        newVersion,
+        newState,
+      );
       return {
         streamId,
         version: newVersion,
@@ -228,28 +242,6 @@ export class CommandHandler {
         duplicate: false,
         state: newState,
       };
-    }
-  }
-
-  private async maybeSnapshot<S>(
-    decider: { snapshotVersion: number },
-    streamId: string,
-    from: number,
-    to: number,
-    state: S,
-  ) {
-    const every = this.options.snapshotEvery;
-    if (Math.floor(to / every) === Math.floor(from / every)) return;
-    try {
-      await this.snapshots.save({
-        streamId,
-        version: to,
-        schemaVersion: decider.snapshotVersion,
-        state,
-      });
-    } catch (err) {
-      // A snapshot is only an optimisation: the command has committed; log and go on.
-      this.options.onError?.(err, { streamId, version: to, what: 'snapshot' });
     }
   }
 
@@ -303,25 +295,3 @@ const encodeCursorFor = (transactionId: string, globalPosition: number) =>
   encodeCursor({ transactionId, globalPosition });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A stream to load with the decider that folds it. */
-export interface LoadTarget {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any decider's state
-  decider: Decider<never, any, any>;
-  streamId: string;
-}
-
-/** A loaded stream's snapshot and later events, folded by its decider. */
-function fold<S, E extends DomainEvent>(
-  decider: Decider<never, E, S>,
-  stream: LoadedStream,
-): Loaded<S> & { lastEvent?: StoredEvent } {
-  let state = (stream.snapshot?.state as S | undefined) ?? decider.initialState;
-  let version = stream.snapshot?.version ?? 0;
-  for (const e of stream.events) {
-    state = decider.evolve(state, { type: e.type, data: e.data } as E);
-    version = e.version;
-  }
-  const last = stream.events[stream.events.length - 1];
-  return { state, version, ...(last ? { lastEvent: last } : {}) };
-}

@@ -1,13 +1,14 @@
 import type { Principal } from '../auth/principal.js';
-import { productDecider } from '../catalog/index.js';
-import type { CommandHandler, CommandEnvelope } from '../commands/handler.js';
+import { productDecider, productStreamId } from '../catalog/index.js';
+import type { CommandHandler } from '../commands/handler.js';
+import type { UnitOfWork } from '../commands/unit-of-work.js';
 import { ConcurrencyError } from '../eventstore/errors.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import type { Logger } from '../observability/logger.js';
 import { orderDecider, orderStreamId } from '../orders/index.js';
 import type { Projection } from '../projections/types.js';
-import { DomainError } from '../shared/decider.js';
+import { assertNever, DomainError, type DomainEvent } from '../shared/decider.js';
 import { deriveCommandId } from './ids.js';
 import { fulfillmentDecider, pendingCommands } from './process.js';
 import { shipmentDecider } from './shipment.js';
@@ -23,6 +24,8 @@ import {
   fulfillmentItems,
   fulfillmentStreamId,
   FULFILLMENT_STREAM_TYPE,
+  shipmentIdFor,
+  shipmentStreamId,
   type FulfillmentEventType,
   type FulfillmentStep,
 } from './events.js';
@@ -30,17 +33,23 @@ import {
 /*
  * The runner of the fulfillment process manager: a projection in `effects` mode, so the
  * runtime hands it the trigger events in commit order, outside any transaction, and moves
- * its checkpoint afterwards (at least once). For each trigger it
- *  1. records the trigger in the process stream `fulfillment-<orderId>` through the
- *     command handler (the decider is `react`; the command id is derived from the trigger,
- *     so a re-delivered trigger is a replay that records nothing);
- *  2. sends every command the process state names as pending (`pendingCommands`), each
- *     under its derived id, so one sent before a crash is a replay on the command side;
- *  3. feeds a refusal of a command back into the process at once (it is not in the log),
- *     and goes on until nothing new is due.
- * Transient failures (database, persistent conflicts) are thrown: the runtime retries the
- * batch with backoff. Anything else that makes a command fail is recorded as a failure of
- * its step instead of blocking the other orders.
+ * its checkpoint afterwards (at least once). It works in chunks of orders, each in one
+ * unit of work (docs/adr/0010):
+ *  1. one round trip loads the chunk's process streams and orders, a second their
+ *     products and shipments;
+ *  2. for each trigger, the process decider (`react`) records what it tells in the
+ *     process stream, and every command the process state names as pending
+ *     (`pendingCommands`) is decided on its target stream in memory. The outcome goes
+ *     straight back into the process: the effect's events as the log will deliver them,
+ *     or the refusal. This goes on until nothing new is due, so payment → reservation of
+ *     every item → shipment is one pass, not a trip through the log per step;
+ *  3. everything is committed in one append, each stream at the version it was loaded at.
+ * A concurrent writer on any of those streams makes the commit fail and write nothing:
+ * the chunk is decided again from fresh state. A re-delivered batch (a crash before the
+ * checkpoint moved) finds its effects in the process state and records nothing. Transient
+ * failures are thrown: the runtime retries the batch with backoff. A command whose decider
+ * fails for any other reason than a business refusal is recorded as a failure of its
+ * step, and the other orders go on.
  */
 
 /** The name of the runner in the projection runtime (status, checkpoints, leases). */
@@ -53,10 +62,10 @@ export interface FulfillmentProcessOptions {
   logger?: Logger;
   /** The clock, for the time of refusals and failures. */
   now?: () => Date;
-  /** Attempts of a command that keeps meeting concurrent writers before the batch is retried. */
+  /** Attempts of a chunk that keeps meeting concurrent writers before the batch is retried. */
   conflictAttempts?: number;
-  /** Orders of one batch handled side by side (default 8). */
-  concurrency?: number;
+  /** Orders decided together and committed in one append (default 25). */
+  chunkOrders?: number;
   /**
    * Told of every step that did not go through: `refused` (stock short), `rejected` (any
    * other business refusal) or `failed` (for good, after retries). For metrics.
@@ -97,15 +106,15 @@ const DEADLINE_BATCH = 100;
 const FIRST_CHECK_LOOKBACK_MS = 7 * 24 * 3_600_000;
 const CHECK_OVERLAP_MS = 60_000;
 
-const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
-const isTransient = (err: unknown): boolean => {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && TRANSIENT.test(code);
-};
-
 /** An error the runtime treats as transient (SQLSTATE 40001): it retries the batch. */
 const retryLater = (message: string, cause: unknown) =>
   Object.assign(new Error(message, { cause }), { code: '40001' });
+
+/** The order a log event is about, if it names one. */
+const orderIdOf = (event: StoredEvent): string | undefined => {
+  const orderId = (event.data as { orderId?: unknown } | null)?.orderId;
+  return typeof orderId === 'string' ? orderId : undefined;
+};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -123,11 +132,11 @@ export function fulfillmentProcess(
 ): FulfillmentProcess {
   const now = options.now ?? (() => new Date());
   const conflictAttempts = options.conflictAttempts ?? 5;
-  const concurrency = options.concurrency ?? 8;
+  const chunkOrders = options.chunkOrders ?? 25;
   const reservationTimeoutMs = options.reservationTimeoutMs ?? 5 * 60_000;
 
   /** The trigger a log event stands for; null for an event without an order. */
-  async function triggerOf(event: StoredEvent): Promise<FulfillmentTrigger | null> {
+  function triggerOf(uow: UnitOfWork, event: StoredEvent): FulfillmentTrigger | null {
     const ev = domainEvent(event, fulfillmentTriggerEventTypes);
     if (ev === null) return null;
     // Checked still: a payload without an order is not the process's business.
@@ -135,189 +144,261 @@ export function fulfillmentProcess(
     if (typeof orderId !== 'string') return null;
     if (ev.type !== 'OrderPaid') return { ...ev, eventId: event.eventId };
     // The lines cannot change once paid: any read of the order gives the same items.
-    const order = await commands.load(orderDecider, orderStreamId(orderId));
+    const order = uow.get(orderDecider, orderStreamId(orderId));
     if (order.state.status === 'NOT_CREATED') {
       throw new Error(`Order ${orderId} was paid but its stream is empty`);
     }
     return { ...ev, eventId: event.eventId, items: fulfillmentItems(order.state.items) };
   }
 
-  const envelope = (
-    commandId: string,
-    correlationId: string,
-    operation: string,
-    input: unknown,
-  ): CommandEnvelope => ({
+  const metadataOf = (commandId: string, correlationId: string, operation: string) => ({
+    userId: FULFILLMENT_PRINCIPAL.userId,
+    role: FULFILLMENT_PRINCIPAL.role,
     commandId,
-    principal: FULFILLMENT_PRINCIPAL,
     correlationId,
-    operation,
-    input,
+    causationId: commandId,
+    mutation: operation,
   });
 
-  /** Records a trigger in the process stream; a replay when it was recorded before. */
-  async function record(trigger: FulfillmentTrigger, orderId: string, correlationId: string) {
+  /** The command id of recording a trigger: the same whenever the trigger is seen again. */
+  function observeId(trigger: FulfillmentTrigger, orderId: string) {
     const cause =
       'eventId' in trigger
         ? trigger.eventId
         : 'commandId' in trigger.data
           ? trigger.data.commandId
           : `${trigger.type}:${orderId}`;
-    const id = deriveCommandId(cause, `observe:${trigger.type}`);
+    return deriveCommandId(cause, `observe:${trigger.type}`);
+  }
+
+  /** Records a trigger in the process stream through the command handler (deadline checks). */
+  async function record(trigger: FulfillmentTrigger, orderId: string, correlationId: string) {
+    const id = observeId(trigger, orderId);
     return commands.execute(
       fulfillmentDecider,
       fulfillmentStreamId(orderId),
       trigger,
       // The input names the trigger, not its details: a refusal seen again after a crash
       // may carry another time, and must still be the same command.
-      envelope(id, correlationId, 'fulfillment:observe', { type: trigger.type, cause }),
+      {
+        commandId: id,
+        principal: FULFILLMENT_PRINCIPAL,
+        correlationId,
+        operation: 'fulfillment:observe',
+        input: { type: trigger.type, cause: id },
+      },
     );
   }
 
-  function execute(out: OutgoingCommand, correlationId: string) {
-    const env = envelope(out.commandId, correlationId, `fulfillment:${out.step}`, out.command);
-    switch (out.target) {
-      case 'product':
-        return commands.execute(productDecider, out.streamId, out.command, env);
-      case 'order':
-        return commands.execute(orderDecider, out.streamId, out.command, env);
-      case 'shipment':
-        return commands.execute(shipmentDecider, out.streamId, out.command, env);
-    }
-  }
+  const deciderOf = (target: OutgoingCommand['target']) =>
+    target === 'product' ? productDecider : target === 'order' ? orderDecider : shipmentDecider;
 
-  /** Sends one command; the trigger its refusal or failure stands for, else null. */
-  async function send(
+  /**
+   * Decides one command of the process in the unit of work; the triggers its outcome
+   * stands for: the effect's events as the log will deliver them, or a refusal or failure.
+   */
+  function send(
+    uow: UnitOfWork,
     out: OutgoingCommand,
     orderId: string,
     correlationId: string,
-  ): Promise<FulfillmentTrigger | null> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await execute(out, correlationId);
-        return null;
-      } catch (err) {
-        const at = now().toISOString();
-        if (err instanceof DomainError) {
-          if (err.code === 'INSUFFICIENT_STOCK' && out.target === 'product') {
-            const product = await commands.load(productDecider, out.streamId);
-            const available = product.state.status === 'REGISTERED' ? product.state.available : 0;
-            options.onStepFailure?.(out.step, 'refused');
-            return {
-              type: 'StockReservationRefused',
-              data: { orderId, commandId: out.commandId, available, refusedAt: at },
-            };
-          }
-          options.onStepFailure?.(out.step, 'rejected');
+  ): { ok: boolean; triggers: FulfillmentTrigger[] } {
+    const meta = metadataOf(out.commandId, correlationId, `fulfillment:${out.step}`);
+    let effects: (DomainEvent & { eventId: string })[];
+    try {
+      switch (out.target) {
+        case 'product':
+          effects = uow.decide(productDecider, out.streamId, out.command, meta);
+          break;
+        case 'order':
+          effects = uow.decide(orderDecider, out.streamId, out.command, meta);
+          break;
+        case 'shipment':
+          effects = uow.decide(shipmentDecider, out.streamId, out.command, meta);
+          break;
+        default:
+          return assertNever(out);
+      }
+    } catch (err) {
+      const at = now().toISOString();
+      if (err instanceof DomainError) {
+        if (err.code === 'INSUFFICIENT_STOCK' && out.target === 'product') {
+          const product = uow.get(productDecider, out.streamId);
+          const available = product.state.status === 'REGISTERED' ? product.state.available : 0;
+          options.onStepFailure?.(out.step, 'refused');
           return {
-            type: 'CommandRejected',
+            ok: false,
+            triggers: [
+              {
+                type: 'StockReservationRefused',
+                data: { orderId, commandId: out.commandId, available, refusedAt: at },
+              },
+            ],
+          };
+        }
+        options.onStepFailure?.(out.step, 'rejected');
+        return {
+          ok: false,
+          triggers: [
+            {
+              type: 'CommandRejected',
+              data: {
+                orderId,
+                commandId: out.commandId,
+                code: err.code,
+                message: err.message,
+                rejectedAt: at,
+              },
+            },
+          ],
+        };
+      }
+      // Not a business refusal: the step cannot be taken, however often it is tried.
+      options.logger?.error(
+        { err, orderId, step: out.step, commandId: out.commandId },
+        'fulfillment step failed for good',
+      );
+      options.onStepFailure?.(out.step, 'failed');
+      return {
+        ok: false,
+        triggers: [
+          {
+            type: 'CommandFailed',
             data: {
               orderId,
               commandId: out.commandId,
-              code: err.code,
-              message: err.message,
-              rejectedAt: at,
+              reason: (err as Error)?.message ?? String(err),
+              failedAt: at,
             },
-          };
-        }
-        if (isTransient(err)) throw err;
-        if (err instanceof ConcurrencyError) {
-          if (attempt < conflictAttempts) {
-            await sleep(Math.random() * 20 * attempt);
-            continue;
-          }
-          throw retryLater(
-            `fulfillment step ${out.step} of order ${orderId} kept conflicting`,
-            err,
-          );
-        }
-        options.logger?.error(
-          { err, orderId, step: out.step, commandId: out.commandId },
-          'fulfillment step failed for good',
-        );
-        options.onStepFailure?.(out.step, 'failed');
-        return {
-          type: 'CommandFailed',
-          data: {
-            orderId,
-            commandId: out.commandId,
-            reason: (err as Error)?.message ?? String(err),
-            failedAt: at,
           },
-        };
-      }
+        ],
+      };
     }
+    const triggers: FulfillmentTrigger[] = [];
+    for (const effect of effects) {
+      const ev = domainEvent(effect, fulfillmentTriggerEventTypes);
+      if (ev === null || ev.data.orderId !== orderId || ev.type === 'OrderPaid') continue;
+      triggers.push({ ...ev, eventId: effect.eventId });
+    }
+    return { ok: true, triggers };
   }
 
   /**
-   * Ids of commands this process sent and saw succeed. Such a command stays PENDING in the
-   * process state until its effect comes back through the log; sending it again would be
-   * a harmless replay, but costs a round trip per later trigger. Memory only: after a
-   * restart everything pending is sent again, as it must be.
+   * One log event, in the unit of work: record what it tells the process, then decide
+   * every command that is due, feeding each outcome back in (the effect's events as the
+   * log would deliver them, or the refusal), until nothing new is due.
    */
-  const landed = new Set<string>();
-  /** Processes started before this have all been checked against the deadline. */
-  let checkedUpTo: Date | undefined;
-  const LANDED_MAX = 20_000;
-
-  /** One log event: record it, then send what is due, feeding refusals back in. */
-  async function handle(event: StoredEvent) {
-    const first = await triggerOf(event);
+  async function handle(uow: UnitOfWork, event: StoredEvent) {
+    const first = triggerOf(uow, event);
     if (!first) return;
     const orderId = first.data.orderId;
+    const processId = fulfillmentStreamId(orderId);
     const correlationId = event.correlationId ?? event.metadata.correlationId ?? orderId;
     const sent = new Set<string>();
     const queue: FulfillmentTrigger[] = [first];
     for (let trigger = queue.shift(); trigger; trigger = queue.shift()) {
-      await turn();
-      const recorded = await record(trigger, orderId, correlationId);
-      const state =
-        recorded.state ??
-        (await commands.load(fulfillmentDecider, fulfillmentStreamId(orderId))).state;
+      uow.decide(
+        fulfillmentDecider,
+        processId,
+        trigger,
+        metadataOf(observeId(trigger, orderId), correlationId, 'fulfillment:observe'),
+      );
+      const state = uow.get(fulfillmentDecider, processId).state;
       for (const out of pendingCommands(state)) {
-        // Sent in this round already, or seen to succeed: its effect comes through the log.
-        if (sent.has(out.commandId) || landed.has(out.commandId)) continue;
+        // Decided in this round already: its outcome is in the queue.
+        if (sent.has(out.commandId)) continue;
         sent.add(out.commandId);
-        await turn();
-        const outcome = await send(out, orderId, correlationId);
-        if (outcome) {
-          // The process decides anew on a refusal before anything else is sent.
-          queue.push(outcome);
-          break;
+        await uow.load([{ decider: deciderOf(out.target), streamId: out.streamId }]);
+        const outcome = send(uow, out, orderId, correlationId);
+        queue.push(...outcome.triggers);
+        // The process decides anew on a refusal before anything else is sent.
+        if (!outcome.ok) break;
+      }
+    }
+  }
+
+  /** Loads what the events of a chunk will need: two round trips for the whole chunk. */
+  async function prefetch(uow: UnitOfWork, events: StoredEvent[]) {
+    const orderIds = [...new Set(events.flatMap((e) => orderIdOf(e) ?? []))];
+    await uow.load(
+      orderIds.flatMap((id) => [
+        { decider: fulfillmentDecider, streamId: fulfillmentStreamId(id) },
+        { decider: orderDecider, streamId: orderStreamId(id) },
+      ]),
+    );
+    const more = orderIds.flatMap((id) => {
+      const process = uow.get(fulfillmentDecider, fulfillmentStreamId(id)).state;
+      const order = uow.get(orderDecider, orderStreamId(id)).state;
+      const productIds =
+        process.status !== 'NOT_STARTED'
+          ? process.items.map((i) => i.productId)
+          : order.status !== 'NOT_CREATED'
+            ? order.items.map((i) => i.productId)
+            : [];
+      return [
+        { decider: shipmentDecider, streamId: shipmentStreamId(shipmentIdFor(id)) },
+        ...productIds.map((p) => ({ decider: productDecider, streamId: productStreamId(p) })),
+      ];
+    });
+    await uow.load(more);
+  }
+
+  /**
+   * The ids of the effects this runner committed, which come back to it through the log:
+   * the process recorded them in the same transaction, so they are skipped without a
+   * load. Memory only and bounded: one not found here is recognised by the process state.
+   */
+  const echoes = new Set<string>();
+  const ECHOES_MAX = 50_000;
+  /** Processes started before this have all been checked against the deadline. */
+  let checkedUpTo: Date | undefined;
+
+  /** One chunk of events in one unit of work; again from the start on a conflict. */
+  async function runChunk(events: StoredEvent[]) {
+    for (let attempt = 1; ; attempt++) {
+      const uow = commands.unitOfWork();
+      try {
+        await prefetch(uow, events);
+        for (const event of events) await handle(uow, event);
+        const pending = uow.pending();
+        await uow.commit();
+        if (echoes.size >= ECHOES_MAX) echoes.clear();
+        for (const stream of pending) {
+          if (stream.streamType === FULFILLMENT_STREAM_TYPE) continue;
+          for (const e of stream.events) if (e.eventId) echoes.add(e.eventId);
         }
-        if (landed.size >= LANDED_MAX) landed.clear();
-        landed.add(out.commandId);
+        return;
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError)) throw err;
+        if (attempt >= conflictAttempts) {
+          throw retryLater('fulfillment kept conflicting with concurrent writers', err);
+        }
+        await sleep(Math.random() * 20 * attempt);
       }
     }
   }
 
   /**
-   * A batch: each order's events in log order, different orders side by side (their
-   * processes are separate streams). A failure fails the batch, once every order in
-   * flight has stopped, and the runtime delivers it again: what was done is a replay.
+   * A batch: in chunks of at most `chunkOrders` orders, each chunk decided in memory and
+   * committed in one append; each order's events in log order. A failure fails the batch
+   * and the runtime delivers it again: what was committed is recognised and skipped.
    */
   async function applyBatch(events: StoredEvent[]) {
     const byOrder = new Map<string, StoredEvent[]>();
     for (const event of events) {
-      const orderId = (event.data as { orderId?: unknown } | null)?.orderId;
-      if (typeof orderId !== 'string') continue;
+      if (echoes.delete(event.eventId)) continue;
+      const orderId = orderIdOf(event);
+      if (orderId === undefined) continue;
       const list = byOrder.get(orderId);
       if (list) list.push(event);
       else byOrder.set(orderId, [event]);
     }
     const groups = [...byOrder.values()];
-    let failure: { err: unknown } | undefined;
-    const worker = async () => {
-      for (let group = groups.shift(); group && !failure; group = groups.shift()) {
-        try {
-          for (const event of group) await handle(event);
-        } catch (err) {
-          failure ??= { err };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
-    if (failure) throw failure.err;
+    for (let i = 0; i < groups.length; i += chunkOrders) {
+      await runChunk(groups.slice(i, i + chunkOrders).flat());
+      // Lets the rest of the process run between chunks (PGlite answers without a real wait).
+      await turn();
+    }
   }
 
   return {

@@ -20,15 +20,16 @@ import {
 /**
  * The fulfillment process manager survives crashes: it runs alone in a child process
  * (crash-child.ts) that is SIGKILLed at random points while 50 paid orders go through it,
- * and started again. However the kills fall (between recording a step and sending its
- * command, between a command and the checkpoint, mid-batch), once a last child has run to
- * the end every order is ready to ship or refunded and cancelled, and nothing happened
- * twice: no stock reserved or released twice, no refund twice, no shipment twice.
+ * and started again. However the kills fall (just before or just after a commit of its
+ * work, between a commit and the checkpoint, mid-batch), once a last child has run to the
+ * end every order is ready to ship or refunded and cancelled, and nothing happened twice:
+ * no stock reserved or released twice, no refund twice, no shipment twice.
  *
  * Orders are paid in waves, one before each start, so that every child finds work to be
- * killed in the middle of. Each child dies at a random time (50–800 ms after it is up) or
- * at a random append of its own (just before or just after it commits), whichever comes
- * first, so the kills land mid-work on a fast machine too. Replay a failure with
+ * killed in the middle of. The children commit one or two orders at a time (a unit of
+ * work per chunk), and each dies at a random one of its commits of the wave (just before
+ * or just after it), or at a random time 50–800 ms after it is up, whichever comes first,
+ * so the kills land mid-work on a fast machine too. Replay a failure with
  * STRATA_TEST_SEED=<the printed seed>.
  */
 
@@ -53,6 +54,8 @@ interface Child {
 interface SelfCrash {
   atWrite: number;
   when: 'before' | 'after';
+  /** Orders per unit of work in the child. */
+  chunkOrders: number;
 }
 
 function startChild(url: string, crash: SelfCrash | null): Child {
@@ -63,6 +66,7 @@ function startChild(url: string, crash: SelfCrash | null): Child {
       LOG_LEVEL: 'error',
       CRASH_AT_WRITE: String(crash?.atWrite ?? 0),
       CRASH_WHEN: crash?.when ?? 'after',
+      CRASH_CHUNK_ORDERS: String(crash?.chunkOrders ?? 2),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -141,8 +145,11 @@ describe('fulfillment under crashes (PostgreSQL)', () => {
       // Whichever comes first: the parent's kill at a random time, or the child's own at a
       // random append.
       const afterMs = 50 + Math.floor(random() * 750);
-      const atWrite = 1 + Math.floor(random() * 40);
-      const child = await run({ atWrite, when: random() < 0.5 ? 'before' : 'after' });
+      // Commits of the wave's work: one per chunk of orders.
+      const chunkOrders = 1 + Math.floor(random() * 2);
+      const atWrite = 1 + Math.floor(random() * Math.ceil(waves[k]!.length / chunkOrders));
+      const when = random() < 0.5 ? ('before' as const) : ('after' as const);
+      const child = await run({ atWrite, when, chunkOrders });
       const by = await Promise.race([
         child.exited.then(() => 'itself' as const),
         sleep(afterMs).then(() => 'timer' as const),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandHandler } from '../../src/commands/handler.js';
+import type { PendingStream, UnitOfWork } from '../../src/commands/unit-of-work.js';
 import { shipmentIdFor } from '../../src/fulfillment/ids.js';
 import { fulfillmentDecider } from '../../src/fulfillment/process.js';
 import { fulfillmentProcess, type FulfillmentProcess } from '../../src/fulfillment/runner.js';
@@ -13,15 +14,16 @@ import { shipmentStreamId } from '../../src/fulfillment/events.js';
 import { fulfillmentStreamId } from '../../src/fulfillment/events.js';
 
 /**
- * The fulfillment runner when its commands fail: a transient failure (a lost connection)
- * is retried with backoff until it goes through, once; a failure for good is recorded
+ * The fulfillment runner when its work fails: a transient failure of its commit (a lost
+ * connection) is retried with backoff until it goes through, once; a command that fails
+ * for good (its decider throws something other than a business refusal) is recorded
  * (process FAILED, the failure in its state, on the order's timeline and among the
  * process's problems) and the other orders go on.
  */
 
 const TIMELINE = `query($id: ID!) { order(id: $id) { timeline { type description } } }`;
 
-/** A command of the process, as the faulty handler sees it. */
+/** A command of the process, as the faulty unit of work sees it. */
 type Sent = { type: string; data: Record<string, unknown> };
 
 describe(`fulfillment runner under faults on ${engine}`, () => {
@@ -29,26 +31,34 @@ describe(`fulfillment runner under faults on ${engine}`, () => {
   const { t, s } = useTestApp({ overrides: { fulfillment: false } });
   let runtime: ProjectionRuntime;
   let process: FulfillmentProcess;
-  /** Decides, per command, whether it fails now: 'transient', 'permanent' or undefined. */
-  let fault: (command: Sent) => 'transient' | 'permanent' | undefined = () => undefined;
+  /** Whether the commit of these pending streams fails now, for a transient reason. */
+  let commitFault: (pending: PendingStream[]) => boolean = () => false;
+  /** Whether deciding this command fails for good. */
+  let decideFault: (command: Sent) => boolean = () => false;
   const attempts = new Map<string, number>();
 
   beforeAll(async () => {
     const real = s.app.services.commands;
     const faulty = Object.create(real) as CommandHandler;
-    faulty.execute = ((decider, streamId, command, envelope, options) => {
-      const c = command as Sent;
-      const key = `${c.type}:${streamId}`;
-      attempts.set(key, (attempts.get(key) ?? 0) + 1);
-      const kind = fault(c);
-      if (kind === 'transient')
-        return Promise.reject(
-          Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' }),
-        );
-      if (kind === 'permanent')
-        return Promise.reject(new Error('carrier system rejected the parcel'));
-      return real.execute(decider, streamId, command, envelope, options);
-    }) as CommandHandler['execute'];
+    faulty.unitOfWork = () => {
+      const uow = real.unitOfWork();
+      const commit = uow.commit.bind(uow);
+      const decide = uow.decide.bind(uow);
+      uow.commit = () =>
+        commitFault(uow.pending())
+          ? Promise.reject(
+              Object.assign(new Error('connection terminated unexpectedly'), { code: '08006' }),
+            )
+          : commit();
+      uow.decide = ((decider, streamId, command, metadata) => {
+        const c = command as Sent;
+        const key = `${c.type}:${streamId}`;
+        attempts.set(key, (attempts.get(key) ?? 0) + 1);
+        if (decideFault(c)) throw new Error('carrier system rejected the parcel');
+        return decide(decider, streamId, command, metadata);
+      }) as UnitOfWork['decide'];
+      return uow;
+    };
     process = fulfillmentProcess(faulty, s.app.store, {});
     runtime = new ProjectionRuntime(
       t.db,
@@ -70,18 +80,22 @@ describe(`fulfillment runner under faults on ${engine}`, () => {
   it('retries a step that fails for a transient reason, and takes it once', async () => {
     const o = await seedOrder(s, 10);
     let failures = 0;
-    fault = (c) =>
-      c.type === 'ReserveStock' &&
-      (c.data as { orderId?: string }).orderId === o.orderId &&
-      failures++ < 2
-        ? 'transient'
-        : undefined;
+    // Every commit that would reserve this order's stock fails twice, then goes through.
+    commitFault = (pending) =>
+      pending.some(
+        (p) =>
+          p.streamId === `product-${o.productId}` &&
+          p.events.some(
+            (e) =>
+              e.type === 'StockReserved' && (e.data as { orderId?: string }).orderId === o.orderId,
+          ),
+      ) && failures++ < 2;
     await payOrder(s, o);
     const ready = await eventually('the order reserved after the retries', async () => {
       const st = await processOf(o);
       return st.status === 'READY_TO_SHIP' ? st : undefined;
     });
-    expect(failures).toBeGreaterThanOrEqual(3); // two refused, then through
+    expect(failures).toBe(3); // two failed, the third went through
     expect(ready.failures).toEqual([]);
     const reserved = (await s.app.store.readStream(`product-${o.productId}`)).filter(
       (e) => e.type === 'StockReserved',
@@ -93,8 +107,8 @@ describe(`fulfillment runner under faults on ${engine}`, () => {
     const doomed = await seedOrder(s, 10);
     const fine = await seedOrder(s, 10);
     const doomedShipment = shipmentIdFor(doomed.orderId);
-    fault = (c) =>
-      c.type === 'CreateShipment' && c.data.shipmentId === doomedShipment ? 'permanent' : undefined;
+    commitFault = () => false;
+    decideFault = (c) => c.type === 'CreateShipment' && c.data.shipmentId === doomedShipment;
     await payOrder(s, doomed);
     await payOrder(s, fine);
 
