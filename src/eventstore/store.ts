@@ -91,21 +91,23 @@ interface PreparedStream {
   metadata: string[];
 }
 
-type PreparedAppend = ({ kind: 'one' } & PreparedStream) | { kind: 'many'; json: string };
+type PreparedAppend = ({ kind: 'one' } & PreparedStream) | { kind: 'many'; streams: PreparedStream[] };
 
 /** One stream (migration 0005): typed arrays, no jsonb document to unpack. */
 const APPEND_STREAM_SQL =
   'SELECT strata_append_stream($1, $2, $3, $4, $5, $6::uuid[], $7::text[], $8::integer[], $9::jsonb[], $10::jsonb[], $11) AS result';
-/** Several streams, atomically (migration 0001). */
-const APPEND_MANY_SQL = 'SELECT strata_append($1, $2, $3::jsonb, $4) AS result';
+/** Several streams, atomically, set-based (migration 0006). */
+const APPEND_STREAMS_SQL =
+  'SELECT strata_append_streams($1, $2, $3::text[], $4::text[], $5::text[], $6::integer[], $7::uuid[], $8::text[], $9::integer[], $10::jsonb[], $11::jsonb[], $12) AS result';
 
 const EVENT_COLUMNS = `event_id, stream_id, stream_type, event_type, schema_version, stream_version,
   global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata, correlation_id, causation_id`;
 
 /**
  * The append-only event store (docs/architecture.md, "Event store invariants"). All its SQL lives
- * here and in the SQL functions `strata_append` (migration 0001, any number of streams) and
- * `strata_append_stream` (migration 0005, one stream).
+ * here and in the SQL functions `strata_append_stream` (migration 0005, one stream) and
+ * `strata_append_streams` (migration 0006, several streams; it replaces `strata_append` of
+ * migration 0001, which stays in the schema with the same semantics).
  */
 export class EventStore {
   readonly upcasters: UpcasterRegistry;
@@ -179,9 +181,22 @@ export class EventStore {
               { name: 'strata_append_stream' },
             )
           : await this.db.query<{ result: AppendRow }>(
-              APPEND_MANY_SQL,
-              [commandId, requestHash, prepared.json, notify],
-              { name: 'strata_append' },
+              APPEND_STREAMS_SQL,
+              [
+                commandId,
+                requestHash,
+                prepared.streams.map((p) => p.streamId),
+                prepared.streams.map((p) => p.streamType),
+                prepared.streams.map((p) => p.expected),
+                prepared.streams.flatMap((p, k) => p.eventIds.map(() => k + 1)),
+                prepared.streams.flatMap((p) => p.eventIds),
+                prepared.streams.flatMap((p) => p.types),
+                prepared.streams.flatMap((p) => p.schemaVersions),
+                prepared.streams.flatMap((p) => p.data),
+                prepared.streams.flatMap((p) => p.metadata),
+                notify,
+              ],
+              { name: 'strata_append_streams' },
             );
       row = r.rows[0]!.result;
     } catch (err) {
@@ -196,8 +211,8 @@ export class EventStore {
   }
 
   /**
-   * Validates and serialises an append: one stream goes to SQL as typed arrays (one
-   * element per event, JSON as text), several as one JSON document.
+   * Validates and serialises an append: typed arrays, one element per event, JSON as
+   * text (several streams add the index of each event's stream).
    */
   private prepare(streams: StreamAppend[], options: AppendOptions): PreparedAppend {
     if (!Array.isArray(streams) || streams.length === 0)
@@ -252,14 +267,7 @@ export class EventStore {
       return p;
     });
     if (parts.length === 1) return { kind: 'one', ...parts[0]! };
-    const json = parts.map((p) => {
-      const events = p.eventIds.map(
-        (eventId, i) =>
-          `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(p.types[i])},"schemaVersion":${p.schemaVersions[i]},"data":${p.data[i]},"metadata":${p.metadata[i]}}`,
-      );
-      return `{"streamId":${JSON.stringify(p.streamId)},"streamType":${JSON.stringify(p.streamType)},"expected":${JSON.stringify(p.expected)},"events":[${events.join(',')}]}`;
-    });
-    return { kind: 'many', json: `[${json.join(',')}]` };
+    return { kind: 'many', streams: parts };
   }
 
   /** The events of one stream in version order (or backwards), after upcasting. */
@@ -578,7 +586,7 @@ function toAppendResult(row: AppendRow): AppendResult {
   };
 }
 
-/** Maps the SX errors raised by `strata_append` to the store's typed errors. */
+/** Maps the SX errors raised by the append functions to the store's typed errors. */
 function translate(err: unknown): unknown {
   const e = err as { code?: string; detail?: string };
   if (e?.code === 'SX002' && e.detail) {

@@ -93,6 +93,57 @@ describe('EventStore.append', () => {
     expect(await countEvents(t)).toBe(1);
   });
 
+  it('appends many streams at once: versions go on from each stream, events in stream order, a replay answers the same', async () => {
+    await store.append('m-2', 'thing', [ev(1), ev(2)]);
+    const commandId = randomUUID();
+    const streams = [
+      {
+        streamId: 'm-1',
+        streamType: 'thing',
+        events: [ev(1), ev(2)],
+        expected: 'noStream' as const,
+      },
+      { streamId: 'm-2', streamType: 'thing', events: [ev(3)], expected: 2 },
+      {
+        streamId: 'm-3',
+        streamType: 'other',
+        events: [ev(4), ev(5), ev(6)],
+        expected: 'any' as const,
+      },
+    ];
+    const r = await store.appendMany(streams, { commandId });
+    expect(r.duplicate).toBe(false);
+    expect(r.streams).toEqual([
+      { streamId: 'm-1', version: 2 },
+      { streamId: 'm-2', version: 3 },
+      { streamId: 'm-3', version: 3 },
+    ]);
+    expect(r.events.map((e) => [e.streamId, e.version])).toEqual([
+      ['m-1', 1],
+      ['m-1', 2],
+      ['m-2', 3],
+      ['m-3', 1],
+      ['m-3', 2],
+      ['m-3', 3],
+    ]);
+    const positions = r.events.map((e) => e.globalPosition);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    const m3 = await store.readStream('m-3');
+    expect(m3.map((e) => [e.streamType, e.version, e.data])).toEqual([
+      ['other', 1, { n: 4 }],
+      ['other', 2, { n: 5 }],
+      ['other', 3, { n: 6 }],
+    ]);
+    expect(m3.map((e) => e.eventId)).toEqual(r.events.slice(3).map((e) => e.eventId));
+    const again = await store.appendMany(streams, { commandId });
+    expect(again).toMatchObject({
+      duplicate: true,
+      transactionId: r.transactionId,
+      streams: r.streams,
+    });
+    expect(await countEvents(t)).toBe(8);
+  });
+
   it('is atomic across streams: one failing expectation writes nothing at all', async () => {
     await store.append('b', 'thing', [ev(1)]);
     const commandId = randomUUID();
