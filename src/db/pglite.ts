@@ -9,6 +9,7 @@ import {
   type QueryResult,
   type Queryable,
   type Session,
+  type TransactionOptions,
 } from './types.js';
 
 export interface PgliteOptions {
@@ -104,8 +105,11 @@ function wrapPglite(
     engine: 'pglite',
     pglite,
     query: base.query,
-    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
-      return pglite.transaction((tx) => fn(wrap(tx)));
+    transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions) {
+      return pglite.transaction(async (tx) => {
+        if (options?.asyncCommit) await tx.query('SET LOCAL synchronous_commit = off');
+        return fn(wrap(tx));
+      });
     },
     withSession<T>(fn: (s: Session) => Promise<T>) {
       return fn(session);

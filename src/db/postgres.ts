@@ -10,6 +10,7 @@ import {
   type QueryResult,
   type Queryable,
   type Session,
+  type TransactionOptions,
 } from './types.js';
 
 export interface PostgresOptions {
@@ -101,9 +102,12 @@ export function openPostgres(o: PostgresOptions): Db {
       const r = await pool.query(toConfig(sql, params, options));
       return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
     },
-    transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions) {
       return withClient(async (client) => {
-        await client.query('BEGIN');
+        // One simple-protocol message, two statements: one round trip.
+        await client.query(
+          options?.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+        );
         try {
           const result = await fn(wrap(client));
           await client.query('COMMIT');

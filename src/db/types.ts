@@ -47,10 +47,19 @@ export interface Listener {
 
 export type Engine = 'postgres' | 'pglite';
 
+export interface TransactionOptions {
+  /**
+   * Commit without waiting for the WAL flush (`synchronous_commit = off` for this
+   * transaction): for derived data that is rebuilt from the log if a crash loses it.
+   * PostgreSQL sends it with BEGIN, in the same round trip.
+   */
+  asyncCommit?: boolean;
+}
+
 export interface Db extends Queryable {
   readonly engine: Engine;
   /** Runs `fn` in one transaction on one session: commit on return, rollback on throw. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Runs `fn` holding one session outside any transaction (e.g. for session-level
    * advisory locks). `exec` runs a multi-statement script.

@@ -35,6 +35,9 @@ function isTransient(err: unknown): boolean {
  * reads the log in commit order from its checkpoint (the store's one `readAll`), applies a
  * batch and moves the checkpoint in the same transaction, compare-and-set on the old one.
  */
+/** How long a read of the log that found events is shared with the other runners. */
+const SHARED_READ_MS = 50;
+
 export class Runners {
   private readonly runners = new Map<string, Promise<void>>();
   private readonly wakers = new Set<() => void>();
@@ -46,6 +49,8 @@ export class Runners {
   private offEvents: (() => void) | undefined;
   /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
   private announcedAt = 0;
+  /** Recent reads of the log that found events, by position and limit (see `read`). */
+  private readonly recentReads = new Map<string, { at: number; events: Promise<StoredEvent[]> }>();
 
   constructor(
     private readonly db: Db,
@@ -148,10 +153,10 @@ export class Runners {
           }
           held = { ...lease, until: Date.now() + this.leaseMs };
         }
-        const events = await this.store.readAll({
-          after: encodeCursor(held.checkpoint),
-          limit: slowMode ? 1 : this.batchSize,
-        });
+        const events = await this.read(
+          encodeCursor(held.checkpoint),
+          slowMode ? 1 : this.batchSize,
+        );
         if (events.length === 0) {
           if (
             held.state === 'rebuilding' &&
@@ -204,6 +209,36 @@ export class Runners {
         backoff = Math.min(backoff * 2, 5_000);
       }
     }
+  }
+
+  /**
+   * The log after `after`, shared by the runners of this process: they mostly sit at the
+   * same checkpoint and wake together, and each would otherwise read (and parse) the same
+   * rows. A read that found events is a valid prefix of the log after `after` for good
+   * (commit-order reads below the horizon), so a runner arriving up to SHARED_READ_MS later
+   * takes it as it is and reads again from where it ends; an empty read is never shared,
+   * so sharing never delays a wake-up. The events are read-only to projections.
+   */
+  private read(after: string, limit: number): Promise<StoredEvent[]> {
+    const now = performance.now();
+    for (const [key, r] of this.recentReads) {
+      if (now - r.at > SHARED_READ_MS) this.recentReads.delete(key);
+    }
+    const key = `${after}|${limit}`;
+    const recent = this.recentReads.get(key);
+    if (recent) return recent.events;
+    const events = this.store.readAll({ after, limit });
+    const entry = { at: now, events };
+    this.recentReads.set(key, entry);
+    events.then(
+      (found) => {
+        if (found.length === 0 && this.recentReads.get(key) === entry) this.recentReads.delete(key);
+      },
+      () => {
+        if (this.recentReads.get(key) === entry) this.recentReads.delete(key);
+      },
+    );
+    return events;
   }
 
   /** Takes or renews the lease; null when another process holds it or the generation is idle. */
@@ -273,14 +308,16 @@ export class Runners {
       await moveCheckpoint(this.db);
       return;
     }
-    await this.db.transaction(async (tx) => {
-      // Read tables are derived data: a crash may lose the last batches, but never one
-      // without its checkpoint (same transaction), so they are simply applied again. Not
-      // waiting for the WAL flush keeps projections off the append path's disk.
-      await tx.query('SET LOCAL synchronous_commit = off');
-      if (relevant.length) await p.apply(tx, relevant, table);
-      await moveCheckpoint(tx);
-    });
+    // Read tables are derived data: a crash may lose the last batches, but never one
+    // without its checkpoint (same transaction), so they are simply applied again. Not
+    // waiting for the WAL flush keeps projections off the append path's disk.
+    await this.db.transaction(
+      async (tx) => {
+        if (relevant.length) await p.apply(tx, relevant, table);
+        await moveCheckpoint(tx);
+      },
+      { asyncCommit: true },
+    );
   }
 
   private async poison(p: Projection, generation: number, event: StoredEvent, err: unknown) {

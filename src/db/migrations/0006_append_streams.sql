@@ -105,15 +105,18 @@ BEGIN
   ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, updated_at = now();
   v_txid := pg_current_xact_id();
 
+  -- One pass over the event arrays (unnest, not a subscript per column and row: an
+  -- element of a jsonb[] is found by walking the array from its start).
   WITH ev AS (
-    SELECT e.n, e.k, row_number() OVER (PARTITION BY e.k ORDER BY e.n)::integer AS r
-    FROM unnest(p_event_streams) WITH ORDINALITY AS e(k, n)
+    SELECT e.*, row_number() OVER (PARTITION BY e.k ORDER BY e.n)::integer AS r
+    FROM unnest(p_event_streams, p_event_ids, p_event_types, p_schema_versions, p_data, p_metadata)
+         WITH ORDINALITY AS e(k, event_id, event_type, schema_version, data, metadata, n)
   ), ins AS (
     INSERT INTO events (event_id, stream_id, stream_type, event_type, schema_version,
                         stream_version, data, metadata, correlation_id, causation_id, transaction_id)
-    SELECT p_event_ids[ev.n], p_stream_ids[ev.k], p_stream_types[ev.k], p_event_types[ev.n],
-           p_schema_versions[ev.n], v_current[ev.k] + ev.r, p_data[ev.n], p_metadata[ev.n],
-           p_metadata[ev.n]->>'correlationId', p_metadata[ev.n]->>'causationId', v_txid
+    SELECT ev.event_id, p_stream_ids[ev.k], p_stream_types[ev.k], ev.event_type,
+           ev.schema_version, v_current[ev.k] + ev.r, ev.data, ev.metadata,
+           ev.metadata->>'correlationId', ev.metadata->>'causationId', v_txid
     FROM ev
     ORDER BY ev.k, ev.r
     RETURNING stream_id, event_id, stream_version, global_position
