@@ -35,6 +35,23 @@ function isTransient(err: unknown): boolean {
  * reads the log in commit order from its checkpoint (the store's one `readAll`), applies a
  * batch and moves the checkpoint in the same transaction, compare-and-set on the old one.
  */
+/** A runner's batch waiting to be applied with others (see `Runners.applyTogether`). */
+interface GroupMember {
+  p: Projection;
+  generation: number;
+  from: LogPosition;
+  events: StoredEvent[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** A batch applied together with others failed; the runner applies alone next time. */
+class GroupFailed extends Error {
+  constructor(cause: unknown) {
+    super('a batch applied together with other projections failed', { cause });
+  }
+}
+
 /** How long a read of the log that found events is shared with the other runners. */
 const SHARED_READ_MS = 50;
 
@@ -49,6 +66,8 @@ export class Runners {
   private offEvents: (() => void) | undefined;
   /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
   private announcedAt = 0;
+  /** Batches waiting for the end of this turn to be applied together (see `applyTogether`). */
+  private readonly groups = new Map<string, GroupMember[]>();
   /** Recent reads of the log that found events, by position and limit (see `read`). */
   private readonly recentReads = new Map<string, { at: number; events: Promise<StoredEvent[]> }>();
 
@@ -136,6 +155,7 @@ export class Runners {
   /** One runner: lease → read → apply + checkpoint → repeat, until stopped or retired. */
   private async run(p: Projection, generation: number): Promise<void> {
     let slowMode = false; // after a failed batch: one event at a time, to find the poison one
+    let solo = false; // after a failed group: alone, so that a failure is this projection's own
     let backoff = 100;
     // The lease as this runner last knew it: renewed only when half used up, since every
     // committed batch extends it anyway (one write less per batch).
@@ -175,8 +195,16 @@ export class Runners {
         recheck = 5;
         const started = performance.now();
         try {
-          await this.applyBatch(p, generation, held.checkpoint, events);
+          if (slowMode || solo || p.mode === 'effects') {
+            await this.applyBatch(p, generation, held.checkpoint, events);
+          } else {
+            await this.applyTogether(p, generation, held.checkpoint, events);
+          }
         } catch (err) {
+          if (err instanceof GroupFailed) {
+            solo = true;
+            continue;
+          }
           if (err instanceof LeaseLost || isTransient(err)) {
             held = undefined;
             this.checkpoints.forget(p.name);
@@ -198,6 +226,7 @@ export class Runners {
         held.until = Date.now() + this.leaseMs;
         if (held.state === 'running') this.checkpoints.committed(p.name, held.checkpoint);
         slowMode = false;
+        solo = false;
         backoff = 100;
         this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
         this.notifier.announce(CHECKPOINT_CHANNEL);
@@ -267,6 +296,94 @@ export class Runners {
         globalPosition: row.checkpoint_position,
       } satisfies LogPosition,
     };
+  }
+
+  /**
+   * Applies a batch together with the batches of the other runners of this process that
+   * reached the same events in the same turn of the event loop (they share the read, so
+   * they mostly do): one transaction and one checkpoint statement for all of them instead
+   * of one each. Each projection's read tables and its checkpoint still commit together.
+   * If the group fails, every member is told `GroupFailed` and applies alone next time, so
+   * that a poison event is blamed on its own projection only.
+   */
+  private applyTogether(
+    p: Projection,
+    generation: number,
+    from: LogPosition,
+    events: StoredEvent[],
+  ): Promise<void> {
+    const last = events[events.length - 1]!;
+    const key = `${from.transactionId}:${from.globalPosition}>${last.transactionId}:${last.globalPosition}:${events.length}`;
+    return new Promise<void>((resolve, reject) => {
+      const member: GroupMember = { p, generation, from, events, resolve, reject };
+      const waiting = this.groups.get(key);
+      if (waiting) {
+        waiting.push(member);
+        return;
+      }
+      this.groups.set(key, [member]);
+      setImmediate(() => {
+        const members = this.groups.get(key)!;
+        this.groups.delete(key);
+        void this.applyGroup(members);
+      });
+    });
+  }
+
+  private async applyGroup(members: GroupMember[]): Promise<void> {
+    if (members.length === 1) {
+      const m = members[0]!;
+      await this.applyBatch(m.p, m.generation, m.from, m.events).then(m.resolve, m.reject);
+      return;
+    }
+    const { from, events } = members[0]!;
+    const last = events[events.length - 1]!;
+    try {
+      await this.db.transaction(
+        async (tx) => {
+          for (const m of members) {
+            const handled = new Set(m.p.eventTypes);
+            const relevant = m.events.filter((e) => handled.has(e.type));
+            if (relevant.length) {
+              await m.p.apply(tx, relevant, (t) => physical(t, m.generation));
+            }
+          }
+          const moved = await tx.query(
+            `UPDATE projections AS p
+             SET checkpoint_txid = $1::xid8, checkpoint_position = $2,
+                 events_processed = p.events_processed + $3, updated_at = now(),
+                 lease_until = now() + ($5 || ' milliseconds')::interval
+             FROM unnest($6::text[], $7::integer[]) AS m(name, generation)
+             WHERE p.name = m.name AND p.generation = m.generation AND p.lease_owner = $4
+               AND p.checkpoint_txid = $8::xid8 AND p.checkpoint_position = $9
+               AND p.state IN ('running', 'rebuilding')`,
+            [
+              last.transactionId,
+              last.globalPosition,
+              events.length,
+              this.owner,
+              String(this.leaseMs),
+              members.map((m) => m.p.name),
+              members.map((m) => m.generation),
+              from.transactionId,
+              from.globalPosition,
+            ],
+          );
+          if (moved.rowCount !== members.length) {
+            throw new LeaseLost(
+              `lost the lease of one of ${members.map((m) => `${m.p.name}#${m.generation}`).join(', ')}`,
+            );
+          }
+        },
+        { asyncCommit: true },
+      );
+    } catch (err) {
+      // Lost leases and transient errors are every member's: each re-leases or backs off.
+      const told = err instanceof LeaseLost || isTransient(err) ? err : new GroupFailed(err);
+      for (const m of members) m.reject(told);
+      return;
+    }
+    for (const m of members) m.resolve();
   }
 
   private async applyBatch(

@@ -98,6 +98,44 @@ describe(`projection runtime on ${engine}`, () => {
     expect(await counts(t.db, 'p1')).toEqual({ a: 5 }); // not 10: the first attempt left nothing
   });
 
+  it('runners at the same position apply their batches in one transaction, each with its checkpoint', async () => {
+    const seen = new Map<string, Set<unknown>>();
+    const watched = (name: string): Projection => {
+      const p = countingProjection(name);
+      return {
+        ...p,
+        apply: (tx, events, table) => {
+          seen.set(name, (seen.get(name) ?? new Set()).add(tx));
+          return p.apply(tx, events, table);
+        },
+      };
+    };
+    const r = await start([watched('g1'), watched('g2'), watched('g3')]);
+    // All three idle at the end of the log, then woken together by the same commits.
+    await until(
+      async () => (await r.status()).every((s) => s.state === 'running' && s.leaseOwner !== null),
+      'the runners leased',
+    );
+    await counted('a', 3);
+    await counted('b', 2);
+    await r.waitFor((await store.head())!.cursor, ['g1', 'g2', 'g3']);
+    for (const name of ['g1', 'g2', 'g3']) {
+      expect(await counts(t.db, name)).toEqual({ a: 3, b: 2 });
+    }
+    // The three read the same events at the same time: one transaction applied them all.
+    const shared = [...seen.get('g1')!].filter(
+      (tx) => seen.get('g2')!.has(tx) && seen.get('g3')!.has(tx),
+    );
+    expect(shared.length).toBeGreaterThan(0);
+    const status = await r.status();
+    for (const name of ['g1', 'g2', 'g3']) {
+      expect(status.find((s) => s.name === name)).toMatchObject({
+        state: 'running',
+        eventsBehind: 0,
+      });
+    }
+  });
+
   it('a poison event stops only its projection, visibly, and it resumes after the fix', async () => {
     await counted('a', 2);
     const poison = await store.append('a', 'thing', [{ type: 'Poison', data: {} }]);
