@@ -113,6 +113,13 @@ export class UnitOfWork {
     });
   }
 
+  /** How many events would be committed now. */
+  pendingEvents(): number {
+    let n = 0;
+    for (const t of this.streams.values()) n += t.pending.length;
+    return n;
+  }
+
   /** What would be committed now, per stream, in the order of the append. */
   pending(): PendingStream[] {
     return this.touched().map((t) => ({

@@ -33,9 +33,9 @@ import {
 /*
  * The runner of the fulfillment process manager: a projection in `effects` mode, so the
  * runtime hands it the trigger events in commit order, outside any transaction, and moves
- * its checkpoint afterwards (at least once). It works in chunks of orders, each in one
- * unit of work (docs/adr/0010):
- *  1. one round trip loads the chunk's process streams and orders, a second their
+ * its checkpoint afterwards (at least once). It handles each batch in one unit of work
+ * (docs/adr/0010):
+ *  1. one round trip loads the batch's process streams and orders, a second their
  *     products and shipments;
  *  2. for each trigger, the process decider (`react`) records what it tells in the
  *     process stream, and every command the process state names as pending
@@ -43,9 +43,10 @@ import {
  *     straight back into the process: the effect's events as the log will deliver them,
  *     or the refusal. This goes on until nothing new is due, so payment → reservation of
  *     every item → shipment is one pass, not a trip through the log per step;
- *  3. everything is committed in one append, each stream at the version it was loaded at.
+ *  3. what was decided is committed in one append every `commitEvents` events (never in
+ *     the middle of an order's work), each stream at the version it was loaded at.
  * A concurrent writer on any of those streams makes the commit fail and write nothing:
- * the chunk is decided again from fresh state. A re-delivered batch (a crash before the
+ * what is not committed yet is decided again from fresh state. A re-delivered batch (a crash before the
  * checkpoint moved) finds its effects in the process state and records nothing. Transient
  * failures are thrown: the runtime retries the batch with backoff. A command whose decider
  * fails for any other reason than a business refusal is recorded as a failure of its
@@ -62,10 +63,13 @@ export interface FulfillmentProcessOptions {
   logger?: Logger;
   /** The clock, for the time of refusals and failures. */
   now?: () => Date;
-  /** Attempts of a chunk that keeps meeting concurrent writers before the batch is retried. */
+  /** Attempts of a batch that keeps meeting concurrent writers before the runtime retries it. */
   conflictAttempts?: number;
-  /** Orders decided together and committed in one append (default 25). */
-  chunkOrders?: number;
+  /**
+   * A unit of work commits once it holds this many events (default 600; an append takes
+   * at most 1,000, and one order's work, never split, is a few dozen).
+   */
+  commitEvents?: number;
   /**
    * Told of every step that did not go through: `refused` (stock short), `rejected` (any
    * other business refusal) or `failed` (for good, after retries). For metrics.
@@ -132,7 +136,7 @@ export function fulfillmentProcess(
 ): FulfillmentProcess {
   const now = options.now ?? (() => new Date());
   const conflictAttempts = options.conflictAttempts ?? 5;
-  const chunkOrders = options.chunkOrders ?? 25;
+  const commitEvents = options.commitEvents ?? 600;
   const reservationTimeoutMs = options.reservationTimeoutMs ?? 5 * 60_000;
 
   /** The trigger a log event stands for; null for an event without an order. */
@@ -317,7 +321,7 @@ export function fulfillmentProcess(
     }
   }
 
-  /** Loads what the events of a chunk will need: two round trips for the whole chunk. */
+  /** Loads what the events of a batch will need: two round trips for the whole batch. */
   async function prefetch(uow: UnitOfWork, events: StoredEvent[]) {
     const orderIds = [...new Set(events.flatMap((e) => orderIdOf(e) ?? []))];
     await uow.load(
@@ -353,35 +357,24 @@ export function fulfillmentProcess(
   /** Processes started before this have all been checked against the deadline. */
   let checkedUpTo: Date | undefined;
 
-  /** One chunk of events in one unit of work; again from the start on a conflict. */
-  async function runChunk(events: StoredEvent[]) {
-    for (let attempt = 1; ; attempt++) {
-      const uow = commands.unitOfWork();
-      try {
-        await prefetch(uow, events);
-        for (const event of events) await handle(uow, event);
-        const pending = uow.pending();
-        await uow.commit();
-        if (echoes.size >= ECHOES_MAX) echoes.clear();
-        for (const stream of pending) {
-          if (stream.streamType === FULFILLMENT_STREAM_TYPE) continue;
-          for (const e of stream.events) if (e.eventId) echoes.add(e.eventId);
-        }
-        return;
-      } catch (err) {
-        if (!(err instanceof ConcurrencyError)) throw err;
-        if (attempt >= conflictAttempts) {
-          throw retryLater('fulfillment kept conflicting with concurrent writers', err);
-        }
-        await sleep(Math.random() * 20 * attempt);
-      }
+  /** Commits a unit of work, and remembers the effects that will come back through the log. */
+  async function commit(uow: UnitOfWork) {
+    const pending = uow.pending();
+    await uow.commit();
+    if (echoes.size >= ECHOES_MAX) echoes.clear();
+    for (const stream of pending) {
+      if (stream.streamType === FULFILLMENT_STREAM_TYPE) continue;
+      for (const e of stream.events) if (e.eventId) echoes.add(e.eventId);
     }
   }
 
   /**
-   * A batch: in chunks of at most `chunkOrders` orders, each chunk decided in memory and
-   * committed in one append; each order's events in log order. A failure fails the batch
-   * and the runtime delivers it again: what was committed is recognised and skipped.
+   * A batch in one unit of work: its orders' streams loaded in two round trips, each
+   * order's events handled in log order, committed whenever `commitEvents` events are
+   * decided (an order's work is never split between two commits) and at the end. A
+   * conflict decides what was not committed yet again, from fresh state; any other
+   * failure fails the batch and the runtime delivers it again: what was committed is
+   * found in the process state and records nothing.
    */
   async function applyBatch(events: StoredEvent[]) {
     const byOrder = new Map<string, StoredEvent[]>();
@@ -394,10 +387,28 @@ export function fulfillmentProcess(
       else byOrder.set(orderId, [event]);
     }
     const groups = [...byOrder.values()];
-    for (let i = 0; i < groups.length; i += chunkOrders) {
-      await runChunk(groups.slice(i, i + chunkOrders).flat());
-      // Lets the rest of the process run between chunks (PGlite answers without a real wait).
-      await turn();
+    /** Groups before this index are committed. */
+    let committed = 0;
+    for (let attempt = 1; committed < groups.length; attempt++) {
+      const uow = commands.unitOfWork();
+      try {
+        await prefetch(uow, groups.slice(committed).flat());
+        for (let g = committed; g < groups.length; g++) {
+          for (const event of groups[g]!) await handle(uow, event);
+          if (uow.pendingEvents() >= commitEvents || g === groups.length - 1) {
+            await commit(uow);
+            committed = g + 1;
+            // Lets the rest of the process run (PGlite answers without a real wait).
+            await turn();
+          }
+        }
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError)) throw err;
+        if (attempt >= conflictAttempts) {
+          throw retryLater('fulfillment kept conflicting with concurrent writers', err);
+        }
+        await sleep(Math.random() * 20 * attempt);
+      }
     }
   }
 

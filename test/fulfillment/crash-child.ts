@@ -9,8 +9,8 @@
  * CRASH_AT_WRITE=n makes it SIGKILL itself at its n-th append (CRASH_WHEN `before` the
  * append reaches the database, or `after` it committed, before the caller goes on): a
  * crash at a random point of the write path whatever the speed of the machine, beside
- * the parent's kills at random times. CRASH_CHUNK_ORDERS is the number of orders the
- * process commits together (one append per chunk).
+ * the parent's kills at random times. CRASH_COMMIT_EVENTS is how many events the process
+ * gathers before it commits (1: every order on its own).
  *
  * Every start uses the same lease owner (CRASH_CHILD_OWNER): a restarted process takes its
  * lease back at once instead of waiting for the dead one's lease to run out, which would
@@ -58,7 +58,7 @@ const runtime = new ProjectionRuntime(
   [
     fulfillmentProcess(commands, store, {
       logger,
-      chunkOrders: Number(process.env.CRASH_CHUNK_ORDERS ?? 2),
+      commitEvents: Number(process.env.CRASH_COMMIT_EVENTS ?? 20),
     }),
   ],
   logger,

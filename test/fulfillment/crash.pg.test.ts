@@ -26,9 +26,9 @@ import {
  * no stock reserved or released twice, no refund twice, no shipment twice.
  *
  * Orders are paid in waves, one before each start, so that every child finds work to be
- * killed in the middle of. The children commit one or two orders at a time (a unit of
- * work per chunk), and each dies at a random one of its commits of the wave (just before
- * or just after it), or at a random time 50–800 ms after it is up, whichever comes first,
+ * killed in the middle of. The children commit every order on its own, or about two at a
+ * time, and each dies at a random one of its commits of the wave (just before or just
+ * after it), or at a random time 50–800 ms after it is up, whichever comes first,
  * so the kills land mid-work on a fast machine too. Replay a failure with
  * STRATA_TEST_SEED=<the printed seed>.
  */
@@ -54,8 +54,8 @@ interface Child {
 interface SelfCrash {
   atWrite: number;
   when: 'before' | 'after';
-  /** Orders per unit of work in the child. */
-  chunkOrders: number;
+  /** Events the child gathers before it commits (1: every order on its own). */
+  commitEvents: number;
 }
 
 function startChild(url: string, crash: SelfCrash | null): Child {
@@ -66,7 +66,7 @@ function startChild(url: string, crash: SelfCrash | null): Child {
       LOG_LEVEL: 'error',
       CRASH_AT_WRITE: String(crash?.atWrite ?? 0),
       CRASH_WHEN: crash?.when ?? 'after',
-      CRASH_CHUNK_ORDERS: String(crash?.chunkOrders ?? 2),
+      CRASH_COMMIT_EVENTS: String(crash?.commitEvents ?? 20),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -145,11 +145,13 @@ describe('fulfillment under crashes (PostgreSQL)', () => {
       // Whichever comes first: the parent's kill at a random time, or the child's own at a
       // random append.
       const afterMs = 50 + Math.floor(random() * 750);
-      // Commits of the wave's work: one per chunk of orders.
-      const chunkOrders = 1 + Math.floor(random() * 2);
-      const atWrite = 1 + Math.floor(random() * Math.ceil(waves[k]!.length / chunkOrders));
+      // Commits of the wave's work: one per order, or one per two orders or so (an order
+      // with two items is a dozen events).
+      const perCommit = 1 + Math.floor(random() * 2);
+      const commitEvents = perCommit === 1 ? 1 : 20;
+      const atWrite = 1 + Math.floor(random() * Math.ceil(waves[k]!.length / perCommit));
       const when = random() < 0.5 ? ('before' as const) : ('after' as const);
-      const child = await run({ atWrite, when, chunkOrders });
+      const child = await run({ atWrite, when, commitEvents });
       const by = await Promise.race([
         child.exited.then(() => 'itself' as const),
         sleep(afterMs).then(() => 'timer' as const),
