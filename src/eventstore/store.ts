@@ -91,7 +91,8 @@ interface PreparedStream {
   metadata: string[];
 }
 
-type PreparedAppend = ({ kind: 'one' } & PreparedStream) | { kind: 'many'; streams: PreparedStream[] };
+type PreparedAppend =
+  ({ kind: 'one' } & PreparedStream) | { kind: 'many'; streams: PreparedStream[] };
 
 /** One stream (migration 0005): typed arrays, no jsonb document to unpack. */
 const APPEND_STREAM_SQL =

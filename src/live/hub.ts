@@ -9,6 +9,7 @@ import type { EventStore } from '../eventstore/store.js';
 import type { ReadAllOptions, StoredEvent } from '../eventstore/types.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
+import { SharedReads } from '../eventstore/shared-reads.js';
 
 /** What a subscription wants from the log. All given criteria must match. */
 export interface LiveFilter {
@@ -43,6 +44,8 @@ export interface HubOptions {
   bufferSize?: number;
   /** Page size of reads from the store. */
   batchSize?: number;
+  /** Reads of the log shared with the other readers of the process (default: its own). */
+  sharedReads?: SharedReads;
   /** Adds facts to events before fan-out (e.g. an order's customer id). */
   enrich?: (events: LiveEvent[]) => Promise<void>;
   /** Bytes a WebSocket may have queued for a slow client before its feed stops pulling events. */
@@ -79,6 +82,7 @@ export class SubscriptionHub {
   private off: (() => void) | undefined;
   private readonly bufferSize: number;
   private readonly batchSize: number;
+  private readonly log: SharedReads;
   readonly maxSocketBacklog: number;
   /** Store reads done by the hub's live loop that found events. */
   reads = 0;
@@ -95,6 +99,7 @@ export class SubscriptionHub {
   ) {
     this.bufferSize = options.bufferSize ?? 1000;
     this.batchSize = options.batchSize ?? 1000;
+    this.log = options.sharedReads ?? new SharedReads(store);
     this.maxSocketBacklog = options.maxSocketBacklog ?? 1024 * 1024;
   }
 
@@ -159,10 +164,10 @@ export class SubscriptionHub {
     let found = false;
     for (;;) {
       this.again = false;
-      const events: LiveEvent[] = await this.store.readAll({
-        after: encode(this.position),
-        limit: this.batchSize,
-      });
+      // Copies: the rows are shared with the other readers, and `enrich` adds to them.
+      const events: LiveEvent[] = (await this.log.read(encode(this.position), this.batchSize)).map(
+        (e) => ({ ...e }),
+      );
       this.readCalls++;
       if (events.length === 0) return found;
       found = true;

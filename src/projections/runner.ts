@@ -4,6 +4,7 @@ import { encodeCursor, type LogPosition } from '../eventstore/cursor.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
+import { SharedReads } from '../eventstore/shared-reads.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReadYourWrites } from './consistency.js';
 import { physical, trySwitch } from './generations.js';
@@ -11,6 +12,8 @@ import type { Projection, ProjectionError, ProjectionRow, ProjectionState } from
 
 export interface ProjectionRuntimeOptions {
   batchSize?: number;
+  /** Reads of the log shared with the other readers of the process (default: the runners' own). */
+  sharedReads?: SharedReads;
   /** How long a runner's lease lasts without renewal; another process takes over after it. */
   leaseMs?: number;
   /** Safety-net poll when no wake-up arrives. */
@@ -52,9 +55,6 @@ class GroupFailed extends Error {
   }
 }
 
-/** How long a read of the log that found events is shared with the other runners. */
-const SHARED_READ_MS = 50;
-
 export class Runners {
   private readonly runners = new Map<string, Promise<void>>();
   private readonly wakers = new Set<() => void>();
@@ -68,8 +68,8 @@ export class Runners {
   private announcedAt = 0;
   /** Batches waiting for the end of this turn to be applied together (see `applyTogether`). */
   private readonly groups = new Map<string, GroupMember[]>();
-  /** Recent reads of the log that found events, by position and limit (see `read`). */
-  private readonly recentReads = new Map<string, { at: number; events: Promise<StoredEvent[]> }>();
+  /** Reads of the log shared with the other readers of this process. */
+  private readonly reads: SharedReads;
 
   constructor(
     private readonly db: Db,
@@ -84,6 +84,7 @@ export class Runners {
     this.batchSize = options.batchSize ?? 1000;
     this.leaseMs = options.leaseMs ?? 15_000;
     this.idleMs = options.idleMs ?? 2_000;
+    this.reads = options.sharedReads ?? new SharedReads(store);
   }
 
   /** Wakes the runners whenever a commit is announced. */
@@ -173,7 +174,7 @@ export class Runners {
           }
           held = { ...lease, until: Date.now() + this.leaseMs };
         }
-        const events = await this.read(
+        const events = await this.reads.read(
           encodeCursor(held.checkpoint),
           slowMode ? 1 : this.batchSize,
         );
@@ -238,36 +239,6 @@ export class Runners {
         backoff = Math.min(backoff * 2, 5_000);
       }
     }
-  }
-
-  /**
-   * The log after `after`, shared by the runners of this process: they mostly sit at the
-   * same checkpoint and wake together, and each would otherwise read (and parse) the same
-   * rows. A read that found events is a valid prefix of the log after `after` for good
-   * (commit-order reads below the horizon), so a runner arriving up to SHARED_READ_MS later
-   * takes it as it is and reads again from where it ends; an empty read is never shared,
-   * so sharing never delays a wake-up. The events are read-only to projections.
-   */
-  private read(after: string, limit: number): Promise<StoredEvent[]> {
-    const now = performance.now();
-    for (const [key, r] of this.recentReads) {
-      if (now - r.at > SHARED_READ_MS) this.recentReads.delete(key);
-    }
-    const key = `${after}|${limit}`;
-    const recent = this.recentReads.get(key);
-    if (recent) return recent.events;
-    const events = this.store.readAll({ after, limit });
-    const entry = { at: now, events };
-    this.recentReads.set(key, entry);
-    events.then(
-      (found) => {
-        if (found.length === 0 && this.recentReads.get(key) === entry) this.recentReads.delete(key);
-      },
-      () => {
-        if (this.recentReads.get(key) === entry) this.recentReads.delete(key);
-      },
-    );
-    return events;
   }
 
   /** Takes or renews the lease; null when another process holds it or the generation is idle. */

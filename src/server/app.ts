@@ -10,6 +10,7 @@ import { createTokenService, type TokenService } from '../auth/tokens.js';
 import { CommandHandler } from '../commands/handler.js';
 import { SnapshotStore } from '../eventstore/snapshots.js';
 import { EventStore } from '../eventstore/store.js';
+import { SharedReads } from '../eventstore/shared-reads.js';
 import type { Services } from '../graphql/context.js';
 import { createGraphQLServer } from './yoga.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -93,6 +94,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     reservationTimeoutMs: config.reservationTimeoutMs,
     onStepFailure: metrics.recordStepFailure,
   });
+  // One reader of the log for the projection runners and the live hub of this process.
+  const sharedReads = new SharedReads(store);
   const projections = new ProjectionRuntime(
     db,
     store,
@@ -101,10 +104,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     {
       onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
+      sharedReads,
     },
   );
   const live = new SubscriptionHub(store, notifier, logger, {
     enrich: orderCustomerEnricher(store),
+    sharedReads,
     ...overrides.live,
   });
   const services: Services = {
