@@ -44,7 +44,8 @@ interface GroupMember {
   generation: number;
   from: LogPosition;
   events: StoredEvent[];
-  resolve: () => void;
+  /** With true when the group's transaction sent the NOTIFY of the new checkpoints. */
+  resolve: (notified: boolean) => void;
   reject: (err: unknown) => void;
 }
 
@@ -195,11 +196,15 @@ export class Runners {
         }
         recheck = 5;
         const started = performance.now();
+        let notified = false;
         try {
-          if (slowMode || solo || p.mode === 'effects') {
+          // A process manager's effects run outside any transaction; a batch with none for
+          // it only moves its checkpoint, which it can do with the others.
+          const effects = p.mode === 'effects' && events.some((e) => p.eventTypes.includes(e.type));
+          if (slowMode || solo || effects) {
             await this.applyBatch(p, generation, held.checkpoint, events);
           } else {
-            await this.applyTogether(p, generation, held.checkpoint, events);
+            notified = await this.applyTogether(p, generation, held.checkpoint, events);
           }
         } catch (err) {
           if (err instanceof GroupFailed) {
@@ -230,7 +235,10 @@ export class Runners {
         solo = false;
         backoff = 100;
         this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
-        this.notifier.announce(CHECKPOINT_CHANNEL);
+        // Waiters in this process at once; in the others through NOTIFY, unless the group's
+        // transaction sent it already.
+        if (notified) this.notifier.emit(CHECKPOINT_CHANNEL, 'notify');
+        else this.notifier.announce(CHECKPOINT_CHANNEL);
       } catch (err) {
         if (this.stopped) return;
         if (!(err instanceof LeaseLost))
@@ -282,10 +290,10 @@ export class Runners {
     generation: number,
     from: LogPosition,
     events: StoredEvent[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const last = events[events.length - 1]!;
     const key = `${from.transactionId}:${from.globalPosition}>${last.transactionId}:${last.globalPosition}:${events.length}`;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const member: GroupMember = { p, generation, from, events, resolve, reject };
       const waiting = this.groups.get(key);
       if (waiting) {
@@ -304,7 +312,10 @@ export class Runners {
   private async applyGroup(members: GroupMember[]): Promise<void> {
     if (members.length === 1) {
       const m = members[0]!;
-      await this.applyBatch(m.p, m.generation, m.from, m.events).then(m.resolve, m.reject);
+      await this.applyBatch(m.p, m.generation, m.from, m.events).then(
+        () => m.resolve(false),
+        m.reject,
+      );
       return;
     }
     const { from, events } = members[0]!;
@@ -319,15 +330,21 @@ export class Runners {
               await m.p.apply(tx, relevant, (t) => physical(t, m.generation));
             }
           }
-          const moved = await tx.query(
-            `UPDATE projections AS p
-             SET checkpoint_txid = $1::xid8, checkpoint_position = $2,
-                 events_processed = p.events_processed + $3, updated_at = now(),
-                 lease_until = now() + ($5 || ' milliseconds')::interval
-             FROM unnest($6::text[], $7::integer[]) AS m(name, generation)
-             WHERE p.name = m.name AND p.generation = m.generation AND p.lease_owner = $4
-               AND p.checkpoint_txid = $8::xid8 AND p.checkpoint_position = $9
-               AND p.state IN ('running', 'rebuilding')`,
+          // The checkpoints, and their NOTIFY for the other processes in the same round trip
+          // (delivered at commit; gone with a rollback).
+          const moved = await tx.query<{ n: number }>(
+            `WITH moved AS (
+               UPDATE projections AS p
+               SET checkpoint_txid = $1::xid8, checkpoint_position = $2,
+                   events_processed = p.events_processed + $3, updated_at = now(),
+                   lease_until = now() + ($5 || ' milliseconds')::interval
+               FROM unnest($6::text[], $7::integer[]) AS m(name, generation)
+               WHERE p.name = m.name AND p.generation = m.generation AND p.lease_owner = $4
+                 AND p.checkpoint_txid = $8::xid8 AND p.checkpoint_position = $9
+                 AND p.state IN ('running', 'rebuilding')
+               RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM moved)::int AS n, pg_notify($10, '')::text AS notified`,
             [
               last.transactionId,
               last.globalPosition,
@@ -338,9 +355,10 @@ export class Runners {
               members.map((m) => m.generation),
               from.transactionId,
               from.globalPosition,
+              CHECKPOINT_CHANNEL,
             ],
           );
-          if (moved.rowCount !== members.length) {
+          if (moved.rows[0]?.n !== members.length) {
             throw new LeaseLost(
               `lost the lease of one of ${members.map((m) => `${m.p.name}#${m.generation}`).join(', ')}`,
             );
@@ -354,7 +372,7 @@ export class Runners {
       for (const m of members) m.reject(told);
       return;
     }
-    for (const m of members) m.resolve();
+    for (const m of members) m.resolve(true);
   }
 
   private async applyBatch(
