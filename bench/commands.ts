@@ -29,6 +29,8 @@
  *        works in the scratch database: reset before, then counted over the createOrder
  *        slices only (the differences across each), top 12 by calls per order with their
  *        mean time, and the total calls per order; otherwise reported as skipped.
+ *      - BENCH_CPU_PROFILE=<folder>: a CPU profile of the server's process during each
+ *        createOrder slice at c=16 (one file per slice; the baselines' slices are left out).
  *   2. Loading an order with 1,000 events: one stream written through a CommandHandler
  *      that snapshots every 50 events (STRATA_SNAPSHOT_EVERY=50), one through a handler
  *      whose snapshotEvery is huge (so it has no snapshot); then `commands.load` of each,
@@ -40,6 +42,9 @@
  *      running at the end of the load (if it ended sooner, what overlapped is reported).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { buildApp, type App } from '../src/server/app.js';
 import type { Principal } from '../src/auth/principal.js';
@@ -293,6 +298,28 @@ function printTable(rows: readonly Row[]) {
 
 // ---------------------------------------------------------------------------------------
 
+/**
+ * BENCH_CPU_PROFILE=<folder>: a CPU profile of this process (the server under test)
+ * during each createOrder slice at c=16, one `.cpuprofile` per slice, for
+ * `node --cpu-prof`-style analysis without the baselines' slices mixed in.
+ */
+async function startProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(name) {
+      const { profile } = await session.post('Profiler.stop');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 async function setUp(app: App, http: Client) {
   const adminToken = await app.tokens.mint({ userId: 'bench-admin', role: 'admin' });
   const products: string[] = [];
@@ -500,9 +527,11 @@ async function main() {
       for (let round = 0; round < ROUNDS && !stopping; round++) {
         const warm = round === 0 ? WARMUP_MS : SLICE_WARMUP_MS;
         const before = counting ? await statements(rawPool) : undefined;
+        const profiling = concurrency === 16 ? await startProfile() : undefined;
         const o = await load.run(
           createOrderJob(http.url, customers, products, concurrency, slice, warm),
         );
+        await profiling?.stop(`createOrder-c16-${round}`);
         if (before) {
           addDelta(perOrder, before, await statements(rawPool));
           ordersCounted += o.ops + o.warmupOps;
