@@ -10,6 +10,7 @@ import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
 import { OrderEvents } from '../src/orders/events.js';
+import { memoryLine, memoryNow, type MemorySample } from './support.js';
 
 const given = process.env.DATABASE_URL;
 if (!given) {
@@ -80,6 +81,12 @@ async function main() {
     console.log(
       'subscribers | delivered | p50 ms   | p99 ms   | max ms   | p99 / NOTIFY p99 | store reads per 1,000 events',
     );
+    const memory: {
+      n: number;
+      idle: MemorySample;
+      connected: MemorySample;
+      loaded: MemorySample;
+    }[] = [];
     for (const n of [1, 100, 1000]) {
       const orderIds = Array.from({ length: n }, () => randomUUID());
       for (const id of orderIds) {
@@ -99,6 +106,7 @@ async function main() {
           }),
         ]);
       }
+      const idle = memoryNow();
       const child = spawn(
         process.execPath,
         [
@@ -115,6 +123,7 @@ async function main() {
       const next = () =>
         new Promise<any>((resolve) => lines.once('line', (l) => resolve(JSON.parse(l))));
       await next(); // every subscriber has its replayed first event
+      const connected = memoryNow();
       const hub = app.services.live;
       const [calls0, delivered0] = [hub.readCalls, hub.delivered];
       const total = RATE * SECONDS;
@@ -142,6 +151,7 @@ async function main() {
         if (wait > 0) await sleep(wait);
       }
       await sleep(500);
+      const loaded = memoryNow();
       child.stdin!.write('done\n');
       const { latencies } = (await next()) as { latencies: number[] };
       const reads = hub.readCalls - calls0;
@@ -149,6 +159,21 @@ async function main() {
         `${String(n).padStart(11)} | ${String(latencies.length).padStart(9)} | ${fmt(pct(latencies, 50))} | ${fmt(pct(latencies, 99))} | ${fmt(Math.max(...latencies))} | ${(pct(latencies, 99) / pct(baseline, 99)).toFixed(1).padStart(16)} | ${((reads / total) * 1000).toFixed(0).padStart(5)} (${hub.delivered - delivered0} deliveries)`,
       );
       await new Promise((r) => child.once('exit', r));
+      memory.push({ n, idle, connected, loaded });
+    }
+    console.log('\nmemory of the server process (--expose-gc: after a full collection):');
+    for (const m of memory) {
+      // Per subscriber only where there are enough of them to rise above the noise of RSS.
+      const perSubscriber =
+        m.n >= 1000
+          ? `: ${fmt(((m.connected.rssMb - m.idle.rssMb) * 1024) / m.n).trim()} KB per subscriber`
+          : '';
+      console.log(
+        `  ${String(m.n).padStart(4)} subscribers: RSS ${m.idle.rssMb.toFixed(0)} MB with none, ${m.connected.rssMb.toFixed(0)} MB with them connected${perSubscriber}`,
+      );
+      console.log(
+        `  ${memoryLine(`${String(m.n).padStart(4)} subscribers, across the load`, m.connected, m.loaded)}`,
+      );
     }
     await app.stop();
   } finally {

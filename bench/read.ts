@@ -48,7 +48,7 @@ import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../src/customers/decider
 import { CustomerEvents } from '../src/customers/events.js';
 import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
 import { OrderEvents, type Address, type OrderLine } from '../src/orders/events.js';
-import { admin, fmt, pct, printColumns } from './support.js';
+import { admin, fmt, memoryLine, memoryNow, pct, printColumns } from './support.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -981,6 +981,7 @@ async function main() {
     // Load: GraphQL (client process) and SQL (here), alternating.
     loadClient = await LoadClient.start(httpUrl, token);
     await loadRun(CONCURRENCY, SQL_WARMUP_MS, async () => (await sqlPage()).length === PAGE);
+    const memoryBefore = memoryNow();
     const slice = (SECONDS * 1000) / ROUNDS;
     const gql: LoadResult = { ops: 0, failures: 0, seconds: 0, latencies: [] };
     const sql: LoadResult = { ops: 0, failures: 0, seconds: 0, latencies: [] };
@@ -1001,6 +1002,7 @@ async function main() {
       sql.seconds += q.seconds;
       sql.latencies.push(...q.latencies);
     }
+    const memoryAfter = memoryNow();
     await loadClient.stop();
     loadClient = undefined;
     for (const r of [gql, sql]) r.latencies.sort((a, b) => a - b);
@@ -1012,6 +1014,9 @@ async function main() {
       `  GraphQL c=${CONCURRENCY}: ${fmt(gql.ops)} requests in ${fmt(gql.seconds, 1)} s${gql.failures ? `, ${gql.failures} FAILED` : ''}; ${fmt(loadStatements)} statements counted meanwhile (${fmt(perReqLoad, 2)} per request; ${fmt(perReqLoadNet, 2)} after the idle rate)`,
     );
     if (firstFailure) console.log(`    first failure: ${firstFailure}`);
+    console.log(
+      `  ${memoryLine('memory of the server process (which also runs the SQL baseline) across the load', memoryBefore, memoryAfter)}`,
+    );
     console.log(
       `  SQL c=${CONCURRENCY}: ${fmt(sql.ops)} requests (one statement each) in ${fmt(sql.seconds, 1)} s${sql.failures ? `, ${sql.failures} FAILED` : ''}`,
     );
