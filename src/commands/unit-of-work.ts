@@ -144,20 +144,25 @@ export class UnitOfWork {
       expected: t.version === 0 ? 'noStream' : t.version,
     }));
     const result = await this.store.appendMany(appends);
+    const saves: Promise<void>[] = [];
     for (const t of touched) {
       const from = t.version;
       t.version += t.pending.length;
       t.pending = [];
-      await snapshotIfDue(
-        this.snapshots,
-        this.options,
-        t.decider,
-        t.streamId,
-        from,
-        t.version,
-        t.state,
+      saves.push(
+        snapshotIfDue(
+          this.snapshots,
+          this.options,
+          t.decider,
+          t.streamId,
+          from,
+          t.version,
+          t.state,
+        ),
       );
     }
+    // Side by side: each is one statement of its own, and none can fail the commit.
+    await Promise.all(saves);
     return result;
   }
 
