@@ -44,8 +44,7 @@ interface GroupMember {
   generation: number;
   from: LogPosition;
   events: StoredEvent[];
-  /** With true when the group's transaction sent the NOTIFY of the new checkpoints. */
-  resolve: (notified: boolean) => void;
+  resolve: () => void;
   reject: (err: unknown) => void;
 }
 
@@ -196,15 +195,11 @@ export class Runners {
         }
         recheck = 5;
         const started = performance.now();
-        let notified = false;
         try {
-          // A process manager's effects run outside any transaction; a batch with none for
-          // it only moves its checkpoint, which it can do with the others.
-          const effects = p.mode === 'effects' && events.some((e) => p.eventTypes.includes(e.type));
-          if (slowMode || solo || effects) {
+          if (slowMode || solo || p.mode === 'effects') {
             await this.applyBatch(p, generation, held.checkpoint, events);
           } else {
-            notified = await this.applyTogether(p, generation, held.checkpoint, events);
+            await this.applyTogether(p, generation, held.checkpoint, events);
           }
         } catch (err) {
           if (err instanceof GroupFailed) {
@@ -235,10 +230,7 @@ export class Runners {
         solo = false;
         backoff = 100;
         this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
-        // Waiters in this process at once; in the others through NOTIFY, unless the group's
-        // transaction sent it already.
-        if (notified) this.notifier.emit(CHECKPOINT_CHANNEL, 'notify');
-        else this.notifier.announce(CHECKPOINT_CHANNEL);
+        this.notifier.announce(CHECKPOINT_CHANNEL);
       } catch (err) {
         if (this.stopped) return;
         if (!(err instanceof LeaseLost))
@@ -290,10 +282,10 @@ export class Runners {
     generation: number,
     from: LogPosition,
     events: StoredEvent[],
-  ): Promise<boolean> {
+  ): Promise<void> {
     const last = events[events.length - 1]!;
     const key = `${from.transactionId}:${from.globalPosition}>${last.transactionId}:${last.globalPosition}:${events.length}`;
-    return new Promise<boolean>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const member: GroupMember = { p, generation, from, events, resolve, reject };
       const waiting = this.groups.get(key);
       if (waiting) {
@@ -312,10 +304,7 @@ export class Runners {
   private async applyGroup(members: GroupMember[]): Promise<void> {
     if (members.length === 1) {
       const m = members[0]!;
-      await this.applyBatch(m.p, m.generation, m.from, m.events).then(
-        () => m.resolve(false),
-        m.reject,
-      );
+      await this.applyBatch(m.p, m.generation, m.from, m.events).then(m.resolve, m.reject);
       return;
     }
     const { from, events } = members[0]!;
@@ -330,21 +319,15 @@ export class Runners {
               await m.p.apply(tx, relevant, (t) => physical(t, m.generation));
             }
           }
-          // The checkpoints, and their NOTIFY for the other processes in the same round trip
-          // (delivered at commit; gone with a rollback).
-          const moved = await tx.query<{ n: number }>(
-            `WITH moved AS (
-               UPDATE projections AS p
-               SET checkpoint_txid = $1::xid8, checkpoint_position = $2,
-                   events_processed = p.events_processed + $3, updated_at = now(),
-                   lease_until = now() + ($5 || ' milliseconds')::interval
-               FROM unnest($6::text[], $7::integer[]) AS m(name, generation)
-               WHERE p.name = m.name AND p.generation = m.generation AND p.lease_owner = $4
-                 AND p.checkpoint_txid = $8::xid8 AND p.checkpoint_position = $9
-                 AND p.state IN ('running', 'rebuilding')
-               RETURNING 1
-             )
-             SELECT (SELECT count(*) FROM moved)::int AS n, pg_notify($10, '')::text AS notified`,
+          const moved = await tx.query(
+            `UPDATE projections AS p
+             SET checkpoint_txid = $1::xid8, checkpoint_position = $2,
+                 events_processed = p.events_processed + $3, updated_at = now(),
+                 lease_until = now() + ($5 || ' milliseconds')::interval
+             FROM unnest($6::text[], $7::integer[]) AS m(name, generation)
+             WHERE p.name = m.name AND p.generation = m.generation AND p.lease_owner = $4
+               AND p.checkpoint_txid = $8::xid8 AND p.checkpoint_position = $9
+               AND p.state IN ('running', 'rebuilding')`,
             [
               last.transactionId,
               last.globalPosition,
@@ -355,10 +338,9 @@ export class Runners {
               members.map((m) => m.generation),
               from.transactionId,
               from.globalPosition,
-              CHECKPOINT_CHANNEL,
             ],
           );
-          if (moved.rows[0]?.n !== members.length) {
+          if (moved.rowCount !== members.length) {
             throw new LeaseLost(
               `lost the lease of one of ${members.map((m) => `${m.p.name}#${m.generation}`).join(', ')}`,
             );
@@ -372,7 +354,7 @@ export class Runners {
       for (const m of members) m.reject(told);
       return;
     }
-    for (const m of members) m.resolve(true);
+    for (const m of members) m.resolve();
   }
 
   private async applyBatch(
