@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import {
@@ -45,14 +46,34 @@ function connectionConfig(o: PostgresOptions): pg.ClientConfig {
   };
 }
 
-/** A statement for node-pg: named (prepared once per connection) when the caller asks. */
+/**
+ * Statements with parameters are prepared: named after a hash of their text, so each
+ * connection parses and plans one once and then only binds it (PostgreSQL keeps a generic
+ * plan when it costs no more than planning each call). Strata's statements come from its
+ * code, a bounded set; past {@link MAX_PREPARED} distinct texts (a statement built with a
+ * varying shape) the rest run unnamed, so no connection holds an unbounded number of plans.
+ * See docs/adr/0011-prepared-statements.md.
+ */
+export const MAX_PREPARED = 500;
+const prepared = new Map<string, string>();
+
+function statementName(sql: string): string | undefined {
+  const known = prepared.get(sql);
+  if (known !== undefined || prepared.size >= MAX_PREPARED) return known;
+  const name = `strata_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+  prepared.set(sql, name);
+  return name;
+}
+
+/** A statement for node-pg: named when the caller names it or it has parameters. */
 function toConfig(
   sql: string,
   params?: readonly unknown[],
   options?: QueryOptions,
 ): pg.QueryConfig {
   const config: pg.QueryConfig = { text: sql, values: params as unknown[] | undefined };
-  if (options?.name) config.name = options.name;
+  const name = options?.name ?? (params?.length ? statementName(sql) : undefined);
+  if (name !== undefined) config.name = name;
   return config;
 }
 

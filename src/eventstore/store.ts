@@ -312,6 +312,10 @@ export class EventStore {
       if (!unique.has(t.streamId)) unique.set(t.streamId, t.snapshotSchemaVersion);
     }
     if (commandId !== undefined) checkUuid('commandId', commandId);
+    // Prepared, so planned once for any input: each stream's events are read by a LATERAL
+    // subquery (OFFSET 0 keeps it from being flattened into a join) so that the plan is an
+    // index scan per stream whatever the planner guesses for unnest's row count; a plain
+    // join gets a generic plan that scans all of `events`.
     const r = await this.db.query<EventRow & { kind: 'c' | 's' | 'e' }>(
       `WITH t AS (
          SELECT * FROM unnest($1::text[], $2::int[]) AS t(stream_id, snapshot_schema)
@@ -326,9 +330,12 @@ export class EventStore {
        SELECT 'e' AS kind, e.event_id, e.stream_id, e.stream_type, e.event_type, e.schema_version,
               e.stream_version, e.global_position, e.transaction_id::text AS transaction_id,
               e.recorded_at, e.data, e.metadata, e.correlation_id, e.causation_id
-       FROM t JOIN events e ON e.stream_id = t.stream_id
-       LEFT JOIN snap ON snap.stream_id = t.stream_id
-       WHERE e.stream_version > coalesce(snap.version, 0)
+       FROM t LEFT JOIN snap ON snap.stream_id = t.stream_id
+       CROSS JOIN LATERAL (
+         SELECT * FROM events e
+         WHERE e.stream_id = t.stream_id AND e.stream_version > coalesce(snap.version, 0)
+         OFFSET 0
+       ) e
        UNION ALL
        SELECT 's', NULL, stream_id, NULL, NULL, NULL, version, NULL, NULL, NULL, state, NULL, NULL, NULL
        FROM snap
