@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/types.js';
 import type { StoredEvent } from '../eventstore/types.js';
-import { ddlBlock, loadByIds, upsertRows, type Column } from '../projections/batch.js';
+import { ddlBlock, loadByIds, recordset, upsertRows, type Column } from '../projections/batch.js';
 import type { Projection } from '../projections/types.js';
 import {
   domainEvent,
@@ -16,9 +16,13 @@ import { orderEventTypes, type OrderEvent } from './events.js';
 // Order statistics per customer (view `customer_order_stats`), from order events.
 //
 // The projection keeps its own small per-order table (`customer_stats_orders`: customer,
-// status, total, version) and, per batch, recomputes the statistics of the customers it
-// touched with one set-based statement over that table. So a statistic is always exactly
-// the aggregate of the orders, however often an event is re-delivered.
+// status, total, version) and sums per customer and currency (`customer_stats_currency`).
+// A batch moves the sums by each changed order's new row minus its row as loaded, in the
+// transaction that writes the rows, then rebuilds the touched customers' statistics from
+// their sums in the same statement. An event already applied changes no row (its version
+// is not newer), so it moves no sum: a statistic stays exactly the aggregate of the
+// orders, however often an event is re-delivered, at a cost independent of how many
+// orders a customer has.
 //
 // - orderCount: every order, whatever its status; byStatus: the count per status.
 // - totalSpent: the totals of the orders that are PAID or SHIPPED (money that stayed with
@@ -97,9 +101,43 @@ function foldStatsOrder(row: StatsOrderRow | undefined, e: StoredEvent): StatsOr
   return next && { ...next, version: e.version };
 }
 
+/** The sums kept per customer and currency, each a count or an amount of orders. */
+const DELTA_SUMS = ['n', 'pending', 'paid', 'shipped', 'cancelled', 'spent_n', 'spent'] as const;
+type CurrencyDelta = { customer_id: string; currency: string } & Record<
+  (typeof DELTA_SUMS)[number],
+  number
+>;
+const CURRENCY_COLUMNS: readonly Column[] = [
+  ['customer_id', 'text'],
+  ['currency', 'text'],
+  ...DELTA_SUMS.map((k) => [k, 'int8'] as const),
+];
+
+/** Adds `sign` × what one order row counts for to its customer's and currency's sums. */
+function addContribution(into: Map<string, CurrencyDelta>, row: StatsOrderRow, sign: 1 | -1): void {
+  const key = `${row.customer_id} ${row.currency}`;
+  let d = into.get(key);
+  if (!d) {
+    d = { customer_id: row.customer_id, currency: row.currency } as CurrencyDelta;
+    for (const k of DELTA_SUMS) d[k] = 0;
+    into.set(key, d);
+  }
+  const spent = SPENT.includes(row.status);
+  d.n += sign;
+  if (row.status === 'PENDING') d.pending += sign;
+  if (row.status === 'PAID') d.paid += sign;
+  if (row.status === 'SHIPPED') d.shipped += sign;
+  if (row.status === 'CANCELLED') d.cancelled += sign;
+  if (spent) {
+    d.spent_n += sign;
+    d.spent += sign * Number(row.total_amount);
+  }
+}
+
 export const customerStatsProjection: Projection = {
   name: CUSTOMER_STATS_PROJECTION,
-  version: 1,
+  // 2: per-currency sums kept by deltas (customer_stats_currency) instead of a recount.
+  version: 2,
   tables: [
     {
       name: 'customer_stats_orders',
@@ -115,6 +153,22 @@ export const customerStatsProjection: Projection = {
           )`,
           `CREATE INDEX ${t}_customer_idx ON ${t} (customer_id)`,
         ),
+    },
+    {
+      name: 'customer_stats_currency',
+      ddl: (t) =>
+        `CREATE TABLE ${t} (
+          customer_id text NOT NULL,
+          currency text NOT NULL,
+          n bigint NOT NULL,
+          pending bigint NOT NULL,
+          paid bigint NOT NULL,
+          shipped bigint NOT NULL,
+          cancelled bigint NOT NULL,
+          spent_n bigint NOT NULL,
+          spent bigint NOT NULL,
+          PRIMARY KEY (customer_id, currency)
+        )`,
     },
     {
       name: 'customer_order_stats',
@@ -138,12 +192,14 @@ export const customerStatsProjection: Projection = {
   async apply(tx, events, table) {
     const orders = table('customer_stats_orders');
     const stats = table('customer_order_stats');
+    const byCurrency = table('customer_stats_currency');
     const ids = events.map((e) => (e.data as { orderId: string }).orderId);
-    const rows = new Map(
+    const loaded = new Map(
       (await loadByIds<StatsOrderRow>(tx, orders, ids, 'order_id')).map(
         (r) => [r.order_id, r] as const,
       ),
     );
+    const rows = new Map(loaded);
     const changed = new Set<string>();
     for (const e of events) {
       const id = (e.data as { orderId: string }).orderId;
@@ -158,21 +214,37 @@ export const customerStatsProjection: Projection = {
       key: ['order_id'],
       newerOnly: true,
     });
-    const customers = [...new Set(written.map((r) => r.customer_id))];
-    const spent = SPENT.map((s) => `'${s}'`).join(', ');
-    // Recomputed from the per-order rows, set-based, for the customers this batch touched.
+    // Each changed order moves its customer's per-currency sums by (new row − row as
+    // loaded): deltas, not a recount, so a batch costs the same however many orders the
+    // customer already has. Re-delivered events change no row, hence no sum.
+    const deltas = new Map<string, CurrencyDelta>();
+    for (const id of changed) {
+      const was = loaded.get(id);
+      if (was) addContribution(deltas, was, -1);
+      addContribution(deltas, rows.get(id)!, 1);
+    }
+    const moved = [...deltas.values()].filter((d) => DELTA_SUMS.some((k) => d[k] !== 0));
+    if (moved.length === 0) return;
+    const sums = DELTA_SUMS.join(', ');
+    // The customers' rows are then rebuilt from their per-currency sums (a few rows each):
+    // the upserted ones as RETURNING gives them, the others as they stand.
     await tx.query(
-      `WITH per_currency AS (
-         SELECT customer_id, currency,
-                count(*) AS n,
-                count(*) FILTER (WHERE status = 'PENDING') AS pending,
-                count(*) FILTER (WHERE status = 'PAID') AS paid,
-                count(*) FILTER (WHERE status = 'SHIPPED') AS shipped,
-                count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled,
-                count(*) FILTER (WHERE status IN (${spent})) AS spent_n,
-                coalesce(sum(total_amount) FILTER (WHERE status IN (${spent})), 0)::int8 AS spent
-         FROM ${orders} WHERE customer_id = ANY($1::text[])
-         GROUP BY customer_id, currency
+      `WITH d AS (
+         ${recordset(CURRENCY_COLUMNS)}
+       ), up AS (
+         INSERT INTO ${byCurrency} AS cur (customer_id, currency, ${sums})
+         SELECT customer_id, currency, ${sums} FROM d
+         ON CONFLICT (customer_id, currency) DO UPDATE SET
+           ${DELTA_SUMS.map((k) => `${k} = cur.${k} + EXCLUDED.${k}`).join(', ')}
+         RETURNING customer_id, currency, ${sums}
+       ), per_currency AS (
+         SELECT * FROM up
+         UNION ALL
+         SELECT b.customer_id, b.currency, ${DELTA_SUMS.map((k) => `b.${k}`).join(', ')}
+         FROM ${byCurrency} b
+         WHERE b.customer_id IN (SELECT customer_id FROM d)
+           AND NOT EXISTS (
+             SELECT 1 FROM up WHERE up.customer_id = b.customer_id AND up.currency = b.currency)
        ), ranked AS (
          SELECT *, row_number() OVER (
                   PARTITION BY customer_id ORDER BY spent_n DESC, n DESC, currency) AS rk
@@ -194,7 +266,7 @@ export const customerStatsProjection: Projection = {
          cancelled_count = EXCLUDED.cancelled_count, currency = EXCLUDED.currency,
          spent_amount = EXCLUDED.spent_amount, spent_orders = EXCLUDED.spent_orders,
          spent_by_currency = EXCLUDED.spent_by_currency`,
-      [customers],
+      [JSON.stringify(moved)],
     );
   },
 };

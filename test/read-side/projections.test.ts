@@ -470,6 +470,25 @@ describe(`projections applied directly on ${engine}`, () => {
     });
   });
 
+  it('customer statistics: the per-currency sums are those of the per-order rows, whatever the batches', async () => {
+    for (const size of [1, 4]) {
+      const table = await fresh(customerStatsProjection);
+      await applyAll(t.db, customerStatsProjection, events, table, size);
+      const recount = await t.db.query(
+        `SELECT customer_id, currency, count(*)::int8 AS n,
+                count(*) FILTER (WHERE status = 'PENDING')::int8 AS pending,
+                count(*) FILTER (WHERE status = 'PAID')::int8 AS paid,
+                count(*) FILTER (WHERE status = 'SHIPPED')::int8 AS shipped,
+                count(*) FILTER (WHERE status = 'CANCELLED')::int8 AS cancelled,
+                count(*) FILTER (WHERE status IN ('PAID', 'SHIPPED'))::int8 AS spent_n,
+                coalesce(sum(total_amount) FILTER (WHERE status IN ('PAID', 'SHIPPED')), 0)::int8 AS spent
+         FROM ${table('customer_stats_orders')} GROUP BY 1, 2 ORDER BY 1, 2`,
+      );
+      expect(recount.rows.length).toBeGreaterThan(2);
+      expect(await rowsOf(t.db, table('customer_stats_currency'), '1, 2')).toEqual(recount.rows);
+    }
+  });
+
   for (const p of [
     catalogProjection,
     customersProjection,
