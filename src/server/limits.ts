@@ -116,13 +116,22 @@ function bodyTooLarge(maxBytes: number, declared?: number): GraphQLError {
 /**
  * The HTTP request body: refused by its declared length before it is read, and, sent
  * without one (chunked), cut off as soon as what arrived exceeds the limit.
+ *
+ * A body with a declared length within the limit is read as it is: Node's HTTP parser
+ * reads exactly Content-Length bytes as the body (anything after them is the next
+ * request) and refuses a request that declares both a length and chunked encoding, so
+ * such a body cannot exceed what it declared. Only chunked bodies pay for the counting
+ * stream.
  */
 export function useBodyLimit(maxBytes: number): Plugin {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       const declared = request.headers.get('content-length');
-      if (declared !== null && Number(declared) > maxBytes)
-        throw bodyTooLarge(maxBytes, Number(declared));
+      if (declared !== null) {
+        const bytes = Number(declared);
+        if (bytes > maxBytes) throw bodyTooLarge(maxBytes, bytes);
+        if (Number.isSafeInteger(bytes) && bytes >= 0) return;
+      }
       if (!requestParser || !request.body) return;
       let read = 0;
       // The body may be Node's stream or yoga's ponyfill: pipe it through its own kind.

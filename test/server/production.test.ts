@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -269,6 +270,42 @@ describe(`production mode on ${engine}`, () => {
       } as RequestInit);
       expect(streamed.status).toBe(200);
       expect(await streamed.json()).toEqual({ data: { __typename: 'Query' } });
+    });
+  });
+
+  describe('request body size, declared lengths', () => {
+    /** One raw HTTP/1.1 exchange: what the server answered first (status line). */
+    const raw = (head: string, body: string) =>
+      new Promise<string>((resolve, reject) => {
+        const { port } = new URL(prod.url);
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(head + body));
+        let answer = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => (answer += d));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+      });
+
+    it('reads no more than a declared length under the limit: the bytes after it are not the body', async () => {
+      const pad = 'x'.repeat(2 * 1024 * 1024);
+      const status = await raw(
+        'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n',
+        `{"query":"{ __typename }","variables":{"pad":"${pad}"}}`,
+      );
+      // The 20 bytes are an incomplete JSON document: refused as such, never executed.
+      expect(status).toMatch(/^HTTP\/1\.1 400 /);
+      const ok = await post(prod.url, JSON.stringify({ query: '{ __typename }' }), {
+        'content-type': 'application/json',
+      });
+      expect(ok.status).toBe(200);
+    });
+
+    it('refuses a request that declares both a length and chunked encoding', async () => {
+      const status = await raw(
+        'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n',
+        '100000\r\n' + ' '.repeat(0x100000) + '\r\n0\r\n\r\n',
+      );
+      expect(status).toMatch(/^HTTP\/1\.1 400 /);
     });
   });
 
