@@ -33,6 +33,10 @@
  *        works in the scratch database: reset before, then counted over the createOrder
  *        slices only (the differences across each), top 12 by calls per order with their
  *        mean time, and the total calls per order; otherwise reported as skipped.
+ *      - Beside them at c=16, createOrder's use case called in this process (no HTTP,
+ *        GraphQL or token), and the CPU per operation of createOrder, the floor and the use
+ *        case: this process, PostgreSQL's processes, the machine (Linux /proc): where an
+ *        order's cost goes, and what 0.6 of the floor would leave for Strata's HTTP layer.
  *      - BENCH_CPU_PROFILE=<folder>: a CPU profile of the server's process during each
  *        createOrder slice at c=16 (one file per slice; the baselines' slices are left out).
  *   2. Loading an order with 1,000 events: one stream written through a CommandHandler
@@ -59,6 +63,7 @@ import { SnapshotStore } from '../src/eventstore/snapshots.js';
 import type { NewEvent } from '../src/eventstore/types.js';
 import type { OrderCommand } from '../src/orders/commands.js';
 import { orderDecider, orderStreamId } from '../src/orders/decider.js';
+import { createOrder as createOrderUseCase } from '../src/orders/use-cases.js';
 import { canonicalJson } from '../src/shared/hash.js';
 import { FLOOR_CREATE_ORDER, setUpFloor, startFloor } from './graphql-floor.js';
 import { startLoadGenerator, type LoadGenerator, type LoadJob } from './http-load.js';
@@ -66,7 +71,12 @@ import {
   admin,
   BENCH_METADATA,
   closedLoop,
+  cpuAdd,
+  cpuNow,
+  cpuSince,
   fmt,
+  NO_CPU,
+  type CpuSample,
   memoryLine,
   memoryNow,
   orderPayload,
@@ -331,6 +341,85 @@ async function startProfile(): Promise<{ stop(name: string): Promise<void> } | u
   };
 }
 
+/** One createOrder through the use case, as customer `c` (the same input as over HTTP). */
+async function useCaseOrder(
+  app: App,
+  c: Customer,
+  products: readonly string[],
+  i: number,
+): Promise<boolean> {
+  await createOrderUseCase(
+    app.services,
+    {
+      customerId: c.id,
+      items: ITEMS.map((item, k) => ({
+        productId: products[(i + k) % products.length]!,
+        quantity: item.quantity,
+      })),
+      shippingAddress: ADDRESS,
+    },
+    {
+      commandId: randomUUID(),
+      principal: c.principal,
+      correlationId: randomUUID(),
+      operation: 'createOrder',
+      input: { i },
+    },
+  );
+  return true;
+}
+
+type Metered = Record<'orders' | 'floor' | 'usecase', { used: CpuSample; ops: number }>;
+
+/**
+ * Where one operation's CPU goes at c=16, from the slices' CPU time: this process (the
+ * server under test; during the floor's slices the floor server, Strata idle), the
+ * PostgreSQL server's processes, and the whole machine; the rest of the machine's time is
+ * the load generator, the kernel and whatever else runs. The use case's line shows what the
+ * command costs before any HTTP; then what 0.6 of the floor's rate allows per order, and
+ * where createOrder over HTTP spends more than its use case.
+ */
+function printCpu(
+  cpu: Metered,
+  usecase: Summary | undefined,
+  c16: { orders: Summary; floor: Summary } | undefined,
+) {
+  const per = (x: number | null, ops: number) => (x === null || ops === 0 ? NaN : (x * 1000) / ops);
+  const line = (k: keyof Metered) => {
+    const { used, ops } = cpu[k];
+    const proc = per(used.process, ops);
+    const pg = per(used.postgres, ops);
+    const machine = per(used.machine, ops);
+    return { proc, pg, machine, rest: machine - proc - pg };
+  };
+  const rows = (['orders', 'floor', 'usecase'] as const).filter((k) => cpu[k].ops > 0);
+  if (!rows.length || cpu.orders.used.machine === null) return;
+  console.log(
+    '\nCPU per operation at c=16 (ms of CPU time, all slices of each kind, warm-ups included):',
+  );
+  const name = {
+    orders: 'createOrder over HTTP',
+    floor: 'floor server over HTTP',
+    usecase: 'createOrder use case, in process',
+  };
+  printColumns(
+    ['operation', 'this process', 'PostgreSQL', 'rest', 'machine'],
+    rows.map((k) => {
+      const l = line(k);
+      return [name[k], fmt(l.proc, 3), fmt(l.pg, 3), fmt(l.rest, 3), fmt(l.machine, 3)];
+    }),
+  );
+  if (!usecase || !c16 || cpu.usecase.ops === 0 || cpu.floor.ops === 0) return;
+  const f = line('floor');
+  const u = line('usecase');
+  const o = line('orders');
+  // At 0.6 of the floor's rate the machine has 1/0.6 of the floor's CPU per order.
+  const budget = f.machine / TARGET.floorAt16;
+  console.log(
+    `  at ${fmt(TARGET.floorAt16, 2)} of the floor's rate an order may use ${fmt(budget, 3)} ms of the machine; createOrder over HTTP uses ${fmt(o.machine, 3)} ms, of which the use case alone (the command, its projections and readers) ${fmt(u.machine, 3)} ms = ${fmt(u.machine / f.machine, 2)} of the floor's whole request; over HTTP this process uses ${fmt(o.proc - u.proc, 3)} ms more than the use case (the floor's whole server: ${fmt(f.proc, 3)} ms), PostgreSQL ${fmt(o.pg - u.pg, 3)} ms more, the rest ${fmt(o.rest - u.rest, 3)} ms more (the floor's rest: ${fmt(f.rest, 3)} ms)`,
+  );
+}
+
 /**
  * Waits until the server's projections have applied the whole log, so that a slice starts
  * on an idle server and no slice pays for the work another one left behind.
@@ -533,7 +622,30 @@ async function main() {
 
     // 1. createOrder through HTTP, against the raw transaction, the floor server and the old
     //    baseline, in alternating slices.
+    const generator = load;
+    const floorUrl = floor.url;
     type Kind = 'orders' | 'raw' | 'floor' | 'append';
+    /** CPU of the c=16 slices: createOrder over HTTP, the floor, and the use case in process. */
+    const cpu = {
+      orders: { used: NO_CPU, ops: 0 },
+      floor: { used: NO_CPU, ops: 0 },
+      usecase: { used: NO_CPU, ops: 0 },
+    };
+    const usecaseRuns: LoopResult[] = [];
+    /** Runs `slice`, adding its CPU and operations to `into` when `counted`. */
+    const metered = async <R extends LoopResult>(
+      into: { used: CpuSample; ops: number },
+      counted: boolean,
+      slice: () => Promise<R>,
+    ): Promise<R> => {
+      const start = cpuNow();
+      const r = await slice();
+      if (counted) {
+        into.used = cpuAdd(into.used, cpuSince(start));
+        into.ops += r.ops + r.warmupOps;
+      }
+      return r;
+    };
     const results = new Map<number, Record<Kind, Summary>>();
     const failures: string[] = [];
     const perOrder = new Map<string, Statement>();
@@ -557,8 +669,8 @@ async function main() {
         const warm = round === 0 ? WARMUP_MS : SLICE_WARMUP_MS;
         const before = counting ? await statements(rawPool) : undefined;
         const profiling = concurrency === 16 ? await startProfile() : undefined;
-        const o = await load.run(
-          createOrderJob(http.url, customers, products, concurrency, slice, warm),
+        const o = await metered(cpu.orders, concurrency === 16, () =>
+          generator.run(createOrderJob(http.url, customers, products, concurrency, slice, warm)),
         );
         await profiling?.stop(`createOrder-c16-${round}`);
         await settled(app);
@@ -584,8 +696,8 @@ async function main() {
             () => stopping,
           ),
         );
-        const f = await load.run(
-          floorJob(floor.url, customers, products, concurrency, slice, warm),
+        const f = await metered(cpu.floor, concurrency === 16, () =>
+          generator.run(floorJob(floorUrl, customers, products, concurrency, slice, warm)),
         );
         runs.floor.push(f);
         failures.push(...f.failureSamples.slice(0, 3 - failures.length));
@@ -609,6 +721,22 @@ async function main() {
         // The old baseline appended thousands of events to the server's own log: let its
         // readers take them in now, not during the next createOrder slice.
         await settled(app);
+        if (concurrency === 16) {
+          // createOrder's use case in this process, without HTTP, GraphQL or tokens: what
+          // the command itself costs, its projections included.
+          usecaseRuns.push(
+            await metered(cpu.usecase, true, () =>
+              closedLoop(
+                concurrency,
+                slice,
+                warm,
+                (w, i) => useCaseOrder(app!, customers[w % customers.length]!, products, i),
+                () => stopping,
+              ),
+            ),
+          );
+          await settled(app);
+        }
       }
       const r = {
         orders: summarize(runs.orders),
@@ -621,6 +749,11 @@ async function main() {
       console.log(`        raw BEGIN/INSERT/COMMIT ${rates(r.raw)}`);
       console.log(`        GraphQL floor server ${rates(r.floor)}`);
       console.log(`        EventStore.append (old baseline) ${rates(r.append)}`);
+      if (concurrency === 16 && usecaseRuns.length) {
+        console.log(
+          `        createOrder use case in process (no HTTP) ${rates(summarize(usecaseRuns))}`,
+        );
+      }
     }
     const memoryAtEnd = memoryNow();
     for (const f of failures) console.log(`  failure: ${f}`);
@@ -773,6 +906,8 @@ async function main() {
         memoryAtEnd,
       ),
     );
+
+    printCpu(cpu, usecaseRuns.length ? summarize(usecaseRuns) : undefined, c16);
 
     if (pss !== undefined) {
       console.log(`\nstatements per createOrder: skipped (pg_stat_statements: ${pss})`);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 
 /** Helpers every benchmark shares: number formats, percentiles, scratch databases, payloads. */
@@ -62,6 +63,81 @@ export const memoryNow = (): MemorySample => {
   const m = process.memoryUsage();
   return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 };
 };
+
+// ---------------------------------------------------------------------------------------
+// CPU time, to say where an operation's cost goes (Linux /proc; null elsewhere)
+
+/** CPU seconds used so far: this process, the PostgreSQL server's processes, the machine. */
+export interface CpuSample {
+  process: number;
+  postgres: number | null;
+  machine: number | null;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of every process whose name is `postgres` (a server on this machine). */
+function postgresSeconds(): number | null {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // it ended meanwhile
+      }
+      if (!stat.includes('(postgres)')) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    }
+    return ticks / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy CPU seconds of the whole machine, all CPUs (user, nice, system, irq, softirq). */
+function machineSeconds(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
+    const [user, nice, system, , , irq, softirq] = f.map(Number);
+    return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+export function cpuNow(): CpuSample {
+  const u = process.cpuUsage();
+  return {
+    process: (u.user + u.system) / 1e6,
+    postgres: postgresSeconds(),
+    machine: machineSeconds(),
+  };
+}
+
+/** CPU seconds between two samples. */
+export function cpuSince(start: CpuSample, end: CpuSample = cpuNow()): CpuSample {
+  const d = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
+  return {
+    process: end.process - start.process,
+    postgres: d(start.postgres, end.postgres),
+    machine: d(start.machine, end.machine),
+  };
+}
+
+/** Adds `b` to `a` (null stays null). */
+export function cpuAdd(a: CpuSample, b: CpuSample): CpuSample {
+  return {
+    process: a.process + b.process,
+    postgres: a.postgres === null || b.postgres === null ? null : a.postgres + b.postgres,
+    machine: a.machine === null || b.machine === null ? null : a.machine + b.machine,
+  };
+}
+
+export const NO_CPU: CpuSample = { process: 0, postgres: 0, machine: 0 };
 
 /**
  * "RSS 120 → 131 MB (+9%), heap 40 → 44 MB (+10%)": memory at the start and the end of a
