@@ -2,7 +2,8 @@ import { builder } from './builder.js';
 import type { GraphQLContext } from './context.js';
 import { checkFirst, connection, connectionType, readError } from './read.js';
 import { InvalidCursorError, InvalidInputError } from '../eventstore/errors.js';
-import type { ReadAllOptions, StoredEvent } from '../eventstore/types.js';
+import type { EventMetadata, ReadAllOptions, StoredEvent } from '../eventstore/types.js';
+import { isStaff } from '../auth/principal.js';
 
 /*
  * The log as GraphQL shows it: `StoredEvent` (shared by the admin query `events`, an
@@ -32,11 +33,38 @@ export const StoredEventRef = builder.objectRef<StoredEvent>('StoredEvent').impl
     }),
     recordedAt: t.field({ type: 'DateTime', resolve: (e) => e.recordedAt }),
     data: t.field({ type: 'JSON', resolve: (e) => e.data }),
-    metadata: t.field({ type: 'JSON', resolve: (e) => e.metadata }),
+    metadata: t.field({
+      type: 'JSON',
+      description:
+        'Who caused the event and why. Staff (admin, service) see all of it. Anyone else sees ' +
+        '`correlationId` only, plus `commandId` and `mutation` of the events their own commands ' +
+        'caused: never who else acted, nor in which role.',
+      resolve: (e, _args, ctx) => metadataFor(ctx, e.metadata),
+    }),
     correlationId: t.string({ nullable: true, resolve: (e) => e.correlationId }),
     causationId: t.string({ nullable: true, resolve: (e) => e.causationId }),
   }),
 });
+
+/**
+ * The metadata a caller may see (docs/architecture.md, "Security"): all of it for staff;
+ * for a customer, the correlation id, and the command id and mutation when its own command
+ * caused the event. Staff user ids and roles are not a customer's business.
+ */
+export function metadataFor(
+  ctx: Pick<GraphQLContext, 'principal'>,
+  metadata: EventMetadata,
+): Partial<EventMetadata> {
+  const principal = ctx.principal;
+  if (principal && isStaff(principal)) return metadata;
+  const shown: Partial<EventMetadata> = {};
+  if (metadata.correlationId !== undefined) shown.correlationId = metadata.correlationId;
+  if (principal && metadata.userId === principal.userId) {
+    if (metadata.commandId !== undefined) shown.commandId = metadata.commandId;
+    if (metadata.mutation !== undefined) shown.mutation = metadata.mutation;
+  }
+  return shown;
+}
 
 export const EventConnectionRef = connectionType('Event', StoredEventRef, {
   totalCount: false,

@@ -90,7 +90,11 @@ export async function seedOrder(s: TestApp, stock = 100): Promise<Seeded> {
 }
 
 /** Pays (then, if asked, cancels and refunds) an order; returns the success payloads. */
-export async function payOrder(s: TestApp, seeded: Seeded, headers = seeded.customer) {
+export async function payOrder(
+  s: TestApp,
+  seeded: Seeded,
+  headers: Record<string, string> = seeded.customer,
+) {
   return ok<{ cursor: string; version: number }>(
     await s.graphql(
       PAY_ORDER,
@@ -109,7 +113,11 @@ export async function payOrder(s: TestApp, seeded: Seeded, headers = seeded.cust
   );
 }
 
-export async function cancelOrder(s: TestApp, seeded: Seeded, headers = seeded.customer) {
+export async function cancelOrder(
+  s: TestApp,
+  seeded: Seeded,
+  headers: Record<string, string> = seeded.customer,
+) {
   return ok<{ cursor: string; version: number }>(
     await s.graphql(
       CANCEL_ORDER,
