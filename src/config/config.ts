@@ -48,6 +48,17 @@ export interface Config {
   maxSubscriptionsPerPrincipal: number;
   /** graphql-ws: time for connection_init, keepalive ping period, largest message. */
   ws: { initTimeoutMs: number; pingIntervalMs: number; maxMessageBytes: number };
+  /**
+   * Browser origins allowed to call the API from another site (CORS), exactly as browsers
+   * send them (`https://shop.example`), or `['*']` for any. Undefined: any origin in
+   * development, none in production. Never with credentials: tokens travel in a header.
+   */
+  corsOrigins: string[] | undefined;
+  /**
+   * Bearer token that `GET /metrics` requires. Undefined: /metrics is open in development
+   * and refused (403) in production.
+   */
+  metricsToken: string | undefined;
   /** Database session limits (PostgreSQL): statement and idle-in-transaction timeouts. */
   statementTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
@@ -96,6 +107,26 @@ const schema = z
       })
       .optional(),
     STRATA_SNAPSHOT_EVERY: positiveInt('STRATA_SNAPSHOT_EVERY', 1, 1_000_000).default(50),
+    STRATA_CORS_ORIGINS: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== ''),
+      )
+      .refine((list) => list.length > 0 && list.every((o) => o === '*' || isOrigin(o)), {
+        message:
+          'STRATA_CORS_ORIGINS must be a comma-separated list of origins such as https://shop.example (scheme, host and port only), or *',
+      })
+      .optional(),
+    STRATA_METRICS_TOKEN: z
+      .string()
+      .min(16, 'STRATA_METRICS_TOKEN must be at least 16 characters')
+      .refine((v) => /^[\x21-\x7e]+$/.test(v), {
+        message: 'STRATA_METRICS_TOKEN must be printable ASCII without spaces',
+      })
+      .optional(),
     STRATA_MAX_EVENT_BYTES: positiveInt('STRATA_MAX_EVENT_BYTES', 1024, 64 * 1024 * 1024).default(
       256 * 1024,
     ),
@@ -175,6 +206,13 @@ const schema = z
     }
   });
 
+/** `scheme://host[:port]` as a browser sends it in `Origin`: no path, query or trailing slash. */
+function isOrigin(v: string): boolean {
+  if (!URL.canParse(v)) return false;
+  const u = new URL(v);
+  return /^https?:$/.test(u.protocol) && u.origin === v;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -229,6 +267,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pingIntervalMs: e.STRATA_WS_PING_INTERVAL_MS,
       maxMessageBytes: e.STRATA_WS_MAX_MESSAGE_BYTES,
     },
+    corsOrigins: e.STRATA_CORS_ORIGINS,
+    metricsToken: e.STRATA_METRICS_TOKEN,
     statementTimeoutMs: e.STRATA_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: e.STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     shutdownTimeoutMs: e.STRATA_SHUTDOWN_TIMEOUT_MS,

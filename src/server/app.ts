@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/config.js';
@@ -57,6 +57,31 @@ export interface App {
   start(): Promise<string>;
   /** Releases everything in reverse order of acquisition. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/**
+ * Who may scrape `/metrics` (operation names, lag, process data): with
+ * `STRATA_METRICS_TOKEN`, a request bearing it; without, anyone in development and no one
+ * in production.
+ */
+export function metricsRefusal(
+  config: Pick<Config, 'metricsToken' | 'production'>,
+  authorization: string | undefined,
+): { status: 401 | 403; message: string } | null {
+  const expected = config.metricsToken;
+  if (expected === undefined) {
+    return config.production
+      ? {
+          status: 403,
+          message: '/metrics is off in production mode until STRATA_METRICS_TOKEN is set',
+        }
+      : null;
+  }
+  const given = Buffer.from(authorization?.startsWith('Bearer ') ? authorization.slice(7) : '');
+  const want = Buffer.from(expected);
+  return given.length === want.length && timingSafeEqual(given, want)
+    ? null
+    : { status: 401, message: '/metrics needs Authorization: Bearer <STRATA_METRICS_TOKEN>' };
 }
 
 /**
@@ -171,6 +196,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       return;
     }
     if (path === '/metrics' && req.method === 'GET') {
+      const refused = metricsRefusal(config, req.headers.authorization);
+      if (refused) {
+        res.writeHead(refused.status, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          ...(refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+        });
+        res.end(JSON.stringify({ error: refused.message }));
+        return;
+      }
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;

@@ -7,7 +7,7 @@ import {
   type ASTVisitor,
   type ValidationContext,
 } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config/config.js';
 import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
@@ -96,6 +96,36 @@ export function guardPlugins(config: Config): Plugin[] {
   return plugins;
 }
 
+/**
+ * CORS (README, "Production mode"): the origins of `STRATA_CORS_ORIGINS` get their own
+ * origin back, any other gets no CORS header at all (so the browser keeps the answer from
+ * the page); without the setting, any origin in development and none in production. Never
+ * `Access-Control-Allow-Credentials`: the API reads tokens from a header, never cookies.
+ */
+export function corsFor(
+  config: Pick<Config, 'corsOrigins' | 'production'>,
+): (request: Request) => CORSOptions {
+  const listed = config.corsOrigins;
+  const any = listed ? listed.includes('*') : !config.production;
+  const allowed = new Set(listed ?? []);
+  return (request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !(any || allowed.has(origin))) return false;
+    return { origin: [origin], credentials: false, maxAge: 600 };
+  };
+}
+
+/** Answers depend on `Origin` (CORS): shared caches must keep them apart. */
+const varyByOrigin: Plugin = {
+  onResponse({ request, response }) {
+    if (request.headers.get('origin') === null) return;
+    const vary = response.headers.get('vary');
+    if (!vary?.split(',').some((v) => v.trim().toLowerCase() === 'origin')) {
+      response.headers.set('vary', vary ? `${vary}, Origin` : 'Origin');
+    }
+  },
+};
+
 export function createGraphQLServer(
   o: GraphQLServerOptions,
 ): YogaServerInstance<Record<string, never>, GraphQLContext> {
@@ -104,9 +134,10 @@ export function createGraphQLServer(
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config)],
+    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config), varyByOrigin],
     // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
     maxRequestBodySize: false,
+    cors: corsFor(o.config),
     // GraphiQL with every asset inlined by the server: no CDN.
     renderGraphiQL,
     graphiql: o.config.graphiql
