@@ -1,4 +1,5 @@
 import { builder } from '../graphql/builder.js';
+import { requireCursorInLog } from '../graphql/consistency.js';
 import { EventConnectionRef, eventPage, StoredEventRef } from '../graphql/events.js';
 import { readError, requireReader } from '../graphql/read.js';
 import { cutOffError, deliver, isCutOff } from '../live/delivery.js';
@@ -42,10 +43,11 @@ builder.subscriptionField('events', (t) =>
       streamTypes: t.arg.stringList({ required: false }),
       eventTypes: t.arg.stringList({ required: false }),
     },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
       if (principal.role !== 'admin')
         throw readError('FORBIDDEN', 'Only admins may follow the log');
+      if (args.after) await requireCursorInLog(ctx, args.after, 'after');
       const sub = ctx.live.subscribe(
         {
           ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),

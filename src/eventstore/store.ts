@@ -487,6 +487,23 @@ export class EventStore {
   }
 
   /** The position of the newest event visible to readers, or null for an empty log. */
+  /**
+   * Whether the log holds a committed event at or after `cursor`: true for every cursor the
+   * store handed out (an event's), false for one beyond the end of the log, which no
+   * reader will ever reach. Unlike {@link head}, it sees events above the read horizon: a
+   * cursor that a command answered with counts as soon as the command has committed.
+   */
+  async reaches(cursor: string): Promise<boolean> {
+    const at = decodeCursor(cursor);
+    const r = await this.db.query<{ found: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM events WHERE (transaction_id, global_position) >= ($1::xid8, $2::bigint)
+       ) AS found`,
+      [at.transactionId, at.globalPosition],
+    );
+    return r.rows[0]!.found;
+  }
+
   async head(): Promise<{ cursor: string; globalPosition: number; recordedAt: Date } | null> {
     const r = await this.db.query<{
       transaction_id: string;

@@ -52,19 +52,82 @@ export function readModelsOf(typeName: string): string[] {
 export const DEFAULT_READ_TIMEOUT_MS = 5_000;
 
 /**
+ * Refuses a log cursor that lies beyond the end of the log (CURSOR_BEYOND_HEAD): no
+ * reader will ever reach it, so a wait for it could only time out and a page or feed after
+ * it could only stay empty. Every cursor the API hands out passes, from the moment its
+ * command committed. Checked once per cursor per request.
+ */
+export async function requireCursorInLog(
+  ctx: Pick<GraphQLContext, 'store'>,
+  cursor: string,
+  argument: string,
+): Promise<void> {
+  const known = perRequest(ctx).known;
+  let check = known.get(cursor);
+  if (!check) {
+    check = ctx.store.reaches(cursor);
+    known.set(cursor, check);
+  }
+  if (!(await check)) {
+    throw new GraphQLError(
+      `${argument} ${cursor} is beyond the end of the log: pass a cursor that a command, a page or a feed gave you`,
+      { extensions: { code: 'CURSOR_BEYOND_HEAD', argument, cursor } },
+    );
+  }
+}
+
+interface RequestWaits {
+  /** Whether each cursor is within the log. */
+  known: Map<string, Promise<boolean>>;
+  /** The waits of this request, by cursor and read models. */
+  waits: Map<string, Promise<void>>;
+}
+
+/** Per request (one context object per operation): its checks and waits, shared by its fields. */
+const requests = new WeakMap<object, RequestWaits>();
+function perRequest(ctx: object): RequestWaits {
+  let r = requests.get(ctx);
+  if (!r) {
+    r = { known: new Map(), waits: new Map() };
+    requests.set(ctx, r);
+  }
+  return r;
+}
+
+/**
  * Resolves once the named projections have applied the log up to `cursor`; after the
  * read timeout (`readTimeoutMs` of the services, default 5 s) a GraphQL error with code
- * READ_TIMEOUT. A null/empty cursor returns at once.
+ * READ_TIMEOUT. A null/empty cursor returns at once. A cursor the client gave
+ * (`fromClient`) must be within the log ({@link requireCursorInLog}).
  *
- * The request's loaders are emptied after the wait: something another field (or an
- * earlier mutation of the same operation) loaded before may be older than the cursor.
+ * One wait per cursor and read models per request, however many fields (or aliases) ask:
+ * a request cannot multiply the waits. The request's loaders are emptied after the wait:
+ * something another field (or an earlier mutation of the same operation) loaded before may
+ * be older than the cursor.
  */
 export async function awaitReadModels(
-  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders'>,
+  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders' | 'store'>,
   cursor: string | null | undefined,
   names: readonly string[],
+  fromClient = true,
 ): Promise<void> {
   if (!cursor) return;
+  if (fromClient) await requireCursorInLog(ctx, cursor, 'consistentWith');
+  const waits = perRequest(ctx).waits;
+  const key = `${cursor} ${names.join(',')}`;
+  let wait = waits.get(key);
+  if (!wait) {
+    wait = waitOnce(ctx, cursor, names);
+    waits.set(key, wait);
+  }
+  await wait;
+}
+
+async function waitOnce(
+  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders'>,
+  cursor: string,
+  names: readonly string[],
+): Promise<void> {
   const timeout = ctx.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   try {
     await ctx.projections.waitFor(cursor, names, timeout);
@@ -93,7 +156,7 @@ export async function readAfterWrite<T>(
   load: (loaders: Loaders) => Promise<T | null>,
   what: string,
 ): Promise<T> {
-  await awaitReadModels(ctx, cursor, readModelsOf(typeName));
+  await awaitReadModels(ctx, cursor, readModelsOf(typeName), false);
   const entity = await load(ctx.loaders);
   if (entity === null) throw new Error(`${what} is missing from the read model at ${cursor}`);
   return entity;

@@ -1,4 +1,5 @@
 import { builder } from './builder.js';
+import { requireCursorInLog } from './consistency.js';
 import type { GraphQLContext } from './context.js';
 import { checkFirst, connection, connectionType, readError } from './read.js';
 import { InvalidCursorError, InvalidInputError } from '../eventstore/errors.js';
@@ -85,6 +86,7 @@ export async function eventPage(
   const limit = checkFirst(first, defaultFirst, EVENTS_MAX_FIRST);
   let events: StoredEvent[];
   try {
+    if (filter.after) await requireCursorInLog(ctx, filter.after, 'after');
     events = limit === 0 ? [] : await ctx.store.readAll({ ...filter, limit: limit + 1 });
   } catch (err) {
     if (err instanceof InvalidCursorError)

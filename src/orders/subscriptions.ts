@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { canActForCustomer, isStaff } from '../auth/principal.js';
 import { compareLogPositions, decodeCursor } from '../eventstore/cursor.js';
 import { builder } from '../graphql/builder.js';
+import { requireCursorInLog } from '../graphql/consistency.js';
 import { StoredEventRef } from '../graphql/events.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
@@ -157,6 +158,7 @@ builder.subscriptionField('orderTimeline', (t) =>
       } else if (!canActForCustomer(principal, state.customerId)) {
         throw readError('FORBIDDEN', 'This order belongs to another customer');
       }
+      if (args.after) await requireCursorInLog(ctx, args.after, 'after');
       const sub = ctx.live.subscribe(
         {
           streamIds: timelineStreams(orderId),
@@ -184,7 +186,7 @@ builder.subscriptionField('orderUpdates', (t) =>
         description: 'Replay from this cursor first',
       }),
     },
-    subscribe: (_root, args, ctx) => {
+    subscribe: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
       let customerId = args.customerId != null ? String(args.customerId).toLowerCase() : undefined;
       if (principal.role === 'customer') customerId ??= principal.customerId;
@@ -193,6 +195,7 @@ builder.subscriptionField('orderUpdates', (t) =>
       } else if (!canActForCustomer(principal, customerId)) {
         throw readError('FORBIDDEN', 'A customer may only follow its own orders');
       }
+      if (args.after) await requireCursorInLog(ctx, args.after, 'after');
       const sub = ctx.live.subscribe(
         {
           streamTypes: [ORDER_STREAM_TYPE, FULFILLMENT_STREAM_TYPE, SHIPMENT_STREAM_TYPE],
