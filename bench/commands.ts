@@ -587,6 +587,7 @@ async function main() {
       LOG_LEVEL: 'silent',
       // Measures throughput, not the per-caller limit (DATABASE_URL means production mode).
       STRATA_MUTATIONS_PER_MINUTE: '0',
+      STRATA_READ_COST_PER_MINUTE: '0',
     });
     app = await buildApp(config);
     const http = client(await app.start());

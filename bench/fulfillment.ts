@@ -161,6 +161,7 @@ async function phase(
         ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
         STRATA_AUTH_SECRET: randomBytes(32).toString('hex'),
         STRATA_MUTATIONS_PER_MINUTE: '0',
+        STRATA_READ_COST_PER_MINUTE: '0',
         PORT: '0',
         LOG_LEVEL: 'silent',
       }),

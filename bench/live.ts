@@ -67,6 +67,7 @@ async function main() {
         LOG_LEVEL: 'silent',
         // Measures delivery, not the per-caller limits: one admin token holds every feed.
         STRATA_MUTATIONS_PER_MINUTE: '0',
+        STRATA_READ_COST_PER_MINUTE: '0',
         STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000000',
       }),
     });

@@ -893,6 +893,7 @@ async function main() {
         LOG_LEVEL: 'silent',
         // Measures throughput, not the per-caller limit (DATABASE_URL means production mode).
         STRATA_MUTATIONS_PER_MINUTE: '0',
+        STRATA_READ_COST_PER_MINUTE: '0',
       }),
       { db, fulfillment: false },
     );

@@ -43,6 +43,8 @@ export interface Config {
   };
   /** Mutations per principal per minute (0: unlimited). */
   mutationsPerMinute: number;
+  /** Cost points of queries per principal per minute (0: unlimited); at least maxCost. */
+  readCostPerMinute: number;
   /** Concurrent subscriptions on one connection / of one principal in this process. */
   maxSubscriptionsPerConnection: number;
   maxSubscriptionsPerPrincipal: number;
@@ -150,6 +152,11 @@ const schema = z
     STRATA_MUTATIONS_PER_MINUTE: positiveInt('STRATA_MUTATIONS_PER_MINUTE', 0, 1_000_000).default(
       600,
     ),
+    STRATA_READ_COST_PER_MINUTE: positiveInt(
+      'STRATA_READ_COST_PER_MINUTE',
+      0,
+      1_000_000_000,
+    ).default(300_000),
     STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(
       'STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION',
       1,
@@ -194,6 +201,17 @@ const schema = z
         code: 'custom',
         path: ['STRATA_AUTH_JWKS_URL'],
         message: 'set either STRATA_AUTH_SECRET or STRATA_AUTH_JWKS_URL, not both',
+      });
+    }
+    if (
+      env.STRATA_READ_COST_PER_MINUTE > 0 &&
+      env.STRATA_READ_COST_PER_MINUTE < env.STRATA_MAX_COST
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STRATA_READ_COST_PER_MINUTE'],
+        message:
+          'STRATA_READ_COST_PER_MINUTE must be 0 (off) or at least STRATA_MAX_COST, so that any allowed query fits in a minute',
       });
     }
     if (env.DATABASE_URL && !env.STRATA_AUTH_SECRET && !env.STRATA_AUTH_JWKS_URL) {
@@ -260,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBodyBytes: e.STRATA_MAX_BODY_BYTES,
     },
     mutationsPerMinute: e.STRATA_MUTATIONS_PER_MINUTE,
+    readCostPerMinute: e.STRATA_READ_COST_PER_MINUTE,
     maxSubscriptionsPerConnection: e.STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     maxSubscriptionsPerPrincipal: e.STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
     ws: {

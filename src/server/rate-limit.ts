@@ -14,6 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config/config.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { operationCost } from './limits.js';
 
 /**
  * Who a limit counts against: the principal's user id, or for an anonymous request the
@@ -129,6 +130,50 @@ export function useMutationRateLimit(config: Pick<Config, 'mutationsPerMinute'>)
         if (!(err instanceof RateLimiterRes)) throw err;
         const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
         setResultAndStopExecution({ errors: [rateLimitedError(perMinute, retryAfter)] });
+      }
+    },
+  };
+}
+
+/**
+ * Reads per caller per minute, by cost (`config.readCostPerMinute`; 0 turns it off): each
+ * query spends its estimated cost (the objects it resolves, lists counted by the page
+ * asked: the measure of STRATA_MAX_COST) from the caller's budget, before anything runs;
+ * over it, RATE_LIMITED with Retry-After, nothing read. Per process, like the mutation limit.
+ */
+export function useReadBudget(config: Pick<Config, 'readCostPerMinute'>): Plugin {
+  const perMinute = config.readCostPerMinute;
+  if (perMinute === 0) return {};
+  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      const cost = Math.max(
+        1,
+        operationCost(args.schema, args.document, args.operationName, args.variableValues),
+      );
+      try {
+        await limiter.consume(callerKey(args.contextValue as unknown as GraphQLContext), cost);
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) throw err;
+        const retryAfterSeconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        setResultAndStopExecution({
+          errors: [
+            new GraphQLError(
+              `Too much read: at most ${perMinute} cost points per minute for each caller (STRATA_READ_COST_PER_MINUTE); this query costs ${cost}. Nothing was read; retry in ${retryAfterSeconds} s.`,
+              {
+                extensions: {
+                  code: 'RATE_LIMITED',
+                  retryAfterSeconds,
+                  limit: 'STRATA_READ_COST_PER_MINUTE',
+                  max: perMinute,
+                  cost,
+                  http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+                },
+              },
+            ),
+          ],
+        });
       }
     },
   };

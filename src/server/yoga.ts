@@ -17,7 +17,7 @@ import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
 import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
-import { useMutationRateLimit } from './rate-limit.js';
+import { useMutationRateLimit, useReadBudget } from './rate-limit.js';
 import { useSubscriptionCaps } from './subscription-caps.js';
 import { getSchema } from './schema.js';
 
@@ -92,7 +92,12 @@ export function guardPlugins(config: Config): Plugin[] {
   if (config.production) plugins.push(useCSRFPrevention());
   if (!config.introspection)
     plugins.push({ onValidate: (v) => v.addValidationRule(noIntrospection) });
-  plugins.push(...limitPlugins(config), useMutationRateLimit(config), useSubscriptionCaps(config));
+  plugins.push(
+    ...limitPlugins(config),
+    useMutationRateLimit(config),
+    useReadBudget(config),
+    useSubscriptionCaps(config),
+  );
   return plugins;
 }
 

@@ -143,3 +143,56 @@ describe(`mutation rate limit on ${engine}`, () => {
     }
   });
 });
+
+describe(`read budget on ${engine}`, () => {
+  /** 5,000 cost points a minute: a few dozen pages of 100 products. */
+  const { s } = useTestApp({
+    env: { STRATA_READ_COST_PER_MINUTE: '5000', STRATA_MAX_COST: '5000' },
+  });
+  const PAGE = `query($n: Int) { products(first: $n) { edges { node { id name } } } }`;
+
+  it('defaults to 300,000 cost points a minute, at least STRATA_MAX_COST; 0 turns it off', () => {
+    expect(loadConfig({}).readCostPerMinute).toBe(300_000);
+    expect(loadConfig({ STRATA_READ_COST_PER_MINUTE: '0' }).readCostPerMinute).toBe(0);
+    expect(() =>
+      loadConfig({ STRATA_READ_COST_PER_MINUTE: '1000', STRATA_MAX_COST: '5000' }),
+    ).toThrow(/STRATA_READ_COST_PER_MINUTE/);
+  });
+
+  it('spends each query’s cost; over the budget RATE_LIMITED with 429 and Retry-After, nothing read', async () => {
+    const reader = await s.auth({ role: 'customer', customerId: randomUUID() });
+    // Each costs a couple of hundred points (a page of 100): the budget lasts a few dozen.
+    let answered = 0;
+    let refused: Response | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const res = await fetch(`${s.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...reader },
+        body: JSON.stringify({ query: PAGE, variables: { n: 100 } }),
+      });
+      if (res.status === 429) refused = res;
+      else {
+        expect(res.status).toBe(200);
+        answered++;
+      }
+    }
+    expect(answered).toBeGreaterThan(10);
+    expect(refused, 'the budget ran out').toBeDefined();
+    const retryAfter = Number(refused!.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const body = (await refused!.json()) as any;
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors[0].extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      limit: 'STRATA_READ_COST_PER_MINUTE',
+      retryAfterSeconds: retryAfter,
+    });
+
+    // Another caller has a budget of its own.
+    const other = await s.auth({ role: 'customer', customerId: randomUUID() });
+    const r = await s.graphql<any>(PAGE, { n: 100 }, other);
+    expect(r.status).toBe(200);
+    expect(r.body.errors).toBeUndefined();
+  });
+});

@@ -41,6 +41,7 @@ export async function startTestApp(
       STRATA_AUTH_SECRET: TEST_AUTH_SECRET,
       // Tests make many mutations as one principal; the rate-limit tests turn it back on.
       STRATA_MUTATIONS_PER_MINUTE: '0',
+      STRATA_READ_COST_PER_MINUTE: '0',
       ...env,
     }),
     engine: t.db.engine,
