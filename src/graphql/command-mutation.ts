@@ -6,7 +6,8 @@ import type { UseCaseResult } from '../commands/use-case.js';
 import { builder } from './builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from './commands.js';
 import type { GraphQLContext } from './context.js';
-import { COMMAND_ERRORS, ForbiddenErrorResult } from './errors.js';
+import { COMMAND_ERRORS, ForbiddenErrorResult, ValidationErrorResult } from './errors.js';
+import { inputProblems } from './input-gate.js';
 import { selectionWithin, type SelectionShape } from './selection.js';
 import { successType } from './success.js';
 
@@ -44,6 +45,9 @@ export interface CommandMutation<Input extends CommandInput, Result extends UseC
   errors?: (typeof COMMAND_ERRORS)[number][];
 }
 
+/** The names of the command mutations: their input is checked by their own resolver. */
+export const COMMAND_MUTATIONS = new Set<string>();
+
 /**
  * Declares the command mutation `operation` (docs/architecture.md, "Mutations are
  * commands"): `operation(input: <Name>Input!): <Name>Payload`, the union of
@@ -65,6 +69,7 @@ export function commandMutation<Input extends CommandInput, Result extends UseCa
   spec: CommandMutation<Input, Result, Entity>,
 ): void {
   const name = `${operation[0]!.toUpperCase()}${operation.slice(1)}`;
+  COMMAND_MUTATIONS.add(operation);
   builder.mutationField(operation, (t) =>
     t.field({
       type: successType(`${name}Success`, spec.entity.field, spec.entity.type),
@@ -75,13 +80,18 @@ export function commandMutation<Input extends CommandInput, Result extends UseCa
         directResult: true,
         union: { name: `${name}Payload` },
       },
-      resolve: (_root, args, ctx) =>
+      resolve: (_root, args, ctx, info) =>
         asCommand(ctx, operation, async () => {
           const { input } = args as { input: Input };
           const principal = requirePrincipal(ctx);
           if (spec.staffOnly && !isStaff(principal)) {
             throw new ForbiddenErrorResult('Only admin or service callers may do this');
           }
+          // The input gate (input-gate.ts): text that no command may hold, named by path.
+          const fields = info.parentType.getFields();
+          const inputArg = fields[info.fieldName]!.args.find((a) => a.name === 'input')!;
+          const bad = inputProblems(inputArg.type, input, '');
+          if (bad.length) throw new ValidationErrorResult('Invalid input', bad);
           checkUuids({ commandId: String(input.commandId), ...spec.uuids?.(input) });
           const result = await spec.run(ctx, input, envelope(ctx, principal, operation, input));
           const { read, fromResult } = spec.entity;

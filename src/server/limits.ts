@@ -18,6 +18,8 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config/config.js';
+import { COMMAND_MUTATIONS } from '../graphql/command-mutation.js';
+import { argumentProblems } from '../graphql/input-gate.js';
 
 /**
  * Abuse limits: bounds on what one GraphQL document may ask, checked before anything
@@ -301,6 +303,48 @@ function useCostLimit(maxCost: number): Plugin {
  * (which runs operations through the same envelop). Field suggestions ("Did you mean …")
  * are hidden when introspection is off, as they would leak the schema piece by piece.
  */
+/**
+ * The input gate for reads (src/graphql/input-gate.ts): a query, a subscription, or a
+ * mutation that is not a command, whose String or ID arguments hold text no field may
+ * hold, is refused whole before it runs, BAD_USER_INPUT naming each argument path.
+ * Command mutations answer their own ValidationError instead (command-mutation.ts).
+ */
+function useInputGate(): Plugin {
+  const check = (args: {
+    schema: GraphQLSchema;
+    document: DocumentNode;
+    operationName?: string | null;
+    variableValues?: Record<string, unknown> | null;
+  }) => {
+    const mutation = getOperationAST(args.document, args.operationName)?.operation === 'mutation';
+    const problems = argumentProblems(
+      args.schema,
+      args.document,
+      args.operationName,
+      args.variableValues,
+    ).filter((p) => !(mutation && COMMAND_MUTATIONS.has(p.rootFieldName)));
+    if (problems.length === 0) return undefined;
+    return {
+      errors: problems.map(
+        (p) =>
+          new GraphQLError(`${p.rootField}(${p.path}) ${p.message}`, {
+            extensions: { code: 'BAD_USER_INPUT', field: p.rootField, argument: p.path },
+          }),
+      ),
+    };
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = check(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = check(args);
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}
+
 export function limitPlugins(config: Pick<Config, 'limits' | 'introspection'>): Plugin[] {
   const l = config.limits;
   const plugins: Plugin[] = [
@@ -334,6 +378,7 @@ export function limitPlugins(config: Pick<Config, 'limits' | 'introspection'>): 
       onReject: [reportAs('TOO_MANY_DIRECTIVES', l.maxDirectives)],
     }),
     useCostLimit(l.maxCost),
+    useInputGate(),
   ];
   if (!config.introspection) plugins.push(useHiddenSuggestions());
   return plugins;
