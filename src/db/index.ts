@@ -6,6 +6,7 @@ import { openPostgres } from './postgres.js';
 import type { Db } from './types.js';
 
 export type { Db, Queryable, Session, Listener, Engine } from './types.js';
+export { isTransientDatabaseError } from './errors.js';
 
 /**
  * Opens the engine the configuration names: PostgreSQL with DATABASE_URL, else PGlite.

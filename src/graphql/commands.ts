@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Principal } from '../auth/principal.js';
+import { isTransientDatabaseError } from '../db/index.js';
 import { isStaff } from '../auth/principal.js';
 import type { CommandEnvelope } from '../commands/handler.js';
 import type { GraphQLContext } from './context.js';
@@ -65,7 +66,14 @@ export async function asCommand<T>(
     return await body();
   } catch (err) {
     const typed = toTypedError(err);
-    if (!(typed instanceof TypedError)) {
+    if (typed instanceof TypedError) throw typed;
+    if (isTransientDatabaseError(err)) {
+      // Answered as UNAVAILABLE (retry with the same commandId): not a bug, but worth seeing.
+      ctx.logger.warn(
+        { err, correlationId: ctx.correlationId, operation },
+        'database unavailable during a mutation',
+      );
+    } else {
       ctx.logger.error(
         { err, correlationId: ctx.correlationId, operation },
         'unexpected error in mutation',

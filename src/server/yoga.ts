@@ -7,7 +7,14 @@ import {
   type ASTVisitor,
   type ValidationContext,
 } from 'graphql';
-import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import {
+  createYoga,
+  maskError,
+  type CORSOptions,
+  type Plugin,
+  type YogaServerInstance,
+} from 'graphql-yoga';
+import { isTransientDatabaseError } from '../db/index.js';
 import type { Config } from '../config/config.js';
 import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
@@ -120,6 +127,18 @@ export function corsFor(
   };
 }
 
+/**
+ * The answer to a request that met a transient database failure: nothing about the request
+ * was wrong. A command may or may not have been applied; sent again with the same
+ * commandId it takes effect at most once and answers as its first run did.
+ */
+export function unavailableError(): GraphQLError {
+  return new GraphQLError(
+    'The database was briefly unavailable. Send the same request again: a mutation with the same commandId takes effect at most once, so retrying it is safe even if it was applied.',
+    { extensions: { code: 'UNAVAILABLE', retryable: true } },
+  );
+}
+
 /** Answers depend on `Origin` (CORS): shared caches must keep them apart. */
 const varyByOrigin: Plugin = {
   onResponse({ request, response }) {
@@ -164,7 +183,13 @@ export function createGraphQLServer(
     },
     // Unexpected errors reach clients as "Unexpected error." with no stack or SQL, whatever
     // NODE_ENV says (yoga would add both for NODE_ENV=development); the log has the detail.
-    maskedErrors: { isDev: false },
+    // A lost connection or a server shutting down is not unexpected: the client is told
+    // to retry (UNAVAILABLE), a command with the same commandId (src/db/errors.ts).
+    maskedErrors: {
+      isDev: false,
+      maskError: (error, message, isDev) =>
+        isTransientDatabaseError(error) ? unavailableError() : maskError(error, message, isDev),
+    },
     context: async (initial) => {
       // graphql-ws operations arrive with the principal resolved when the socket opened.
       const ws = (initial as Partial<WebSocketInitialContext>).websocket;
