@@ -370,7 +370,6 @@ describe(`the authorization matrix on ${engine}`, () => {
     const wrong: string[] = [];
     for (const [key, row] of Object.entries(ROWS)) {
       const subscription = key.startsWith('Subscription.');
-      const field = key.split('.')[1]!;
       for (const role of ROLES) {
         const expected = allowedFor[row.access].includes(role);
         const check = (transport: string, body: any) => {
