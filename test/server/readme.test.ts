@@ -29,7 +29,8 @@ const CONFIG_VARIABLES = [
 
 /** The README's configuration table: variable → default column. */
 function configTable(): Map<string, string> {
-  const section = README.slice(README.indexOf('## Configuration'));
+  // The section only: later tables (error codes) have upper-case names too.
+  const section = README.slice(README.indexOf('## Configuration')).split(/\n## /)[0]!;
   const rows = new Map<string, string>();
   for (const m of section.matchAll(/^\| `([A-Z][A-Z0-9_]*)`\s*\| ([^|]*?)\s*\|/gm))
     rows.set(m[1]!, m[2]!);
