@@ -1,4 +1,5 @@
 import {
+  getNamedType,
   getNullableType,
   getOperationAST,
   isInputObjectType,
@@ -12,6 +13,7 @@ import {
   type DocumentNode,
   type GraphQLInputType,
   type GraphQLSchema,
+  type ValueNode,
 } from 'graphql';
 import type { FieldError } from '../shared/decider.js';
 
@@ -84,6 +86,83 @@ export interface ArgumentProblem extends FieldError {
   rootFieldName: string;
 }
 
+interface ArgumentSite {
+  rootField: string;
+  rootFieldName: string;
+  name: string;
+  type: GraphQLInputType;
+  value: ValueNode;
+}
+
+/**
+ * The arguments that can hold text, per document and operation: found once per parsed
+ * document (yoga reuses the parsed document of a repeated query), checked per request.
+ */
+const sitesByDocument = new WeakMap<DocumentNode, Map<string, ArgumentSite[]>>();
+
+function argumentSites(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): ArgumentSite[] {
+  let byOperation = sitesByDocument.get(document);
+  if (!byOperation) {
+    byOperation = new Map();
+    sitesByDocument.set(document, byOperation);
+  }
+  const key = operationName ?? '';
+  const known = byOperation.get(key);
+  if (known) return known;
+  const sites: ArgumentSite[] = [];
+  const operation = getOperationAST(document, operationName);
+  if (operation) {
+    const typeInfo = new TypeInfo(schema);
+    const roots = new Map(
+      operation.selectionSet.selections.flatMap((sel) =>
+        sel.kind === Kind.FIELD ? [[sel, sel.alias?.value ?? sel.name.value] as const] : [],
+      ),
+    );
+    let root = { key: '', name: '' };
+    const scan = (node: DocumentNode['definitions'][number]) =>
+      visit(
+        node,
+        visitWithTypeInfo(typeInfo, {
+          Field: {
+            enter(field) {
+              const rootKey = roots.get(field);
+              if (rootKey !== undefined) root = { key: rootKey, name: field.name.value };
+            },
+          },
+          Argument(arg) {
+            const def = typeInfo.getArgument();
+            if (def && holdsText(def.type)) {
+              sites.push({
+                rootField: root.key,
+                rootFieldName: root.name,
+                name: arg.name.value,
+                type: def.type,
+                value: arg.value,
+              });
+            }
+          },
+        }),
+      );
+    scan(operation);
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) scan(d);
+  }
+  byOperation.set(key, sites);
+  return sites;
+}
+
+/** Whether a value of `type` can contain a String or ID anywhere. */
+function holdsText(type: GraphQLInputType, seen: Set<string> = new Set()): boolean {
+  const named = getNamedType(type);
+  if (isScalarType(named)) return named.name === 'String' || named.name === 'ID';
+  if (!isInputObjectType(named) || seen.has(named.name)) return false;
+  seen.add(named.name);
+  return Object.values(named.getFields()).some((f) => holdsText(f.type, seen));
+}
+
 /**
  * Problems in the arguments of the fields the operation would run (the operation's own
  * selection and the fragments it spreads), variables and defaults applied. Values that do
@@ -95,43 +174,18 @@ export function argumentProblems(
   operationName: string | null | undefined,
   variables: Record<string, unknown> | null | undefined,
 ): ArgumentProblem[] {
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return [];
   const out: ArgumentProblem[] = [];
-  const typeInfo = new TypeInfo(schema);
   const vars = variables ?? {};
-  const roots = new Map(
-    operation.selectionSet.selections.flatMap((s) =>
-      s.kind === Kind.FIELD ? [[s, s.alias?.value ?? s.name.value] as const] : [],
-    ),
-  );
-  let root: { key: string; name: string } = { key: '', name: '' };
-  const scan = (node: DocumentNode['definitions'][number]) =>
-    visit(
-      node,
-      visitWithTypeInfo(typeInfo, {
-        Field: {
-          enter(field) {
-            const key = roots.get(field);
-            if (key !== undefined) root = { key, name: field.name.value };
-          },
-        },
-        Argument(arg) {
-          const def = typeInfo.getArgument();
-          if (!def) return;
-          let value: unknown;
-          try {
-            value = valueFromAST(arg.value, def.type, vars);
-          } catch {
-            return;
-          }
-          for (const p of inputProblems(def.type, value, arg.name.value)) {
-            out.push({ ...p, rootField: root.key, rootFieldName: root.name });
-          }
-        },
-      }),
-    );
-  scan(operation);
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) scan(d);
+  for (const site of argumentSites(schema, document, operationName)) {
+    let value: unknown;
+    try {
+      value = valueFromAST(site.value, site.type, vars);
+    } catch {
+      continue;
+    }
+    for (const p of inputProblems(site.type, value, site.name)) {
+      out.push({ ...p, rootField: site.rootField, rootFieldName: site.rootFieldName });
+    }
+  }
   return out;
 }
