@@ -50,9 +50,6 @@
  *      running at the end of the load (if it ended sooner, what overlapped is reported).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
 import pg from 'pg';
 import { buildApp, type App } from '../src/server/app.js';
 import type { Principal } from '../src/auth/principal.js';
@@ -74,6 +71,7 @@ import {
   cpuAdd,
   cpuNow,
   cpuSince,
+  startProfile,
   fmt,
   NO_CPU,
   type CpuSample,
@@ -318,28 +316,6 @@ function printTable(rows: readonly Row[]) {
 }
 
 // ---------------------------------------------------------------------------------------
-
-/**
- * BENCH_CPU_PROFILE=<folder>: a CPU profile of this process (the server under test)
- * during each createOrder slice at c=16, one `.cpuprofile` per slice, for
- * `node --cpu-prof`-style analysis without the baselines' slices mixed in.
- */
-async function startProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
-  const dir = process.env.BENCH_CPU_PROFILE;
-  if (!dir) return undefined;
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return {
-    async stop(name) {
-      const { profile } = await session.post('Profiler.stop');
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
-}
 
 /** One createOrder through the use case, as customer `c` (the same input as over HTTP). */
 async function useCaseOrder(

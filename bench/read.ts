@@ -18,6 +18,7 @@
  *      rebuild of all four at once. Baseline in the same run: EventStore.readAll over the
  *      same log in batches of 1,000, alone (for `orders`, before and after its rebuild)
  *      and four passes at once (for all four). Target: rebuild of `orders` ≥ 0.3 × readAll.
+ *      BENCH_CPU_PROFILE=<folder>: a CPU profile of the server during the `orders` rebuild.
  *   2. The `orders(first: 50)` page with customer, items and their products, over HTTP with
  *      an admin token, at concurrency 16 from a separate client process; requests/s, p50
  *      and p99 latency, and SQL statements per request (counted for single requests while
@@ -48,7 +49,7 @@ import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../src/customers/decider
 import { CustomerEvents } from '../src/customers/events.js';
 import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
 import { OrderEvents, type Address, type OrderLine } from '../src/orders/events.js';
-import { admin, fmt, memoryLine, memoryNow, pct, printColumns } from './support.js';
+import { admin, fmt, memoryLine, memoryNow, pct, printColumns, startProfile } from './support.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -1027,7 +1028,9 @@ async function main() {
     await readAllPass(store); // warm-up
     const base1 = await timed(() => readAllPass(store));
     if (base1.value !== total) throw new Error(`readAll read ${base1.value} of ${total} events`);
+    const profiling = await startProfile();
     const ordersRebuild = await timeRebuild(app, ['orders']);
+    await profiling?.stop('rebuild-orders');
     const base2 = await timed(() => readAllPass(store));
     const readAllRate = (base1.value + base2.value) / (base1.seconds + base2.seconds);
     const ordersRate = total / ordersRebuild.seconds;

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 
 /** Helpers every benchmark shares: number formats, percentiles, scratch databases, payloads. */
@@ -297,4 +300,26 @@ export function printColumns(
   console.log(line(header));
   console.log(widths.map((w) => '─'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
+}
+
+/**
+ * BENCH_CPU_PROFILE=<folder>: a CPU profile of this process (the server under test) over
+ * one part of a benchmark, written as `<name>.cpuprofile`, for `node --cpu-prof`-style
+ * analysis without the baselines and the set-up mixed in. Undefined when not asked for.
+ */
+export async function startProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(name) {
+      const { profile } = await session.post('Profiler.stop');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
