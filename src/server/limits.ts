@@ -270,22 +270,21 @@ export function operationCost(
   return selectionCost(root, operation.selectionSet, 1);
 }
 
+/** The arguments of execute and subscribe that a check before running reads. */
+interface RunArgs {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operationName?: string | null;
+  variableValues?: Record<string, unknown> | null;
+}
+
 /**
- * The cost limit, checked when the operation is about to run (the variables are known
- * then, which a cached validation rule cannot see); over it nothing executes.
+ * A plugin that checks each operation, over any transport, when it is about to run (its
+ * variables known): a refusal is the whole answer, nothing runs.
  */
-function useCostLimit(maxCost: number): Plugin {
-  const check = (args: {
-    schema: GraphQLSchema;
-    document: DocumentNode;
-    operationName?: string | null;
-    variableValues?: Record<string, unknown> | null;
-  }) => {
-    const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
-    return cost > maxCost
-      ? { errors: [limitError('QUERY_TOO_COMPLEX', maxCost, cost)] }
-      : undefined;
-  };
+function refusingBeforeRun(
+  check: (args: RunArgs) => { errors: GraphQLError[] } | undefined,
+): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const refused = check(args);
@@ -299,10 +298,19 @@ function useCostLimit(maxCost: number): Plugin {
 }
 
 /**
- * The abuse-limit plugins for `config.limits`, for yoga and for the graphql-ws server
- * (which runs operations through the same envelop). Field suggestions ("Did you mean …")
- * are hidden when introspection is off, as they would leak the schema piece by piece.
+ * The cost limit, checked when the operation is about to run (the variables are known
+ * then, which a cached validation rule cannot see); over it nothing executes.
  */
+function useCostLimit(maxCost: number): Plugin {
+  const check = (args: RunArgs) => {
+    const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+    return cost > maxCost
+      ? { errors: [limitError('QUERY_TOO_COMPLEX', maxCost, cost)] }
+      : undefined;
+  };
+  return refusingBeforeRun(check);
+}
+
 /**
  * The input gate for reads (src/graphql/input-gate.ts): a query, a subscription, or a
  * mutation that is not a command, whose String or ID arguments hold text no field may
@@ -310,12 +318,7 @@ function useCostLimit(maxCost: number): Plugin {
  * Command mutations answer their own ValidationError instead (command-mutation.ts).
  */
 function useInputGate(): Plugin {
-  const check = (args: {
-    schema: GraphQLSchema;
-    document: DocumentNode;
-    operationName?: string | null;
-    variableValues?: Record<string, unknown> | null;
-  }) => {
+  const check = (args: RunArgs) => {
     const mutation = getOperationAST(args.document, args.operationName)?.operation === 'mutation';
     const problems = argumentProblems(
       args.schema,
@@ -333,18 +336,14 @@ function useInputGate(): Plugin {
       ),
     };
   };
-  return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const refused = check(args);
-      if (refused) setResultAndStopExecution(refused);
-    },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = check(args);
-      if (refused) setResultAndStopExecution(refused);
-    },
-  };
+  return refusingBeforeRun(check);
 }
 
+/**
+ * The abuse-limit plugins for `config.limits`, for yoga and for the graphql-ws server
+ * (which runs operations through the same envelop). Field suggestions ("Did you mean …")
+ * are hidden when introspection is off, as they would leak the schema piece by piece.
+ */
 export function limitPlugins(config: Pick<Config, 'limits' | 'introspection'>): Plugin[] {
   const l = config.limits;
   const plugins: Plugin[] = [

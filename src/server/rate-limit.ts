@@ -92,6 +92,24 @@ export function rateLimitedError(perMinute: number, retryAfterSeconds: number): 
 }
 
 /**
+ * Spends `points` of the caller's allowance: null when they were there, else the seconds
+ * until they will be (at least 1).
+ */
+async function spend(
+  limiter: RateLimiterMemory,
+  context: unknown,
+  points: number,
+): Promise<number | null> {
+  try {
+    await limiter.consume(callerKey(context as GraphQLContext), points);
+    return null;
+  } catch (err) {
+    if (!(err instanceof RateLimiterRes)) throw err;
+    return Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+  }
+}
+
+/**
  * Mutations per caller per minute (`config.mutationsPerMinute`; 0 turns it off). Each
  * mutation root field costs one point; an operation that would go over is refused whole,
  * before anything runs. The counts live in this process: with several processes behind a
@@ -124,11 +142,8 @@ export function useMutationRateLimit(config: Pick<Config, 'mutationsPerMinute'>)
         });
         return;
       }
-      try {
-        await limiter.consume(callerKey(args.contextValue as unknown as GraphQLContext), points);
-      } catch (err) {
-        if (!(err instanceof RateLimiterRes)) throw err;
-        const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+      const retryAfter = await spend(limiter, args.contextValue, points);
+      if (retryAfter !== null) {
         setResultAndStopExecution({ errors: [rateLimitedError(perMinute, retryAfter)] });
       }
     },
@@ -152,11 +167,8 @@ export function useReadBudget(config: Pick<Config, 'readCostPerMinute'>): Plugin
         1,
         operationCost(args.schema, args.document, args.operationName, args.variableValues),
       );
-      try {
-        await limiter.consume(callerKey(args.contextValue as unknown as GraphQLContext), cost);
-      } catch (err) {
-        if (!(err instanceof RateLimiterRes)) throw err;
-        const retryAfterSeconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+      const retryAfterSeconds = await spend(limiter, args.contextValue, cost);
+      if (retryAfterSeconds !== null) {
         setResultAndStopExecution({
           errors: [
             new GraphQLError(
