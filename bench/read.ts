@@ -18,7 +18,8 @@
  *      rebuild of all four at once. Baseline in the same run: EventStore.readAll over the
  *      same log in batches of 1,000, alone (for `orders`, before and after its rebuild)
  *      and four passes at once (for all four). Target: rebuild of `orders` ≥ 0.3 × readAll.
- *      BENCH_CPU_PROFILE=<folder>: a CPU profile of the server during the `orders` rebuild.
+ *      BENCH_CPU_PROFILE=<folder>: CPU profiles of the server during each slice of the
+ *      GraphQL page load and during the `orders` rebuild.
  *   2. The `orders(first: 50)` page with customer, items and their products, over HTTP with
  *      an admin token, at concurrency 16 from a separate client process; requests/s, p50
  *      and p99 latency, and SQL statements per request (counted for single requests while
@@ -991,7 +992,9 @@ async function main() {
     let firstFailure: string | undefined;
     for (let round = 0; round < ROUNDS; round++) {
       let at = 0;
+      const profiling = await startProfile();
       const r = await loadClient.run(slice, () => (at = counter.statements));
+      await profiling?.stop(`orders-page-${round}`);
       loadStatements += counter.statements - at;
       firstFailure ??= r.firstFailure;
       gql.ops += r.ops;
