@@ -22,6 +22,7 @@ import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
+import { useCompiledQueries } from './compiled-queries.js';
 import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
 import { useMutationRateLimit, useReadBudget } from './rate-limit.js';
@@ -158,7 +159,7 @@ export function createGraphQLServer(
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config), varyByOrigin],
+    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config), varyByOrigin, useCompiledQueries()],
     // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
     maxRequestBodySize: false,
     cors: corsFor(o.config),
