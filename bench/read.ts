@@ -75,6 +75,10 @@ const IDLE_MS = 3_000;
 const TARGET_REBUILD = 0.5;
 const TARGET_PAGE = 0.5;
 const TARGET_PAGE_P99_MS = 100;
+/** order(id) with its timeline at c=16: p99 ≤ 20 ms (issue #13). */
+const TARGET_ORDER_P99_MS = 20;
+/** Orders asked for in turn by the order(id) load. */
+const ORDER_SAMPLE = 200;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,6 +110,32 @@ FROM (SELECT * FROM order_list ORDER BY order_seq DESC LIMIT $1) o
 LEFT JOIN customers c ON c.id = o.customer_id
 ORDER BY o.order_seq DESC`;
 
+/** One order with its lines and its timeline, as a shop's order page asks for it. */
+const ORDER_QUERY = `query One($id: ID!) {
+  order(id: $id) {
+    id orderNumber status total { amount currency }
+    items { productName quantity }
+    timeline { type version description }
+  }
+}`;
+
+/** The same answer as the whole response body, from one statement. */
+const ORDER_JSON_SQL = `
+SELECT json_build_object('data', json_build_object('order', (
+  SELECT json_build_object(
+    'id', o.id, 'orderNumber', o.order_number, 'status', o.status,
+    'total', json_build_object('amount', o.total_amount::int4, 'currency', o.currency),
+    'items', coalesce((
+      SELECT json_agg(json_build_object('productName', i.line->>'productName',
+                                        'quantity', (i.line->>'quantity')::int4) ORDER BY i.n)
+      FROM jsonb_array_elements(o.items) WITH ORDINALITY AS i(line, n)), '[]'::json),
+    'timeline', coalesce((
+      SELECT json_agg(json_build_object('type', t.type, 'version', t.version,
+                                        'description', t.description)
+             ORDER BY t.position)
+      FROM order_timeline t WHERE t.order_id = o.id), '[]'::json))
+  FROM order_list o WHERE o.id = $1)))::text AS body`;
+
 /**
  * The same page as the whole GraphQL response body, built by PostgreSQL in one statement
  * (`json_agg` of the page with its customers, items and products): the baseline server
@@ -134,8 +164,8 @@ LEFT JOIN customers c ON c.id = o.customer_id`;
 
 /**
  * The baseline server: a bare `node:http` handler with the same token check as the API
- * (the app's TokenService, its cache included) that answers any POST with the page that
- * PAGE_JSON_SQL builds. What the page costs without GraphQL and the read model's mapping.
+ * (the app's TokenService, its cache included) that answers a POST with the page that
+ * PAGE_JSON_SQL builds, or, when its variables name an `id`, with that order (ORDER_JSON_SQL). What the page costs without GraphQL and the read model's mapping.
  */
 async function startBaselineServer(
   app: App,
@@ -143,7 +173,9 @@ async function startBaselineServer(
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const server = createServer((req, res) => {
     void (async () => {
-      for await (const _ of req); // the body is the GraphQL request: not needed
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const id = (JSON.parse(Buffer.concat(chunks).toString() || '{}') as any).variables?.id;
       const header = req.headers.authorization ?? '';
       try {
         await app.tokens.verify(header.startsWith('Bearer ') ? header.slice(7) : '');
@@ -151,7 +183,10 @@ async function startBaselineServer(
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[]}');
         return;
       }
-      const r = await pool.query<{ body: string }>(PAGE_JSON_SQL, [PAGE]);
+      const r = await pool.query<{ body: string }>(
+        typeof id === 'string' ? ORDER_JSON_SQL : PAGE_JSON_SQL,
+        [typeof id === 'string' ? id : PAGE],
+      );
       res.writeHead(200, { 'content-type': 'application/json' }).end(r.rows[0]!.body);
     })().catch((err: unknown) => {
       res.writeHead(500).end(String(err));
@@ -181,10 +216,20 @@ interface ClientResult {
   firstFailure?: string;
 }
 
-async function client(args: { url: string; token: string; concurrency: number }) {
-  const body = JSON.stringify({ query: ORDERS_QUERY, variables: { first: PAGE } });
+/** What a load client asks: the page of orders, or one order of `ids` after another. */
+interface ClientArgs {
+  url: string;
+  token: string;
+  concurrency: number;
+  ids?: string[];
+}
+
+async function client(args: ClientArgs) {
+  const pageBody = JSON.stringify({ query: ORDERS_QUERY, variables: { first: PAGE } });
+  let n = 0;
   let firstFailure: string | undefined;
   const once = async (): Promise<boolean> => {
+    const id = args.ids ? args.ids[n++ % args.ids.length]! : undefined;
     const res = await fetch(`${args.url}/graphql`, {
       method: 'POST',
       headers: {
@@ -192,10 +237,13 @@ async function client(args: { url: string; token: string; concurrency: number })
         accept: 'application/graphql-response+json',
         authorization: `Bearer ${args.token}`,
       },
-      body,
+      body: id ? JSON.stringify({ query: ORDER_QUERY, variables: { id } }) : pageBody,
     });
     const json = (await res.json()) as any;
-    const good = res.status === 200 && !json.errors && json.data?.orders?.edges?.length === PAGE;
+    const good =
+      res.status === 200 &&
+      !json.errors &&
+      (id ? json.data?.order?.id === id : json.data?.orders?.edges?.length === PAGE);
     if (!good) firstFailure ??= JSON.stringify(json).slice(0, 300);
     return good;
   };
@@ -803,7 +851,7 @@ class LoadClient {
     private readonly lines: Interface,
   ) {}
 
-  static async start(url: string, token: string): Promise<LoadClient> {
+  static async start(url: string, token: string, ids?: string[]): Promise<LoadClient> {
     const child = spawn(
       process.execPath,
       [
@@ -811,7 +859,7 @@ class LoadClient {
         'tsx',
         new URL(import.meta.url).pathname,
         '--client',
-        JSON.stringify({ url, token, concurrency: CONCURRENCY }),
+        JSON.stringify({ url, token, concurrency: CONCURRENCY, ...(ids ? { ids } : {}) }),
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
@@ -1068,8 +1116,64 @@ async function main() {
     loadClient = undefined;
     await baselineClient.stop();
     baselineClient = undefined;
+
+    // One order with its timeline, a different order each request, against its baseline.
+    const ids = (
+      await raw.query<{ id: string }>(
+        `SELECT id FROM order_list ORDER BY md5(id) LIMIT ${ORDER_SAMPLE}`,
+      )
+    ).rows.map((r) => r.id);
+    const oneId = ids[0]!;
+    const viaGraphQL = (await (
+      await fetch(`${httpUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: ORDER_QUERY, variables: { id: oneId } }),
+      })
+    ).json()) as any;
+    const viaBaseline = (await (
+      await fetch(baseline.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify({ variables: { id: oneId } }),
+      })
+    ).json()) as any;
+    if (
+      !viaGraphQL.data?.order?.timeline?.length ||
+      JSON.stringify(viaGraphQL.data) !== JSON.stringify(viaBaseline.data)
+    )
+      throw new Error(
+        `order(id): the baseline does not answer as GraphQL: ${JSON.stringify(viaGraphQL).slice(0, 300)} / ${JSON.stringify(viaBaseline).slice(0, 300)}`,
+      );
+    loadClient = await LoadClient.start(httpUrl, token, ids);
+    baselineClient = await LoadClient.start(baseline.url, token, ids);
+    const one: LoadResult = { ops: 0, failures: 0, seconds: 0, latencies: [] };
+    const oneBase: LoadResult = { ops: 0, failures: 0, seconds: 0, latencies: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [client, into] of [
+        [loadClient, one],
+        [baselineClient, oneBase],
+      ] as const) {
+        const r = await client.run(slice, () => undefined);
+        firstFailure ??= r.firstFailure;
+        into.ops += r.ops;
+        into.failures += r.failures;
+        into.seconds += r.seconds;
+        into.latencies.push(...r.latencies);
+      }
+    }
+    await loadClient.stop();
+    loadClient = undefined;
+    await baselineClient.stop();
+    baselineClient = undefined;
     await baseline.stop();
     baseline = undefined;
+    for (const r of [one, oneBase]) r.latencies.sort((a, b) => a - b);
+    const oneRate = (one.ops - one.failures) / one.seconds;
+    const oneBaseRate = (oneBase.ops - oneBase.failures) / oneBase.seconds;
+    console.log(
+      `  order(id) with its timeline, c=${CONCURRENCY}, ${ORDER_SAMPLE} orders in turn (${viaGraphQL.data.order.timeline.length} timeline entries in the first): GraphQL ${fmt(one.ops)} requests${one.failures ? `, ${one.failures} FAILED` : ''}, baseline ${fmt(oneBase.ops)}${oneBase.failures ? `, ${oneBase.failures} FAILED` : ''}`,
+    );
     for (const r of [gql, sql]) r.latencies.sort((a, b) => a - b);
     const gqlRate = (gql.ops - gql.failures) / gql.seconds;
     const sqlRate = (sql.ops - sql.failures) / sql.seconds;
@@ -1138,6 +1242,10 @@ async function main() {
         target: TARGET_PAGE,
       },
     ]);
+    const oneP99 = pct(one.latencies, 0.99);
+    console.log(
+      `order(id) with timeline, concurrency ${CONCURRENCY}: ${fmt(oneRate)} req/s (p50 ${fmt(pct(one.latencies, 0.5), 1)} ms, p99 ${fmt(oneP99, 1)} ms) vs json_agg over HTTP ${fmt(oneBaseRate)} req/s (p50 ${fmt(pct(oneBase.latencies, 0.5), 1)} ms, p99 ${fmt(pct(oneBase.latencies, 0.99), 1)} ms): ratio ${fmt(oneRate / oneBaseRate, 2)}; p99 target ≤ ${TARGET_ORDER_P99_MS} ms: ${oneP99 <= TARGET_ORDER_P99_MS ? 'ok' : 'ABOVE'}`,
+    );
     const pageP99 = pct(gql.latencies, 0.99);
     console.log(
       `orders(first: ${PAGE}) p99 ${fmt(pageP99, 1)} ms, target ≤ ${TARGET_PAGE_P99_MS} ms: ${pageP99 <= TARGET_PAGE_P99_MS ? 'ok' : 'ABOVE'}`,
@@ -1171,7 +1279,7 @@ async function main() {
 }
 
 if (process.argv[2] === '--client') {
-  await client(JSON.parse(process.argv[3]!) as { url: string; token: string; concurrency: number });
+  await client(JSON.parse(process.argv[3]!) as ClientArgs);
 } else {
   main().catch((err: unknown) => {
     console.error(err);
