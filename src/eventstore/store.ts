@@ -486,7 +486,6 @@ export class EventStore {
     return r.rows[0] ?? null;
   }
 
-  /** The position of the newest event visible to readers, or null for an empty log. */
   /**
    * Whether the log holds a committed event at or after `cursor`: true for every cursor the
    * store handed out (an event's), false for one beyond the end of the log, which no
@@ -504,6 +503,7 @@ export class EventStore {
     return r.rows[0]!.found;
   }
 
+  /** The position of the newest event visible to readers, or null for an empty log. */
   async head(): Promise<{ cursor: string; globalPosition: number; recordedAt: Date } | null> {
     const r = await this.db.query<{
       transaction_id: string;
