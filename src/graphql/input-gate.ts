@@ -15,6 +15,7 @@ import {
   type GraphQLSchema,
   type ValueNode,
 } from 'graphql';
+import { perOperation } from './per-operation.js';
 import type { FieldError } from '../shared/decider.js';
 
 /*
@@ -95,64 +96,48 @@ interface ArgumentSite {
 }
 
 /**
- * The arguments that can hold text, per document and operation: found once per parsed
- * document (yoga reuses the parsed document of a repeated query), checked per request.
+ * The arguments that can hold text, per operation of a parsed document: found on its first
+ * request, checked on each.
  */
-const sitesByDocument = new WeakMap<DocumentNode, Map<string, ArgumentSite[]>>();
-
-function argumentSites(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  operationName: string | null | undefined,
-): ArgumentSite[] {
-  let byOperation = sitesByDocument.get(document);
-  if (!byOperation) {
-    byOperation = new Map();
-    sitesByDocument.set(document, byOperation);
-  }
-  const key = operationName ?? '';
-  const known = byOperation.get(key);
-  if (known) return known;
+const argumentSites = perOperation((schema, document, operationName): ArgumentSite[] => {
   const sites: ArgumentSite[] = [];
   const operation = getOperationAST(document, operationName);
-  if (operation) {
-    const typeInfo = new TypeInfo(schema);
-    const roots = new Map(
-      operation.selectionSet.selections.flatMap((sel) =>
-        sel.kind === Kind.FIELD ? [[sel, sel.alias?.value ?? sel.name.value] as const] : [],
-      ),
+  if (!operation) return sites;
+  const typeInfo = new TypeInfo(schema);
+  const roots = new Map(
+    operation.selectionSet.selections.flatMap((sel) =>
+      sel.kind === Kind.FIELD ? [[sel, sel.alias?.value ?? sel.name.value] as const] : [],
+    ),
+  );
+  let root = { key: '', name: '' };
+  const scan = (node: DocumentNode['definitions'][number]) =>
+    visit(
+      node,
+      visitWithTypeInfo(typeInfo, {
+        Field: {
+          enter(field) {
+            const rootKey = roots.get(field);
+            if (rootKey !== undefined) root = { key: rootKey, name: field.name.value };
+          },
+        },
+        Argument(arg) {
+          const def = typeInfo.getArgument();
+          if (def && holdsText(def.type)) {
+            sites.push({
+              rootField: root.key,
+              rootFieldName: root.name,
+              name: arg.name.value,
+              type: def.type,
+              value: arg.value,
+            });
+          }
+        },
+      }),
     );
-    let root = { key: '', name: '' };
-    const scan = (node: DocumentNode['definitions'][number]) =>
-      visit(
-        node,
-        visitWithTypeInfo(typeInfo, {
-          Field: {
-            enter(field) {
-              const rootKey = roots.get(field);
-              if (rootKey !== undefined) root = { key: rootKey, name: field.name.value };
-            },
-          },
-          Argument(arg) {
-            const def = typeInfo.getArgument();
-            if (def && holdsText(def.type)) {
-              sites.push({
-                rootField: root.key,
-                rootFieldName: root.name,
-                name: arg.name.value,
-                type: def.type,
-                value: arg.value,
-              });
-            }
-          },
-        }),
-      );
-    scan(operation);
-    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) scan(d);
-  }
-  byOperation.set(key, sites);
+  scan(operation);
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) scan(d);
   return sites;
-}
+});
 
 /** Whether a value of `type` can contain a String or ID anywhere. */
 function holdsText(type: GraphQLInputType, seen: Set<string> = new Set()): boolean {

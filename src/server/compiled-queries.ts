@@ -1,12 +1,7 @@
-import {
-  getOperationAST,
-  getVariableValues,
-  valueFromASTUntyped,
-  type DocumentNode,
-  type GraphQLSchema,
-} from 'graphql';
+import { getOperationAST, getVariableValues, valueFromASTUntyped } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+import { perOperation } from '../graphql/per-operation.js';
 
 /**
  * Queries run as compiled JavaScript (graphql-jit; docs/adr/0012-compiled-queries.md): a
@@ -18,22 +13,10 @@ import type { Plugin } from 'graphql-yoga';
  * its own, well-known error).
  */
 export function useCompiledQueries(): Plugin {
-  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
-  const compiledFor = (schema: GraphQLSchema, document: DocumentNode, name: string | null) => {
-    let byName = compiled.get(document);
-    if (!byName) {
-      byName = new Map();
-      compiled.set(document, byName);
-    }
-    const key = name ?? '';
-    let query = byName.get(key);
-    if (query === undefined) {
-      const result = compileQuery(schema, document, name ?? undefined);
-      query = isCompiledQuery(result) ? result : null;
-      byName.set(key, query);
-    }
-    return query;
-  };
+  const compiledFor = perOperation((schema, document, name): CompiledQuery | null => {
+    const result = compileQuery(schema, document, name ?? undefined);
+    return isCompiledQuery(result) ? result : null;
+  });
   return {
     onExecute({ args, setExecuteFn }) {
       const operation = getOperationAST(args.document, args.operationName);
