@@ -271,7 +271,7 @@ export function operationCost(
 }
 
 /** The arguments of execute and subscribe that a check before running reads. */
-interface RunArgs {
+export interface RunArgs {
   schema: GraphQLSchema;
   document: DocumentNode;
   operationName?: string | null;
@@ -297,13 +297,26 @@ function refusingBeforeRun(
   };
 }
 
+/** Each execution's cost, worked out once for the plugins that read it (limit, read budget). */
+const costs = new WeakMap<RunArgs, number>();
+
+/** The operation's cost (see {@link operationCost}) for one execution, its variables applied. */
+export function costOf(args: RunArgs): number {
+  let cost = costs.get(args);
+  if (cost === undefined) {
+    cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+    costs.set(args, cost);
+  }
+  return cost;
+}
+
 /**
  * The cost limit, checked when the operation is about to run (the variables are known
  * then, which a cached validation rule cannot see); over it nothing executes.
  */
 function useCostLimit(maxCost: number): Plugin {
   const check = (args: RunArgs) => {
-    const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+    const cost = costOf(args);
     return cost > maxCost
       ? { errors: [limitError('QUERY_TOO_COMPLEX', maxCost, cost)] }
       : undefined;

@@ -14,7 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config/config.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { operationCost } from './limits.js';
+import { costOf } from './limits.js';
 
 /**
  * Who a limit counts against: the principal's user id, or for an anonymous request the
@@ -163,10 +163,7 @@ export function useReadBudget(config: Pick<Config, 'readCostPerMinute'>): Plugin
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
-      const cost = Math.max(
-        1,
-        operationCost(args.schema, args.document, args.operationName, args.variableValues),
-      );
+      const cost = Math.max(1, costOf(args));
       const retryAfterSeconds = await spend(limiter, args.contextValue, cost);
       if (retryAfterSeconds !== null) {
         setResultAndStopExecution({
