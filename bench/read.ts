@@ -803,6 +803,14 @@ async function timeRebuild(app: App, names: string[]) {
   return { seconds, polls, statusMs, processed: mine.map((s) => s!.eventsProcessed) };
 }
 
+/** Adds one client run to the totals of its kind. */
+function addRun(into: LoadResult, r: ClientResult): void {
+  into.ops += r.ops;
+  into.failures += r.failures;
+  into.seconds += r.seconds;
+  into.latencies.push(...r.latencies);
+}
+
 interface LoadResult {
   ops: number;
   failures: number;
@@ -1100,16 +1108,10 @@ async function main() {
       await profiling?.stop(`orders-page-${round}`);
       loadStatements += counter.statements - at;
       firstFailure ??= r.firstFailure;
-      gql.ops += r.ops;
-      gql.failures += r.failures;
-      gql.seconds += r.seconds;
-      gql.latencies.push(...r.latencies);
+      addRun(gql, r);
       const q = await baselineClient.run(slice, () => undefined);
       firstFailure ??= q.firstFailure;
-      sql.ops += q.ops;
-      sql.failures += q.failures;
-      sql.seconds += q.seconds;
-      sql.latencies.push(...q.latencies);
+      addRun(sql, q);
     }
     const memoryAfter = memoryNow();
     await loadClient.stop();
@@ -1156,10 +1158,7 @@ async function main() {
       ] as const) {
         const r = await client.run(slice, () => undefined);
         firstFailure ??= r.firstFailure;
-        into.ops += r.ops;
-        into.failures += r.failures;
-        into.seconds += r.seconds;
-        into.latencies.push(...r.latencies);
+        addRun(into, r);
       }
     }
     await loadClient.stop();
