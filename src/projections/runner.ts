@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/types.js';
 import { encodeCursor, type LogPosition } from '../eventstore/cursor.js';
-import type { EventStore } from '../eventstore/store.js';
+import { MAX_READ_LIMIT, type EventStore } from '../eventstore/store.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
 import { SharedReads } from '../eventstore/shared-reads.js';
@@ -11,7 +11,14 @@ import { physical, trySwitch } from './generations.js';
 import type { Projection, ProjectionError, ProjectionRow, ProjectionState } from './types.js';
 
 export interface ProjectionRuntimeOptions {
+  /** Events per batch of a serving generation (each batch is one transaction). */
   batchSize?: number;
+  /**
+   * Events per batch of a generation being rebuilt (default: as many as one read of the
+   * log may return). Nobody reads its tables yet, so larger transactions cost no one
+   * freshness, and more of an order's events fall in one batch: fewer writes of its row.
+   */
+  rebuildBatchSize?: number;
   /** Reads of the log shared with the other readers of the process (default: the runners' own). */
   sharedReads?: SharedReads;
   /** How long a runner's lease lasts without renewal; another process takes over after it. */
@@ -61,6 +68,7 @@ export class Runners {
   private stopped = false;
   private readonly owner: string;
   readonly batchSize: number;
+  private readonly rebuildBatchSize: number;
   private readonly leaseMs: number;
   private readonly idleMs: number;
   private offEvents: (() => void) | undefined;
@@ -82,6 +90,7 @@ export class Runners {
   ) {
     this.owner = options.owner ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
     this.batchSize = options.batchSize ?? 1000;
+    this.rebuildBatchSize = Math.min(options.rebuildBatchSize ?? MAX_READ_LIMIT, MAX_READ_LIMIT);
     this.leaseMs = options.leaseMs ?? 15_000;
     this.idleMs = options.idleMs ?? 2_000;
     this.reads = options.sharedReads ?? new SharedReads(store);
@@ -162,6 +171,11 @@ export class Runners {
     // committed batch extends it anyway (one write less per batch).
     let held: { checkpoint: LogPosition; state: ProjectionState; until: number } | undefined;
     let recheck = 5; // ms; see SubscriptionHub.recheck for why an empty read is retried
+    // The next batch, read while this one is applied when the log has more (catching up,
+    // rebuilding): on PostgreSQL reading and writing then overlap, on two connections (on
+    // PGlite, one session, the read just waits its turn). Any read of the log is a correct
+    // one (commit order below the horizon), however early it was made.
+    let ahead: { after: string; limit: number; events: Promise<StoredEvent[]> } | undefined;
     while (!this.stopped) {
       try {
         if (!held || Date.now() > held.until - this.leaseMs / 2) {
@@ -174,10 +188,25 @@ export class Runners {
           }
           held = { ...lease, until: Date.now() + this.leaseMs };
         }
-        const events = await this.reads.read(
-          encodeCursor(held.checkpoint),
-          slowMode ? 1 : this.batchSize,
-        );
+        const after = encodeCursor(held.checkpoint);
+        const limit = slowMode
+          ? 1
+          : held.state === 'rebuilding'
+            ? this.rebuildBatchSize
+            : this.batchSize;
+        const read =
+          ahead?.after === after && ahead.limit === limit
+            ? ahead.events
+            : this.reads.read(after, limit);
+        ahead = undefined;
+        const events = await read;
+        if (events.length === limit && !slowMode) {
+          const last = events[events.length - 1]!;
+          const next = encodeCursor(last);
+          ahead = { after: next, limit, events: this.reads.read(next, limit) };
+          // Awaited, or dropped, by the next turn; a failure then is that turn's to handle.
+          ahead.events.catch(() => undefined);
+        }
         if (events.length === 0) {
           if (
             held.state === 'rebuilding' &&

@@ -30,10 +30,11 @@ describe(`projection runtime on ${engine}`, () => {
     await t.dispose();
   });
 
-  async function start(projections: Projection[], batchSize = 1000) {
+  async function start(projections: Projection[], batchSize = 1000, rebuildBatchSize?: number) {
     runtime = new ProjectionRuntime(t.db, store, notifier, projections, logger, {
       idleMs: 100,
       batchSize,
+      ...(rebuildBatchSize === undefined ? {} : { rebuildBatchSize }),
       leaseMs: 2_000,
     });
     await runtime.start();
@@ -211,6 +212,36 @@ describe(`projection runtime on ${engine}`, () => {
       `SELECT table_name AS n FROM information_schema.tables WHERE table_name LIKE 'p1_counts_g%' ORDER BY 1`,
     );
     expect(tables.rows.map((x) => x.n)).toEqual(['p1_counts_g2']); // the old generation is dropped
+  });
+
+  it('rebuilds in batches read while the one before is applied, each event once, in order', async () => {
+    for (let i = 0; i < 6; i++) {
+      await counted('a', 2);
+      await counted('b', 3);
+      await store.append('c', 'other', [{ type: 'Ignored', data: {} }]);
+    }
+    const applied: string[] = [];
+    const r = await start(
+      [
+        countingProjection('p1', {
+          beforeApply: (events) => applied.push(...events.map((e) => e.eventId)),
+        }),
+      ],
+      1000,
+      4,
+    );
+    await r.waitFor(await logEnd(), ['p1']);
+    applied.length = 0;
+    const generation = await r.rebuild('p1');
+    await until(
+      async () => (await r.status()).some((s) => s.generation === generation && s.active),
+      'the rebuilt generation active',
+    );
+    const log = (await store.readAll()).filter((e) => e.type === 'Counted');
+    expect(applied).toEqual(log.map((e) => e.eventId));
+    expect(await counts(t.db, 'p1')).toEqual({ a: 12, b: 18 });
+    const [status] = await r.status();
+    expect(status).toMatchObject({ generation, eventsProcessed: 36, eventsBehind: 0 });
   });
 
   it('read-your-writes waits for the cursor, and times out with a clear error when paused', async () => {
