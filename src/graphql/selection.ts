@@ -38,3 +38,26 @@ export function selectionWithin(info: GraphQLResolveInfo, shape: SelectionShape)
   };
   return info.fieldNodes.every((node: FieldNode) => within(node.selectionSet, shape));
 }
+
+/**
+ * Whether the current field (`info`) selects `field` directly (fragments followed; a
+ * field under `@skip`/`@include` counts as selected): to read what it needs up front.
+ */
+export function selectsField(info: GraphQLResolveInfo, field: string): boolean {
+  const has = (set: SelectionSetNode | undefined): boolean =>
+    set?.selections.some((sel) => {
+      switch (sel.kind) {
+        case Kind.FIELD:
+          return sel.name.value === field;
+        case Kind.INLINE_FRAGMENT:
+          return has(sel.selectionSet);
+        case Kind.FRAGMENT_SPREAD:
+          return has(info.fragments[sel.name.value]?.selectionSet);
+        default: {
+          const never: never = sel;
+          return never;
+        }
+      }
+    }) ?? false;
+  return info.fieldNodes.some((node: FieldNode) => has(node.selectionSet));
+}

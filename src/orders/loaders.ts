@@ -3,6 +3,7 @@ import type { Queryable } from '../db/types.js';
 import { byId, loaderOptions, type LoaderOptions } from '../graphql/loaders.js';
 import {
   ordersByIds,
+  ordersWithTimelinesByIds,
   timelinesByOrderIds,
   type OrderReadModel,
   type TimelineEntry,
@@ -16,6 +17,11 @@ import {
 declare module '../graphql/context.js' {
   interface Loaders {
     order: DataLoader<string, OrderReadModel | null>;
+    /**
+     * An order, read together with its timeline (one statement), which it primes the
+     * `timeline` loader with: for a query that shows both.
+     */
+    orderWithTimeline: DataLoader<string, OrderReadModel | null>;
     /** An order's timeline, oldest first ([] for an unknown order). */
     timeline: DataLoader<string, TimelineEntry[]>;
     /** A customer's order statistics (zeros for a customer without orders). */
@@ -25,18 +31,27 @@ declare module '../graphql/context.js' {
 
 export function orderLoaders(db: Queryable, o: LoaderOptions = {}) {
   const options = loaderOptions(o);
+  const timeline = new DataLoader<string, TimelineEntry[]>(async (ids) => {
+    const groups = new Map<string, TimelineEntry[]>(ids.map((id) => [id, []]));
+    for (const entry of await timelinesByOrderIds(db, ids)) groups.get(entry.orderId)?.push(entry);
+    return ids.map((id) => groups.get(id)!);
+  }, options);
   return {
     order: byId(
       (ids) => ordersByIds(db, ids),
       (x: OrderReadModel) => x.id,
       options,
     ),
-    timeline: new DataLoader<string, TimelineEntry[]>(async (ids) => {
-      const groups = new Map<string, TimelineEntry[]>(ids.map((id) => [id, []]));
-      for (const entry of await timelinesByOrderIds(db, ids))
-        groups.get(entry.orderId)?.push(entry);
-      return ids.map((id) => groups.get(id)!);
-    }, options),
+    orderWithTimeline: byId(
+      async (ids) => {
+        const rows = await ordersWithTimelinesByIds(db, ids);
+        for (const r of rows) timeline.prime(r.order.id, r.timeline);
+        return rows.map((r) => r.order);
+      },
+      (x: OrderReadModel) => x.id,
+      options,
+    ),
+    timeline,
     statistics: new DataLoader<string, OrderStatisticsView>(async (ids) => {
       const found = new Map(
         (await statisticsByCustomerIds(db, ids)).map((s) => [s.customerId, s] as const),

@@ -575,6 +575,38 @@ export async function countOrders(db: Queryable, filter: OrderListFilter): Promi
   return r.rows[0]?.n ?? 0;
 }
 
+/**
+ * The orders of `ids` each with its timeline, oldest first, in one statement: what an
+ * order's page asks for, at the cost of one round trip instead of two.
+ */
+export async function ordersWithTimelinesByIds(
+  db: Queryable,
+  ids: readonly string[],
+): Promise<{ order: OrderReadModel; timeline: TimelineEntry[] }[]> {
+  const r = await db.query<
+    OrderRow & {
+      timeline: {
+        version: number;
+        type: string;
+        at: string;
+        description: string;
+        cursor: string;
+      }[];
+    }
+  >(
+    `SELECT o.*, coalesce((
+       SELECT json_agg(json_build_object('version', t.version, 'type', t.type, 'at', t.at,
+                'description', t.description, 'cursor', t.cursor) ORDER BY t.position)
+       FROM order_timeline t WHERE t.order_id = o.id), '[]') AS timeline
+     FROM (${ORDER_SELECT} WHERE id = ANY($1::text[])) o`,
+    [ids],
+  );
+  return r.rows.map((row) => ({
+    order: toReadModel(row),
+    timeline: row.timeline.map((x) => ({ orderId: row.id, ...x })),
+  }));
+}
+
 /** The timeline entries of the orders of `ids`, oldest first. */
 export async function timelinesByOrderIds(
   db: Queryable,

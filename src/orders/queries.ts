@@ -12,6 +12,7 @@ import {
   readError,
   requireReader,
 } from '../graphql/read.js';
+import { selectsField } from '../graphql/selection.js';
 import { MoneyRef } from '../graphql/shared-types.js';
 import { OrderRef, OrderStatusEnum } from './graphql.js';
 import {
@@ -137,10 +138,13 @@ builder.queryField('order', (t) =>
       id: t.arg.id({ required: true }),
       consistentWith: t.arg({ type: 'Cursor', required: false }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const principal = requireReader(ctx);
       await awaitReadModels(ctx, args.consistentWith, readModelsOf('Order'));
-      const order = await ctx.loaders.order.load(String(args.id).toLowerCase());
+      const loader = selectsField(info, 'timeline')
+        ? ctx.loaders.orderWithTimeline
+        : ctx.loaders.order;
+      const order = await loader.load(String(args.id).toLowerCase());
       return order && canActForCustomer(principal, order.customerId) ? order : null;
     },
   }),

@@ -505,6 +505,51 @@ describe(`read-side queries on ${engine}`, () => {
     expect(await run(50, true)).toBe(5); // + timelines
   });
 
+  it('reads one order with its timeline in one statement, and answers as the page does', async () => {
+    const principal: Principal = { userId: 'count', role: 'admin' };
+    const statementsOf = async (query: string, id: string) => {
+      const statements: string[] = [];
+      const db = Object.create(s.app.db) as Db;
+      db.query = (sql, params) => {
+        statements.push(sql);
+        return s.app.db.query(sql, params);
+      };
+      const r = await execute({
+        schema: getSchema(),
+        document: parse(query),
+        variableValues: { id },
+        contextValue: {
+          ...s.app.services,
+          db,
+          principal,
+          correlationId: randomUUID(),
+          loaders: createLoaders(db),
+        } satisfies GraphQLContext,
+      });
+      expect(r.errors).toBeUndefined();
+      return { data: r.data as any, statements: statements.length };
+    };
+    const id = newestFirst(() => true)[3]!; // on the first page
+    const TIMELINE = 'timeline { type version description at }';
+    const direct = await statementsOf(`query($id: ID!) { order(id: $id) { id ${TIMELINE} } }`, id);
+    expect(direct.statements).toBe(1);
+    const viaFragments = await statementsOf(
+      `query($id: ID!) { order(id: $id) { id ... on Order { ...T } } } fragment T on Order { ${TIMELINE} }`,
+      id,
+    );
+    expect(viaFragments).toEqual(direct);
+    expect(
+      (await statementsOf(`query($id: ID!) { order(id: $id) { id status } }`, id)).statements,
+    ).toBe(1);
+    // Over HTTP (compiled queries), the same entries as the page, which reads them apart.
+    const one = await gql(`query($id: ID!) { order(id: $id) { id ${TIMELINE} } }`, { id });
+    expect(one).toEqual(direct.data);
+    const page = await gql(`query { orders(first: 100) { edges { node { id ${TIMELINE} } } } }`);
+    const fromPage = page.orders.edges.find((e: any) => e.node.id === id).node;
+    expect(one.order).toEqual(fromPage);
+    expect(one.order.timeline.length).toBeGreaterThan(1);
+  });
+
   it('gives the same order numbers after a rebuild of the orders projection', async () => {
     const generation = async () =>
       (await s.app.projections.status()).find((p) => p.name === 'orders' && p.active)!.generation;
