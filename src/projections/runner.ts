@@ -19,6 +19,12 @@ export interface ProjectionRuntimeOptions {
    * freshness, and more of an order's events fall in one batch: fewer writes of its row.
    */
   rebuildBatchSize?: number;
+  /**
+   * Whether this process is answering requests now. A rebuild then gives way to them: it
+   * applies batches of `batchSize` only, and after each one pauses for twice as long as
+   * the batch took, so that it takes at most about a third of the time it would alone.
+   */
+  serving?: () => boolean;
   /** Reads of the log shared with the other readers of the process (default: the runners' own). */
   sharedReads?: SharedReads;
   /** How long a runner's lease lasts without renewal; another process takes over after it. */
@@ -65,6 +71,8 @@ class GroupFailed extends Error {
 export class Runners {
   private readonly runners = new Map<string, Promise<void>>();
   private readonly wakers = new Set<() => void>();
+  /** Pauses that end at once when the runners stop. */
+  private readonly stopWaiters = new Set<() => void>();
   private stopped = false;
   private readonly owner: string;
   readonly batchSize: number;
@@ -108,6 +116,7 @@ export class Runners {
     this.stopped = true;
     this.offEvents?.();
     this.wakeAll();
+    for (const w of [...this.stopWaiters]) w();
     await Promise.allSettled(this.runners.values());
     // Let another process take over at once rather than after the lease expires.
     await this.db
@@ -120,6 +129,20 @@ export class Runners {
 
   wakeAll(): void {
     for (const w of [...this.wakers]) w();
+  }
+
+  /** Waits `ms` (a new event does not end it; stopping does). */
+  private pause(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopWaiters.add(done);
+    });
   }
 
   /** Waits for a wake-up or the timeout, whichever comes first. */
@@ -189,9 +212,10 @@ export class Runners {
           held = { ...lease, until: Date.now() + this.leaseMs };
         }
         const after = encodeCursor(held.checkpoint);
+        const yielding = held.state === 'rebuilding' && this.options.serving?.() === true;
         const limit = slowMode
           ? 1
-          : held.state === 'rebuilding'
+          : held.state === 'rebuilding' && !yielding
             ? this.rebuildBatchSize
             : this.batchSize;
         const read =
@@ -258,8 +282,10 @@ export class Runners {
         slowMode = false;
         solo = false;
         backoff = 100;
-        this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
+        const took = performance.now() - started;
+        this.options.onBatch?.(p.name, events.length, took / 1000);
         this.notifier.announce(CHECKPOINT_CHANNEL);
+        if (yielding) await this.pause(2 * took);
       } catch (err) {
         if (this.stopped) return;
         if (!(err instanceof LeaseLost))

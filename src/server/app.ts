@@ -121,6 +121,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   // One reader of the log for the projection runners and the live hub of this process.
   const sharedReads = new SharedReads(store);
+  // Set once the HTTP server exists: a rebuild gives way while requests are answered.
+  let serving = (): boolean => false;
   const projections = new ProjectionRuntime(
     db,
     store,
@@ -130,6 +132,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     {
       onBatch: (name, events, seconds) => metrics.recordProjectionBatch(name, events, seconds),
       sharedReads,
+      serving: () => serving(),
     },
   );
   const live = new SubscriptionHub(store, notifier, logger, {
@@ -182,6 +185,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     });
   });
   const requests = trackRequests(server);
+  serving = () => requests.inFlight() > 0;
   metrics.instrumentHttp(server);
 
   async function route(req: IncomingMessage, res: ServerResponse) {

@@ -3,7 +3,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/eventstore/cursor.js';
 import { EventStore } from '../../src/eventstore/store.js';
 import { Notifier } from '../../src/eventstore/notifier.js';
-import { ProjectionRuntime, ReadTimeoutError } from '../../src/projections/runtime.js';
+import {
+  ProjectionRuntime,
+  ReadTimeoutError,
+  type ProjectionRuntimeOptions,
+} from '../../src/projections/runtime.js';
 import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, engine, type TestDatabase } from '../support/db.js';
 import { counts, countingProjection } from './toy.js';
@@ -30,12 +34,16 @@ describe(`projection runtime on ${engine}`, () => {
     await t.dispose();
   });
 
-  async function start(projections: Projection[], batchSize = 1000, rebuildBatchSize?: number) {
+  async function start(
+    projections: Projection[],
+    batchSize = 1000,
+    options: ProjectionRuntimeOptions = {},
+  ) {
     runtime = new ProjectionRuntime(t.db, store, notifier, projections, logger, {
       idleMs: 100,
       batchSize,
-      ...(rebuildBatchSize === undefined ? {} : { rebuildBatchSize }),
       leaseMs: 2_000,
+      ...options,
     });
     await runtime.start();
     return runtime;
@@ -214,34 +222,45 @@ describe(`projection runtime on ${engine}`, () => {
     expect(tables.rows.map((x) => x.n)).toEqual(['p1_counts_g2']); // the old generation is dropped
   });
 
-  it('rebuilds in batches read while the one before is applied, each event once, in order', async () => {
-    for (let i = 0; i < 6; i++) {
-      await counted('a', 2);
-      await counted('b', 3);
-      await store.append('c', 'other', [{ type: 'Ignored', data: {} }]);
+  describe('rebuilds in batches read while the one before is applied, each event once, in order', () => {
+    for (const serving of [false, true]) {
+      it(
+        serving
+          ? 'in small batches while the process answers requests'
+          : 'in large batches while it is idle',
+        async () => {
+          for (let i = 0; i < 6; i++) {
+            await counted('a', 2);
+            await counted('b', 3);
+            await store.append('c', 'other', [{ type: 'Ignored', data: {} }]);
+          }
+          const applied: string[][] = [];
+          const r = await start(
+            [
+              countingProjection('p1', {
+                beforeApply: (events) => applied.push(events.map((e) => e.eventId)),
+              }),
+            ],
+            2,
+            { rebuildBatchSize: 7, serving: () => serving },
+          );
+          await r.waitFor(await logEnd(), ['p1']);
+          applied.length = 0;
+          const generation = await r.rebuild('p1');
+          await until(
+            async () => (await r.status()).some((s) => s.generation === generation && s.active),
+            'the rebuilt generation active',
+          );
+          const log = (await store.readAll()).filter((e) => e.type === 'Counted');
+          expect(applied.flat()).toEqual(log.map((e) => e.eventId));
+          // Batches of log events (7 or 2), of which the Counted ones are applied.
+          expect(Math.max(...applied.map((b) => b.length))).toBe(serving ? 2 : 6);
+          expect(await counts(t.db, 'p1')).toEqual({ a: 12, b: 18 });
+          const [status] = await r.status();
+          expect(status).toMatchObject({ generation, eventsProcessed: 36, eventsBehind: 0 });
+        },
+      );
     }
-    const applied: string[] = [];
-    const r = await start(
-      [
-        countingProjection('p1', {
-          beforeApply: (events) => applied.push(...events.map((e) => e.eventId)),
-        }),
-      ],
-      1000,
-      4,
-    );
-    await r.waitFor(await logEnd(), ['p1']);
-    applied.length = 0;
-    const generation = await r.rebuild('p1');
-    await until(
-      async () => (await r.status()).some((s) => s.generation === generation && s.active),
-      'the rebuilt generation active',
-    );
-    const log = (await store.readAll()).filter((e) => e.type === 'Counted');
-    expect(applied).toEqual(log.map((e) => e.eventId));
-    expect(await counts(t.db, 'p1')).toEqual({ a: 12, b: 18 });
-    const [status] = await r.status();
-    expect(status).toMatchObject({ generation, eventsProcessed: 36, eventsBehind: 0 });
   });
 
   it('read-your-writes waits for the cursor, and times out with a clear error when paused', async () => {
