@@ -694,6 +694,7 @@ async function main() {
     const head = (await app.store.head())!;
     await app.projections.waitFor(head.cursor, names, 170_000);
     const catchUp = (performance.now() - t0) / 1000;
+    const memoryStart = memoryNow();
     const total = head.globalPosition;
     console.log(
       `  app started; its ${names.length} projections (${names.join(', ')}) caught up from empty, side by side, in ${fmt(catchUp, 1)} s`,
@@ -947,6 +948,17 @@ async function main() {
     const allRate = (names.length * total) / allRebuild.seconds;
     console.log(
       `  rebuild all ${names.length} at once: ${fmt(allRebuild.seconds, 2)} s (${fmt(allRate)} events/s in all, ${fmt(total / allRebuild.seconds)} per projection); ${names.length} readAll passes at once: ${fmt(base4.seconds, 2)} s (${fmt(readAll4Rate)} events/s in all)`,
+    );
+
+    const memoryEnd = memoryNow();
+    console.log(
+      `  ${memoryLine('memory of the server process from its start (projections caught up) to the end of the run', memoryStart, memoryEnd)}`,
+    );
+    console.log(
+      `  caches kept for speed: ${app
+        .caches()
+        .map((c) => `${c.name} ${fmt(c.entries)} of at most ${fmt(c.max)}`)
+        .join('; ')}`,
     );
 
     // Report.

@@ -187,6 +187,8 @@ export interface TokenService {
    * principal, and `Error` when the service verifies with a JWKS (it holds no signing key).
    */
   mint(principal: Principal, ttlSeconds?: number): Promise<string>;
+  /** How many verified tokens it remembers now (at most {@link VERIFIED_MAX}). */
+  remembered(): number;
 }
 
 /** Token problems, as opposed to infrastructure ones (JWKS unreachable, timeouts). */
@@ -212,7 +214,7 @@ function isAllowedJwksUrl(raw: string): URL {
 }
 
 /** Verified tokens remembered at most (a bound on memory: ~1 KB each). */
-const VERIFIED_MAX = 10_000;
+export const VERIFIED_MAX = 10_000;
 /** How long a verified token is remembered at most (a JWKS key may be withdrawn). */
 const VERIFIED_TTL_MS = 5 * 60_000;
 
@@ -328,7 +330,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       .sign(secretKey);
   }
 
-  return { verify, mint };
+  return { verify, mint, remembered: () => verified.size };
 }
 
 /**

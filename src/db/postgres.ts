@@ -57,6 +57,9 @@ function connectionConfig(o: PostgresOptions): pg.ClientConfig {
 export const MAX_PREPARED = 500;
 const prepared = new Map<string, string>();
 
+/** How many statement texts have a name so far (at most {@link MAX_PREPARED}). */
+export const preparedStatementTexts = (): number => prepared.size;
+
 function statementName(sql: string): string | undefined {
   const known = prepared.get(sql);
   if (known !== undefined || prepared.size >= MAX_PREPARED) return known;

@@ -6,13 +6,14 @@ import { openDb } from '../db/index.js';
 import { migrate } from '../db/migrate.js';
 import type { Db } from '../db/types.js';
 import { devTokens, resolveSecret, type DevTokens } from '../auth/dev.js';
-import { createTokenService, type TokenService } from '../auth/tokens.js';
+import { createTokenService, VERIFIED_MAX, type TokenService } from '../auth/tokens.js';
 import { CommandHandler } from '../commands/handler.js';
 import { SnapshotStore } from '../eventstore/snapshots.js';
 import { EventStore } from '../eventstore/store.js';
 import { SharedReads } from '../eventstore/shared-reads.js';
 import type { Services } from '../graphql/context.js';
-import { createGraphQLServer } from './yoga.js';
+import { createDocumentCache, createGraphQLServer, DOCUMENTS_MAX } from './yoga.js';
+import { MAX_PREPARED, preparedStatementTexts } from '../db/postgres.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestLogPlugin } from '../observability/request-log.js';
@@ -41,6 +42,12 @@ export interface AppOverrides {
   graphiqlToken?: string;
 }
 
+export interface CacheSize {
+  name: string;
+  entries: number;
+  max: number;
+}
+
 export interface App {
   readonly config: Config;
   readonly db: Db;
@@ -53,6 +60,8 @@ export interface App {
   readonly tokens: TokenService;
   /** Tokens printed at start in development mode (no secret configured, embedded engine). */
   readonly devTokens: DevTokens | undefined;
+  /** The process's caches kept for speed, each with its bound: entries now and at most. */
+  caches(): CacheSize[];
   /** Listens on the configured port; resolves with the base URL. */
   start(): Promise<string>;
   /** Releases everything in reverse order of acquisition. Safe to call twice. */
@@ -165,10 +174,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await runCleanups(cleanups, logger);
     throw err;
   }
+  const documents = createDocumentCache();
   const yoga = createGraphQLServer({
     config,
     services,
     tokens,
+    documents,
     plugins: [requestLogPlugin({ logger, metrics })],
     ...(dev
       ? { devToken: dev.admin }
@@ -255,6 +266,24 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     projections,
     tokens,
     devTokens: dev,
+    caches: () => [
+      // Compiled queries and each document's input-gate sites are kept with the document.
+      {
+        name: 'parsed documents (with their compiled queries)',
+        entries: documents.size,
+        max: DOCUMENTS_MAX,
+      },
+      { name: 'verified tokens', entries: tokens.remembered(), max: VERIFIED_MAX },
+      ...(db.engine === 'postgres'
+        ? [
+            {
+              name: 'prepared statement texts (each connection prepares those it runs)',
+              entries: preparedStatementTexts(),
+              max: MAX_PREPARED,
+            },
+          ]
+        : []),
+    ],
     async start() {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -20,6 +20,8 @@ import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
+import type { DocumentNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
 import { useCompiledQueries } from './compiled-queries.js';
@@ -42,7 +44,23 @@ export interface GraphQLServerOptions {
   tokens: TokenService;
   /** Pre-filled in GraphiQL's headers tab (development mode only). */
   devToken?: string;
+  /** Parsed documents by their text (see {@link createDocumentCache}). */
+  documents?: DocumentCache;
 }
+
+export type DocumentCache = LRUCache<string, DocumentNode>;
+
+/** Documents parsed once and kept: how many distinct query texts a process remembers. */
+export const DOCUMENTS_MAX = 1_000;
+
+/**
+ * yoga's parse cache, made here so that its size can be shown (`App.caches`). What is
+ * worked out per document (compiled queries, the input gate's sites) is kept with the
+ * document, so this bound is theirs too. Same policy as yoga's own: least recently used
+ * goes first, and an hour unused at most.
+ */
+export const createDocumentCache = (): DocumentCache =>
+  new LRUCache<string, DocumentNode>({ max: DOCUMENTS_MAX, ttl: 3_600_000 });
 
 const CORRELATION_ID = /^[\w.:-]{1,128}$/;
 
@@ -160,6 +178,7 @@ export function createGraphQLServer(
     graphqlEndpoint: '/graphql',
     landingPage: false,
     plugins: [...(o.plugins ?? []), ...guardPlugins(o.config), varyByOrigin, useCompiledQueries()],
+    parserAndValidationCache: { documentCache: o.documents ?? createDocumentCache() },
     // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
     maxRequestBodySize: false,
     cors: corsFor(o.config),

@@ -267,6 +267,7 @@ describe('the graphql-ws server on its own (a small schema, no database)', () =>
   let verified = 0;
   const gated: TokenService = {
     mint: (p, ttl) => tokens.mint(p, ttl),
+    remembered: () => tokens.remembered(),
     async verify(token) {
       verifying++;
       const principal = await tokens.verify(token);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { VERIFIED_MAX } from '../../src/auth/tokens.js';
+import { DOCUMENTS_MAX } from '../../src/server/yoga.js';
 import { useTestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
 import { seedOrder } from '../support/seed.js';
@@ -59,5 +61,36 @@ describe(`compiled queries on ${engine}`, () => {
     );
     expect(r.body.data ?? null).toBeNull();
     expect(r.body.errors?.[0]?.message).toMatch(/Variable "\$f" got invalid value "paid"/);
+  });
+});
+
+describe(`caches kept for speed on ${engine}`, () => {
+  const { s } = useTestApp();
+
+  it('keeps at most DOCUMENTS_MAX parsed documents (and their compiled queries), and says so', async () => {
+    const seeded = await seedOrder(s);
+    const documents = () => s.app.caches().find((c) => c.name.startsWith('parsed documents'))!;
+    expect(documents().max).toBe(DOCUMENTS_MAX);
+    const before = documents().entries;
+    const ask = async (i: number) => {
+      const r = await s.graphql<any>(
+        `query Q${i} { product(id: "${seeded.productId}") { id } }`,
+        {},
+        seeded.admin,
+      );
+      expect(r.body.data?.product?.id).toBe(seeded.productId);
+    };
+    for (let i = 0; i < 20; i++) await ask(i);
+    expect(documents().entries).toBe(before + 20);
+    // Past the bound the least recently used go; the count stays at the bound.
+    for (let i = 20; i < DOCUMENTS_MAX + 30; i += 10)
+      await Promise.all(Array.from({ length: 10 }, (_, k) => ask(i + k)));
+    expect(documents().entries).toBe(DOCUMENTS_MAX);
+    const tokens = s.app.caches().find((c) => c.name === 'verified tokens')!;
+    expect(tokens).toMatchObject({ max: VERIFIED_MAX });
+    expect(tokens.entries).toBeGreaterThanOrEqual(1);
+    const prepared = s.app.caches().find((c) => c.name.startsWith('prepared statement texts'));
+    if (s.app.db.engine === 'postgres') expect(prepared!.entries).toBeGreaterThan(0);
+    else expect(prepared).toBeUndefined();
   });
 });
