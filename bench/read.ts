@@ -695,6 +695,10 @@ async function main() {
     await app.projections.waitFor(head.cursor, names, 170_000);
     const catchUp = (performance.now() - t0) / 1000;
     const memoryStart = memoryNow();
+    // The server's RSS after each part of the run (after a full collection), to see which
+    // part a growth comes from.
+    const phases: [string, number][] = [['start', memoryStart.rssMb]];
+    const phase = (name: string) => phases.push([name, memoryNow().rssMb]);
     const total = head.globalPosition;
     console.log(
       `  app started; its ${names.length} projections (${names.join(', ')}) caught up from empty, side by side, in ${fmt(catchUp, 1)} s`,
@@ -805,6 +809,7 @@ async function main() {
       addRun(sql, q);
     }
     const memoryAfter = memoryNow();
+    phase('orders page load');
     await loadClient.stop();
     loadClient = undefined;
     await baselineClient.stop();
@@ -860,6 +865,7 @@ async function main() {
     baselineClient = undefined;
     await baseline.stop();
     baseline = undefined;
+    phase('order(id) load');
     for (const r of [one, oneBase]) r.latencies.sort((a, b) => a - b);
     const oneRate = (one.ops - one.failures) / one.seconds;
     const oneBaseRate = (oneBase.ops - oneBase.failures) / oneBase.seconds;
@@ -893,6 +899,7 @@ async function main() {
     const cpuRebuild = cpuNow();
     const ordersRebuild = await timeRebuild(app, ['orders']);
     const rebuildCpu = cpuSince(cpuRebuild);
+    phase('rebuild of orders');
     await profiling?.stop('rebuild-orders');
     const base2 = await timed(() => readAllPass(store));
     const readAllRate = (base1.value + base2.value) / (base1.seconds + base2.seconds);
@@ -912,6 +919,7 @@ async function main() {
       )
     ).rows[0]!.generation;
     const floor = await copyFloor(raw, active);
+    phase('write floor (this process, not the server)');
     const readMachine = readCpu.machine ?? NaN;
     const floorMachine = floor.cpu.machine ?? NaN;
     // A rebuild reads the log and writes at least these rows: machine CPU ≥ the sum.
@@ -935,6 +943,7 @@ async function main() {
     ]);
     await loadClient.stop();
     loadClient = undefined;
+    phase('page load during a rebuild');
     firstFailure ??= during.firstFailure;
     during.latencies.sort((a, b) => a - b);
     const duringP99 = pct(during.latencies, 0.99);
@@ -946,11 +955,18 @@ async function main() {
     const readAll4Rate = (names.length * total) / base4.seconds;
     const allRebuild = await timeRebuild(app, names);
     const allRate = (names.length * total) / allRebuild.seconds;
+    phase(`rebuild of all ${names.length}`);
     console.log(
       `  rebuild all ${names.length} at once: ${fmt(allRebuild.seconds, 2)} s (${fmt(allRate)} events/s in all, ${fmt(total / allRebuild.seconds)} per projection); ${names.length} readAll passes at once: ${fmt(base4.seconds, 2)} s (${fmt(readAll4Rate)} events/s in all)`,
     );
 
+    // Once the rebuilds' batches have been let go: V8 and malloc hand memory back to the
+    // system a moment after a peak (the parts above show the peaks).
+    await sleep(3_000);
     const memoryEnd = memoryNow();
+    console.log(
+      `    RSS after each part: ${phases.map(([n, mb]) => `${n} ${fmt(mb)} MB`).join(', ')}`,
+    );
     console.log(
       `  ${memoryLine('memory of the server process from its start (projections caught up) to the end of the run', memoryStart, memoryEnd)}`,
     );

@@ -123,7 +123,9 @@ export function cpuNow(): CpuSample {
 
 /** CPU seconds between two samples. */
 export function cpuSince(start: CpuSample, end: CpuSample = cpuNow()): CpuSample {
-  const d = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
+  // A process that ended meanwhile takes its CPU time with it: a negative sum is unknown.
+  const d = (a: number | null, b: number | null) =>
+    a === null || b === null || b < a ? null : b - a;
   return {
     process: end.process - start.process,
     postgres: d(start.postgres, end.postgres),
