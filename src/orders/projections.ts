@@ -7,13 +7,14 @@ import {
 } from '../fulfillment/timeline.js';
 import {
   ddlBlock,
-  insertRows,
+  insertWrite,
   iso,
   loadByIds,
-  upsertRows,
+  upsertWrite,
   type Column,
+  type Write,
 } from '../projections/batch.js';
-import type { Projection } from '../projections/types.js';
+import type { Projection, ProjectionBuildRun } from '../projections/types.js';
 import { domainEvent, handleEvent, type EventFolds, type EventHandlers } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 import type { OrderStatus } from './decider.js';
@@ -352,94 +353,225 @@ export const ordersProjection: Projection = {
   ],
   eventTypes: [...orderEventTypes, ...customerEventTypes, ...fulfillmentTimelineEventTypes],
   async apply(tx, events, table) {
-    const orderTable = table('order_list');
-    const timelineTable = table('order_timeline');
-    const customerTable = table('order_list_customers');
+    await (
+      await foldOrders(tx, events, table)
+    )(tx);
+  },
+  build: () => ordersBuildRun(),
+};
 
-    const orderEvents = events.flatMap((e) => domainEvent(e, orderEventTypes) ?? []);
-    const customerIds = new Set(
-      events.flatMap((e) => domainEvent(e, customerEventTypes)?.data.customerId ?? []),
-    );
-    let creates = 0;
-    for (const ev of orderEvents) {
-      if (ev.type !== 'OrderCreated') continue;
-      customerIds.add(ev.data.customerId);
-      creates++;
-    }
+/** A build run of the orders projection (see `Projection.build`), holding about `keep` rows. */
+export function ordersBuildRun(keep = BUILD_KEEP_ROWS): ProjectionBuildRun {
+  const state: BuildState = {
+    orders: new Map(),
+    customers: new Map(),
+    seq: undefined,
+    batch: 0,
+    heldSince: new Map(),
+  };
+  return { fold: (q, events, table) => foldOrders(q, events, table, state, keep) };
+}
 
-    // Load: the orders and customers this batch touches, and the last order number given.
-    const orderRows = await loadByIds<OrderRow>(
-      tx,
-      orderTable,
-      orderEvents.map((ev) => ev.data.orderId),
-    );
-    const customerRows = await loadByIds<LookupCustomer>(tx, customerTable, customerIds);
-    const lastSeq =
-      creates === 0
-        ? 0
-        : ((
-            await tx.query<{ n: number }>(
-              `SELECT coalesce(max(order_seq), 0)::int8 AS n FROM ${orderTable}`,
-            )
-          ).rows[0]?.n ?? 0);
-    const orders = new Map(orderRows.map((r) => [r.id, r] as const));
-    const customers = new Map(customerRows.map((r) => [r.id, r] as const));
+/**
+ * What a run of batches that builds a generation keeps from one batch to the next
+ * (`ordersProjection.build`, ADR 13): every row it wrote or read, so that the next batch
+ * folds without reading them back (it is folded while the last one is still being
+ * written, so the database would not show that batch's rows yet).
+ */
+interface BuildState {
+  orders: Map<string, OrderRow>;
+  customers: Map<string, LookupCustomer>;
+  /** The last order number given, once known. */
+  seq: number | undefined;
+  /** The number of the batch being folded: 1, 2, … */
+  batch: number;
+  /** The last batch that read or changed each row held (`o:<id>`, `c:<id>`). */
+  heldSince: Map<string, number>;
+}
 
-    // Fold, in commit order.
-    let seq = lastSeq;
-    const changedOrders = new Set<string>();
-    const changedCustomers = new Set<string>();
-    const timeline: Record<string, unknown>[] = [];
-    const milestones = { delivered: [] as string[] };
-    const lookups = { seq: () => ++seq, customer: (id: string) => customers.get(id) };
+/**
+ * Rows kept by a build run beyond which those that batches already committed changed are
+ * forgotten (they are read back if needed): about 40 MB of orders.
+ */
+export const BUILD_KEEP_ROWS = 25_000;
+
+/**
+ * Over `keep` rows, forgets those no batch since the one before the last touched: the
+ * last batch may still be being written, the ones before it have committed, so the
+ * database shows what they did to the rows forgotten.
+ */
+function forgetCommitted(state: BuildState, keep: number): void {
+  if (state.orders.size + state.customers.size <= keep) return;
+  for (const [key, batch] of state.heldSince) {
+    if (batch >= state.batch - 1) continue;
+    state.heldSince.delete(key);
+    if (key.startsWith('o:')) state.orders.delete(key.slice(2));
+    else state.customers.delete(key.slice(2));
+  }
+}
+
+/**
+ * Folds a batch of the orders projection and returns its writes. Without `state` (apply):
+ * the rows the batch touches are read through `q`, the batch's own transaction. With it (a
+ * build run): rows the state holds are taken from it, and everything the batch changes
+ * stays in it, in memory as in the table.
+ */
+async function foldOrders(
+  q: Queryable,
+  events: StoredEvent[],
+  table: (name: string) => string,
+  state?: BuildState,
+  keep = BUILD_KEEP_ROWS,
+): Promise<Write> {
+  const orderTable = table('order_list');
+  const timelineTable = table('order_timeline');
+  const customerTable = table('order_list_customers');
+  if (state) {
+    state.batch++;
+    forgetCommitted(state, keep);
+  }
+
+  const orderEvents = events.flatMap((e) => domainEvent(e, orderEventTypes) ?? []);
+  const customerIds = new Set(
+    events.flatMap((e) => domainEvent(e, customerEventTypes)?.data.customerId ?? []),
+  );
+  let creates = 0;
+  for (const ev of orderEvents) {
+    if (ev.type !== 'OrderCreated') continue;
+    customerIds.add(ev.data.customerId);
+    creates++;
+  }
+  const orderIds = new Set(orderEvents.map((ev) => ev.data.orderId));
+  // A build run also holds the orders whose shipment this batch marks delivered: the
+  // database will not show the mark to the next batch until this one commits.
+  if (state) {
     for (const e of events) {
-      const order = domainEvent(e, orderEventTypes);
-      if (order) {
-        const row = orders.get(order.data.orderId);
-        // Idempotent per row: an event at or below the row's version was applied already.
-        if (row && e.version <= row.version) continue;
-        const next = handleEvent(orderFolds, { row, ...lookups }, order);
-        orders.set(order.data.orderId, { ...next, version: e.version });
-        changedOrders.add(order.data.orderId);
-        timeline.push(timelineRow(e, true));
-        continue;
-      }
-      const milestone = domainEvent(e, fulfillmentTimelineEventTypes);
-      if (milestone) {
-        // A milestone of the order's fulfillment (process or shipment stream): a line on
-        // its timeline, idempotent per (stream, version).
-        timeline.push(timelineRow(e, false));
-        handleEvent(milestoneFolds, milestones, milestone);
-        continue;
-      }
-      const customer = domainEvent(e, customerEventTypes);
-      if (!customer) continue;
-      const c = customers.get(customer.data.customerId);
-      if (c && e.version <= c.version) continue;
-      const next = handleEvent(customerLookupFolds, c, customer);
-      customers.set(next.id, { ...next, version: e.version });
-      changedCustomers.add(customer.data.customerId);
+      const m = domainEvent(e, fulfillmentTimelineEventTypes);
+      if (m?.type === 'ShipmentDelivered') orderIds.add(m.data.orderId);
     }
+  }
 
-    // Write back: one statement per table.
-    await upsertRows(
-      tx,
-      orderTable,
-      ORDER_COLUMNS,
-      [...changedOrders].map((id) => {
-        const r = orders.get(id)!;
-        return { ...r, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
-      }),
-      { key: ['id'], newerOnly: true, keep: ['order_seq', 'order_number'] },
+  // Load: the orders and customers this batch touches (those not held), and the last
+  // order number given.
+  const orders = state?.orders ?? new Map<string, OrderRow>();
+  const customers = state?.customers ?? new Map<string, LookupCustomer>();
+  const customerRows = await loadByIds<LookupCustomer>(
+    q,
+    customerTable,
+    [...customerIds].filter((id) => !customers.has(id)),
+  );
+  for (const r of customerRows) customers.set(r.id, r);
+  const orderRows = await loadByIds<OrderRow>(
+    q,
+    orderTable,
+    [...orderIds].filter((id) => !orders.has(id)),
+  );
+  for (const r of orderRows) {
+    // A customer changed by the batch being written is not in its orders' copies yet.
+    const c = state ? customers.get(r.customer_id) : undefined;
+    orders.set(
+      r.id,
+      c ? { ...r, customer_name: c.name, customer_email: c.email, customer_phone: c.phone } : r,
     );
-    await insertRows(tx, timelineTable, TIMELINE_COLUMNS, timeline, [
-      'order_id',
-      'stream_id',
-      'version',
-    ]);
+  }
+  let seq =
+    creates === 0
+      ? (state?.seq ?? 0)
+      : (state?.seq ??
+        (
+          await q.query<{ n: number }>(
+            `SELECT coalesce(max(order_seq), 0)::int8 AS n FROM ${orderTable}`,
+          )
+        ).rows[0]?.n ??
+        0);
+
+  // Fold, in commit order.
+  const changedOrders = new Set<string>();
+  const changedCustomers = new Set<string>();
+  const timeline: Record<string, unknown>[] = [];
+  const milestones = { delivered: [] as string[] };
+  const lookups = { seq: () => ++seq, customer: (id: string) => customers.get(id) };
+  for (const e of events) {
+    const order = domainEvent(e, orderEventTypes);
+    if (order) {
+      const row = orders.get(order.data.orderId);
+      // Idempotent per row: an event at or below the row's version was applied already.
+      if (row && e.version <= row.version) continue;
+      const next = handleEvent(orderFolds, { row, ...lookups }, order);
+      orders.set(order.data.orderId, { ...next, version: e.version });
+      changedOrders.add(order.data.orderId);
+      timeline.push(timelineRow(e, true));
+      continue;
+    }
+    const milestone = domainEvent(e, fulfillmentTimelineEventTypes);
+    if (milestone) {
+      // A milestone of the order's fulfillment (process or shipment stream): a line on
+      // its timeline, idempotent per (stream, version).
+      timeline.push(timelineRow(e, false));
+      handleEvent(milestoneFolds, milestones, milestone);
+      continue;
+    }
+    const customer = domainEvent(e, customerEventTypes);
+    if (!customer) continue;
+    const c = customers.get(customer.data.customerId);
+    if (c && e.version <= c.version) continue;
+    const next = handleEvent(customerLookupFolds, c, customer);
+    customers.set(next.id, { ...next, version: e.version });
+    changedCustomers.add(customer.data.customerId);
+  }
+  const { delivered } = milestones;
+  if (state) {
+    if (creates > 0) state.seq = seq;
+    // What the statements below do to the table, done to the rows held as well.
+    for (const id of delivered) {
+      const row = orders.get(id);
+      if (row?.shipment)
+        orders.set(id, { ...row, shipment: { ...row.shipment, status: 'DELIVERED' } });
+    }
+    if (changedCustomers.size > 0) {
+      for (const [id, row] of orders) {
+        if (!changedCustomers.has(row.customer_id)) continue;
+        const c = customers.get(row.customer_id)!;
+        orders.set(id, {
+          ...row,
+          customer_name: c.name,
+          customer_email: c.email,
+          customer_phone: c.phone,
+        });
+        state.heldSince.set(`o:${id}`, state.batch);
+      }
+    }
+    for (const id of orderIds) state.heldSince.set(`o:${id}`, state.batch);
+    for (const id of customerIds) state.heldSince.set(`c:${id}`, state.batch);
+  }
+
+  // Write back: one statement per table, serialized now.
+  const writeOrders = upsertWrite(
+    orderTable,
+    ORDER_COLUMNS,
+    [...changedOrders].map((id) => {
+      const r = orders.get(id)!;
+      return { ...r, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
+    }),
+    { key: ['id'], newerOnly: true, keep: ['order_seq', 'order_number'] },
+  );
+  const writeTimeline = insertWrite(timelineTable, TIMELINE_COLUMNS, timeline, [
+    'order_id',
+    'stream_id',
+    'version',
+  ]);
+  const writeCustomers = upsertWrite(
+    customerTable,
+    CUSTOMER_COLUMNS,
+    [...changedCustomers].map((id) => customers.get(id)!),
+    { key: ['id'], newerOnly: true },
+  );
+  const changed = [...changedCustomers];
+  return async (tx) => {
+    await writeOrders(tx);
+    await writeTimeline(tx);
     // A delivery is a fact of the shipment stream, not of the order's: it changes only the
     // shipment's status (after this batch's own writes, which hold any OrderShipped).
-    const { delivered } = milestones;
     if (delivered.length > 0) {
       await tx.query(
         `UPDATE ${orderTable}
@@ -448,14 +580,8 @@ export const ordersProjection: Projection = {
         [delivered],
       );
     }
-    if (changedCustomers.size > 0) {
-      await upsertRows(
-        tx,
-        customerTable,
-        CUSTOMER_COLUMNS,
-        [...changedCustomers].map((id) => customers.get(id)!),
-        { key: ['id'], newerOnly: true },
-      );
+    if (changed.length > 0) {
+      await writeCustomers(tx);
       // The copies in the orders of customers whose details changed (an e-mail change).
       await tx.query(
         `UPDATE ${orderTable} o
@@ -464,11 +590,11 @@ export const ordersProjection: Projection = {
          WHERE c.id = ANY($1::text[]) AND o.customer_id = c.id
            AND (o.customer_name, o.customer_email, o.customer_phone)
                IS DISTINCT FROM (c.name, c.email, c.phone)`,
-        [[...changedCustomers]],
+        [changed],
       );
     }
-  },
-};
+  };
+}
 
 // ---------------------------------------------------------------------------------------
 // Reads (the views `order_list` and `order_timeline` only)

@@ -50,6 +50,40 @@ export interface UpsertOptions {
   keep?: readonly string[];
 }
 
+/** A write of a batch, ready to run in its transaction (its rows already serialized). */
+export type Write = (tx: Queryable) => Promise<void>;
+
+/** Does nothing: a write for no rows. */
+const NOTHING: Write = () => Promise.resolve();
+
+/**
+ * One multi-row upsert of `rows` (objects keyed by column name) into `table`, serialized
+ * now and sent when run: a projection being built folds and serializes the next batch
+ * while the last one is written (ADR 13).
+ */
+export function upsertWrite(
+  table: string,
+  columns: readonly Column[],
+  rows: readonly object[],
+  options: UpsertOptions,
+): Write {
+  if (rows.length === 0) return NOTHING;
+  const names = columns.map(([n]) => n);
+  const keep = new Set([...options.key, ...(options.keep ?? [])]);
+  const updates = names.filter((n) => !keep.has(n)).map((n) => `${n} = EXCLUDED.${n}`);
+  const conflict =
+    updates.length === 0
+      ? 'DO NOTHING'
+      : `DO UPDATE SET ${updates.join(', ')}${options.newerOnly ? ' WHERE cur.version < EXCLUDED.version' : ''}`;
+  const sql = `INSERT INTO ${table} AS cur (${names.join(', ')})
+     ${recordset(columns)}
+     ON CONFLICT (${options.key.join(', ')}) ${conflict}`;
+  const json = JSON.stringify(rows);
+  return async (tx) => {
+    await tx.query(sql, [json]);
+  };
+}
+
 /** One multi-row upsert of `rows` (objects keyed by column name) into `table`. */
 export async function upsertRows(
   tx: Queryable,
@@ -58,20 +92,24 @@ export async function upsertRows(
   rows: readonly object[],
   options: UpsertOptions,
 ): Promise<void> {
-  if (rows.length === 0) return;
-  const names = columns.map(([n]) => n);
-  const keep = new Set([...options.key, ...(options.keep ?? [])]);
-  const updates = names.filter((n) => !keep.has(n)).map((n) => `${n} = EXCLUDED.${n}`);
-  const conflict =
-    updates.length === 0
-      ? 'DO NOTHING'
-      : `DO UPDATE SET ${updates.join(', ')}${options.newerOnly ? ' WHERE cur.version < EXCLUDED.version' : ''}`;
-  await tx.query(
-    `INSERT INTO ${table} AS cur (${names.join(', ')})
+  await upsertWrite(table, columns, rows, options)(tx);
+}
+
+/** Inserts `rows`, leaving rows whose key already exists untouched; serialized now, sent when run. */
+export function insertWrite(
+  table: string,
+  columns: readonly Column[],
+  rows: readonly object[],
+  key: readonly string[],
+): Write {
+  if (rows.length === 0) return NOTHING;
+  const sql = `INSERT INTO ${table} (${columns.map(([n]) => n).join(', ')})
      ${recordset(columns)}
-     ON CONFLICT (${options.key.join(', ')}) ${conflict}`,
-    [JSON.stringify(rows)],
-  );
+     ON CONFLICT (${key.join(', ')}) DO NOTHING`;
+  const json = JSON.stringify(rows);
+  return async (tx) => {
+    await tx.query(sql, [json]);
+  };
 }
 
 /** Inserts `rows`, leaving rows whose key already exists untouched. */
@@ -82,13 +120,7 @@ export async function insertRows(
   rows: readonly object[],
   key: readonly string[],
 ): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO ${table} (${columns.map(([n]) => n).join(', ')})
-     ${recordset(columns)}
-     ON CONFLICT (${key.join(', ')}) DO NOTHING`,
-    [JSON.stringify(rows)],
-  );
+  await insertWrite(table, columns, rows, key)(tx);
 }
 
 /** ISO string of a timestamp as either engine returns it (Date) or an event carries it. */

@@ -211,8 +211,18 @@ export class Runners {
           }
           held = { ...lease, until: Date.now() + this.leaseMs };
         }
-        const after = encodeCursor(held.checkpoint);
         const yielding = held.state === 'rebuilding' && this.options.serving?.() === true;
+        if (held.state === 'rebuilding' && p.build && !yielding && !slowMode && !solo) {
+          try {
+            held.checkpoint = await this.buildRun(p, p.build, generation, held.checkpoint);
+          } catch (err) {
+            held = undefined;
+            throw err;
+          }
+          held.until = Date.now() + this.leaseMs;
+          if (this.stopped) continue;
+        }
+        const after = encodeCursor(held.checkpoint);
         const limit = slowMode
           ? 1
           : held.state === 'rebuilding' && !yielding
@@ -422,27 +432,8 @@ export class Runners {
     const handled = new Set(p.eventTypes);
     const relevant = events.filter((e) => handled.has(e.type));
     const table = (t: string) => physical(t, generation);
-    const moveCheckpoint = async (q: Queryable) => {
-      const moved = await q.query(
-        `UPDATE projections
-         SET checkpoint_txid = $3::xid8, checkpoint_position = $4, events_processed = events_processed + $5,
-             updated_at = now(), lease_until = now() + ($7 || ' milliseconds')::interval
-         WHERE name = $1 AND generation = $2 AND lease_owner = $6
-           AND checkpoint_txid = $8::xid8 AND checkpoint_position = $9 AND state IN ('running', 'rebuilding')`,
-        [
-          p.name,
-          generation,
-          last.transactionId,
-          last.globalPosition,
-          events.length,
-          this.owner,
-          String(this.leaseMs),
-          from.transactionId,
-          from.globalPosition,
-        ],
-      );
-      if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
-    };
+    const moveCheckpoint = (q: Queryable) =>
+      this.moveCheckpoint(q, p, generation, from, last, events.length);
     if (p.mode === 'effects') {
       // A process manager sends commands, which cannot run inside a transaction of ours
       // (PGlite is one session). At least once: a crash between the two re-delivers the
@@ -461,6 +452,110 @@ export class Runners {
       },
       { asyncCommit: true },
     );
+  }
+
+  /**
+   * Moves the checkpoint of `p#generation` from `from` to `to` (`events` read), extending
+   * the lease: compare-and-set on the old checkpoint and the lease owner, so that a runner
+   * that lost its lease cannot commit a batch.
+   */
+  private async moveCheckpoint(
+    q: Queryable,
+    p: Projection,
+    generation: number,
+    from: LogPosition,
+    to: LogPosition,
+    events: number,
+  ): Promise<void> {
+    const moved = await q.query(
+      `UPDATE projections
+       SET checkpoint_txid = $3::xid8, checkpoint_position = $4, events_processed = events_processed + $5,
+           updated_at = now(), lease_until = now() + ($7 || ' milliseconds')::interval
+       WHERE name = $1 AND generation = $2 AND lease_owner = $6
+         AND checkpoint_txid = $8::xid8 AND checkpoint_position = $9 AND state IN ('running', 'rebuilding')`,
+      [
+        p.name,
+        generation,
+        to.transactionId,
+        to.globalPosition,
+        events,
+        this.owner,
+        String(this.leaseMs),
+        from.transactionId,
+        from.globalPosition,
+      ],
+    );
+    if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
+  }
+
+  /**
+   * Builds a generation with the projection's `build` (ADR 13): the next batch is folded
+   * while the last one is written, each batch in its own transaction with its checkpoint,
+   * one after the other. Returns the checkpoint reached. Ends, once the batch being
+   * written has committed, when the log is nearly caught up (a short read: the ordinary
+   * path takes the rest and the switch), when requests come in, or when a batch fails:
+   * the ordinary path then applies from the committed checkpoint, batch by batch, and
+   * finds a poison event as it always does. Lost leases and transient errors are thrown.
+   */
+  private async buildRun(
+    p: Projection,
+    build: NonNullable<Projection['build']>,
+    generation: number,
+    from: LogPosition,
+  ): Promise<LogPosition> {
+    const run = build();
+    const table = (t: string) => physical(t, generation);
+    const handled = new Set(p.eventTypes);
+    const size = this.rebuildBatchSize;
+    let committed = from;
+    let at = from;
+    let writing: Promise<void> | undefined;
+    let next = this.reads.read(encodeCursor(at), size);
+    try {
+      while (!this.stopped && this.options.serving?.() !== true) {
+        const events = await next;
+        if (events.length < size) break;
+        const last = events[events.length - 1]!;
+        const end: LogPosition = {
+          transactionId: last.transactionId,
+          globalPosition: last.globalPosition,
+        };
+        next = this.reads.read(encodeCursor(end), size);
+        next.catch(() => undefined); // awaited next turn, or dropped
+        const started = performance.now();
+        const write = await run.fold(
+          this.db,
+          events.filter((e) => handled.has(e.type)),
+          table,
+        );
+        await writing; // the batch before has committed (or this throws)
+        const prev = at;
+        at = end;
+        writing = this.db
+          .transaction(
+            async (tx) => {
+              await write(tx);
+              await this.moveCheckpoint(tx, p, generation, prev, end, events.length);
+            },
+            { asyncCommit: true },
+          )
+          .then(() => {
+            committed = end;
+            this.options.onBatch?.(p.name, events.length, (performance.now() - started) / 1000);
+            this.notifier.announce(CHECKPOINT_CHANNEL);
+          });
+        writing.catch(() => undefined); // awaited next turn or below
+      }
+      await writing;
+    } catch (err) {
+      await writing?.catch(() => undefined);
+      if (err instanceof LeaseLost || isTransient(err)) throw err;
+      this.logger.warn(
+        { err, projection: p.name, generation },
+        'building batch by batch after a failed batch',
+      );
+    }
+    return committed;
   }
 
   private async poison(p: Projection, generation: number, event: StoredEvent, err: unknown) {

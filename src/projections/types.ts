@@ -37,6 +37,28 @@ export interface Projection {
   problems?(limit: number): Promise<ProjectionProblem[]>;
   /** `table(name)` gives the physical table of the generation being built. */
   apply(tx: Queryable, events: StoredEvent[], table: (name: string) => string): Promise<void>;
+  /**
+   * Optional, for a generation being built (ADR 13): starts a run of batches that gives the
+   * same rows as `apply`, with state kept from one batch to the next, so that the runtime
+   * can fold the next batch while the last one is being written. A run ends, and its state
+   * is dropped, when a batch fails or the runtime stops building this way.
+   */
+  build?(): ProjectionBuildRun;
+}
+
+export interface ProjectionBuildRun {
+  /**
+   * Folds `events` (of the types the projection reads) into the run's state and returns
+   * the batch's writes, which the runtime runs in the batch's transaction with its
+   * checkpoint. Batches are written one at a time, in order; while one is being written
+   * the next is folded, so `q` (outside any transaction) shows only what earlier batches
+   * committed: the state must hold every row the batch being written changes.
+   */
+  fold(
+    q: Queryable,
+    events: StoredEvent[],
+    table: (name: string) => string,
+  ): Promise<(tx: Queryable) => Promise<void>>;
 }
 
 /** A problem a projection recorded and went on: about one item (e.g. an order). */

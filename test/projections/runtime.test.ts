@@ -2,6 +2,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/eventstore/cursor.js';
 import { EventStore } from '../../src/eventstore/store.js';
+import type { StoredEvent } from '../../src/eventstore/types.js';
 import { Notifier } from '../../src/eventstore/notifier.js';
 import {
   ProjectionRuntime,
@@ -261,6 +262,70 @@ describe(`projection runtime on ${engine}`, () => {
         },
       );
     }
+  });
+
+  describe("with the projection's build run (the next batch folded while the last is written)", () => {
+    const log = async () => {
+      for (let i = 0; i < 6; i++) {
+        await counted('a', 2);
+        await counted('b', 3);
+        await store.append('c', 'other', [{ type: 'Ignored', data: {} }]);
+      }
+    };
+    /** Rebuilds p1 with `failWrite`; the Counted event ids seen by folds and applies. */
+    const rebuild = async (failWrite?: (batch: number) => boolean) => {
+      await log();
+      const seen: string[] = [];
+      let building = false;
+      const note = (events: StoredEvent[]) => {
+        if (building)
+          seen.push(...events.filter((e) => e.type === 'Counted').map((e) => e.eventId));
+      };
+      const r = await start(
+        [
+          countingProjection('p1', {
+            beforeApply: note,
+            build: { onFold: note, ...(failWrite ? { failWrite } : {}) },
+          }),
+        ],
+        2,
+        { rebuildBatchSize: 4 },
+      );
+      await r.waitFor(await logEnd(), ['p1']);
+      building = true;
+      const generation = await r.rebuild('p1');
+      await until(
+        async () => (await r.status()).some((s) => s.generation === generation && s.active),
+        'the rebuilt generation active',
+      );
+      expect(await counts(t.db, 'p1')).toEqual({ a: 12, b: 18 });
+      const [status] = await r.status();
+      expect(status).toMatchObject({ generation, eventsProcessed: 36, eventsBehind: 0 });
+      const counted = (await store.readAll())
+        .filter((e) => e.type === 'Counted')
+        .map((e) => e.eventId);
+      return { seen, counted };
+    };
+
+    it('folds and writes every event once, in commit order, each batch with its checkpoint', async () => {
+      const { seen, counted } = await rebuild();
+      expect(seen).toEqual(counted);
+    });
+
+    it('after a batch that cannot be written, goes on batch by batch from the last one committed', async () => {
+      let thrown = 0;
+      const { seen, counted } = await rebuild((batch) => {
+        if (batch !== 3 || thrown > 0) return false;
+        thrown++;
+        return true;
+      });
+      expect(thrown).toBe(1);
+      // The failed batch (and the one folded meanwhile) are applied again: every event
+      // is seen, and the last time each is seen is in commit order.
+      const last = new Map(seen.map((id, i) => [id, i] as const));
+      expect([...last.keys()].sort((x, y) => last.get(x)! - last.get(y)!)).toEqual(counted);
+      expect(seen.length).toBeGreaterThan(counted.length);
+    });
   });
 
   it('read-your-writes waits for the cursor, and times out with a clear error when paused', async () => {
