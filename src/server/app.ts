@@ -188,6 +188,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         : {}),
   });
 
+  let lastRequestAt = 0;
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       logger.error({ err }, 'request failed');
@@ -196,7 +197,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     });
   });
   const requests = trackRequests(server);
-  serving = () => requests.inFlight() > 0;
+  // Serving: a request in flight, or a GraphQL request within the last second (a client
+  // between two requests is still there; health checks and scrapes do not count).
+  serving = () => requests.inFlight() > 0 || Date.now() - lastRequestAt < 1_000;
   metrics.instrumentHttp(server);
 
   async function route(req: IncomingMessage, res: ServerResponse) {
@@ -225,6 +228,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       res.end(await metrics.registry.metrics());
       return;
     }
+    lastRequestAt = Date.now();
+    res.once('close', () => (lastRequestAt = Date.now()));
     await yoga.requestListener(req, res);
   }
 
