@@ -21,8 +21,8 @@ export interface ProjectionRuntimeOptions {
   rebuildBatchSize?: number;
   /**
    * Whether this process is answering requests now. A rebuild then gives way to them: it
-   * applies batches of `batchSize` only, and after each one pauses for twice as long as
-   * the batch took, so that it takes at most about a third of the time it would alone.
+   * applies small batches ({@link YIELD_BATCH}), each followed by a pause, so that it takes
+   * about {@link YIELD_SHARE} of the time it would alone.
    */
   serving?: () => boolean;
   /** Reads of the log shared with the other readers of the process (default: the runners' own). */
@@ -38,6 +38,13 @@ export interface ProjectionRuntimeOptions {
 }
 
 class LeaseLost extends Error {}
+
+/**
+ * A rebuild that gives way to requests (`serving`): events per batch (a few milliseconds
+ * of the server's thread each), and the share of time it runs, pausing for the rest.
+ */
+export const YIELD_BATCH = 250;
+export const YIELD_SHARE = 0.15;
 
 const TRANSIENT = /^(08|57P|40001|40P01|53|55P03)/;
 function isTransient(err: unknown): boolean {
@@ -225,9 +232,11 @@ export class Runners {
         const after = encodeCursor(held.checkpoint);
         const limit = slowMode
           ? 1
-          : held.state === 'rebuilding' && !yielding
-            ? this.rebuildBatchSize
-            : this.batchSize;
+          : yielding
+            ? Math.min(YIELD_BATCH, this.batchSize)
+            : held.state === 'rebuilding'
+              ? this.rebuildBatchSize
+              : this.batchSize;
         const read =
           ahead?.after === after && ahead.limit === limit
             ? ahead.events
@@ -295,7 +304,7 @@ export class Runners {
         const took = performance.now() - started;
         this.options.onBatch?.(p.name, events.length, took / 1000);
         this.notifier.announce(CHECKPOINT_CHANNEL);
-        if (yielding) await this.pause(2 * took);
+        if (yielding) await this.pause(took * (1 / YIELD_SHARE - 1));
       } catch (err) {
         if (this.stopped) return;
         if (!(err instanceof LeaseLost))
