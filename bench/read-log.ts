@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EventStore } from '../src/eventstore/store.js';
+import { seededRandom } from '../test/support/random.js';
 import type { NewEvent, StreamAppend } from '../src/eventstore/types.js';
 import { PRODUCT_STREAM_TYPE, productStreamId } from '../src/catalog/decider.js';
 import { ProductEvents } from '../src/catalog/events.js';
@@ -18,18 +19,6 @@ export const CUSTOMERS = 2_000;
 export const PRODUCTS = 200;
 const COHORT = 150;
 export const WRITERS = 8;
-
-/** A small deterministic PRNG (mulberry32), so every run writes the same kind of log. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIRST = ['Ann', 'Ben', 'Clara', 'David', 'Eva', 'Felix', 'Greta', 'Hugo', 'Ida', 'Jonas'];
 const LAST = ['Schmidt', 'Meyer', 'Weber', 'Fischer', 'Wagner', 'Becker', 'Hoffmann', 'Koch'];
@@ -57,7 +46,7 @@ export interface Plan {
 type Action = { streamId: string; streamType: string; events: NewEvent[] }[];
 
 export function planLog(target: number): Plan {
-  const rng = prng(42);
+  const rng = seededRandom(42);
   const int = (n: number) => Math.floor(rng() * n);
   const pick = <T>(xs: readonly T[]) => xs[int(xs.length)]!;
   const byType = new Map<string, number>();

@@ -53,8 +53,14 @@ export interface UpsertOptions {
 /** A write of a batch, ready to run in its transaction (its rows already serialized). */
 export type Write = (tx: Queryable) => Promise<void>;
 
-/** Does nothing: a write for no rows. */
-const NOTHING: Write = () => Promise.resolve();
+/** `sql` with `rows` as its one JSON parameter, serialized now: nothing for no rows. */
+function jsonWrite(sql: string, rows: readonly object[]): Write {
+  if (rows.length === 0) return () => Promise.resolve();
+  const json = JSON.stringify(rows);
+  return async (tx) => {
+    await tx.query(sql, [json]);
+  };
+}
 
 /**
  * One multi-row upsert of `rows` (objects keyed by column name) into `table`, serialized
@@ -67,7 +73,6 @@ export function upsertWrite(
   rows: readonly object[],
   options: UpsertOptions,
 ): Write {
-  if (rows.length === 0) return NOTHING;
   const names = columns.map(([n]) => n);
   const keep = new Set([...options.key, ...(options.keep ?? [])]);
   const updates = names.filter((n) => !keep.has(n)).map((n) => `${n} = EXCLUDED.${n}`);
@@ -75,13 +80,12 @@ export function upsertWrite(
     updates.length === 0
       ? 'DO NOTHING'
       : `DO UPDATE SET ${updates.join(', ')}${options.newerOnly ? ' WHERE cur.version < EXCLUDED.version' : ''}`;
-  const sql = `INSERT INTO ${table} AS cur (${names.join(', ')})
+  return jsonWrite(
+    `INSERT INTO ${table} AS cur (${names.join(', ')})
      ${recordset(columns)}
-     ON CONFLICT (${options.key.join(', ')}) ${conflict}`;
-  const json = JSON.stringify(rows);
-  return async (tx) => {
-    await tx.query(sql, [json]);
-  };
+     ON CONFLICT (${options.key.join(', ')}) ${conflict}`,
+    rows,
+  );
 }
 
 /** One multi-row upsert of `rows` (objects keyed by column name) into `table`. */
@@ -102,14 +106,12 @@ export function insertWrite(
   rows: readonly object[],
   key: readonly string[],
 ): Write {
-  if (rows.length === 0) return NOTHING;
-  const sql = `INSERT INTO ${table} (${columns.map(([n]) => n).join(', ')})
+  return jsonWrite(
+    `INSERT INTO ${table} (${columns.map(([n]) => n).join(', ')})
      ${recordset(columns)}
-     ON CONFLICT (${key.join(', ')}) DO NOTHING`;
-  const json = JSON.stringify(rows);
-  return async (tx) => {
-    await tx.query(sql, [json]);
-  };
+     ON CONFLICT (${key.join(', ')}) DO NOTHING`,
+    rows,
+  );
 }
 
 /** Inserts `rows`, leaving rows whose key already exists untouched. */

@@ -140,29 +140,25 @@ export class Runners {
 
   /** Waits `ms` (a new event does not end it; stopping does). */
   private pause(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.stopWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.stopWaiters.add(done);
-    });
+    return this.wait(ms, this.stopWaiters);
   }
 
   /** Waits for a wake-up or the timeout, whichever comes first. */
   private sleep(ms: number): Promise<void> {
+    return this.wait(ms, this.wakers);
+  }
+
+  /** Waits `ms`, or until one of `enders` is called (at once when stopped). */
+  private wait(ms: number, enders: Set<() => void>): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.wakers.delete(done);
+        enders.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wakers.add(done);
+      enders.add(done);
     });
   }
 

@@ -20,17 +20,7 @@ import { fulfillmentStreamId } from '../../src/fulfillment/events.js';
  * that must hold afterwards, read from the event store.
  */
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same plan and kill points. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../support/random.js';
 
 /** The seed of a run: STRATA_TEST_SEED when given (to replay a failure), else random. */
 export const runSeed = (): number =>
