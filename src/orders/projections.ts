@@ -15,7 +15,13 @@ import {
   type Write,
 } from '../projections/batch.js';
 import type { Projection, ProjectionBuildRun } from '../projections/types.js';
-import { domainEvent, handleEvent, type EventFolds, type EventHandlers } from '../shared/events.js';
+import {
+  domainEvent,
+  handleEvent,
+  type EventFolds,
+  type EventHandlers,
+  type EventOf,
+} from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 import type { OrderStatus } from './decider.js';
 import { orderEventTypes, type Address, type OrderEvent, type OrderLine } from './events.js';
@@ -157,69 +163,64 @@ const CUSTOMER_COLUMNS: readonly Column[] = [
 
 const units = (items: readonly OrderLine[]): number => items.reduce((n, l) => n + l.quantity, 0);
 
-/** What folding an order event needs: the row so far, and the lookups of its batch. */
-interface OrderFold {
-  /** Undefined before the order's `OrderCreated`. */
-  row: OrderRow | undefined;
+/** What folding an `OrderCreated` needs: the lookups of its batch. */
+interface OrderLookups {
   /** The next order number, in commit order. */
   seq: () => number;
   customer: (id: string) => LookupCustomer | undefined;
 }
 
-/** The row an event other than `OrderCreated` changes, updated at the event's time. */
-function changed(fold: OrderFold, ev: OrderEvent): Omit<OrderRow, 'version'> {
-  const { row } = fold;
-  if (!row) throw new Error(`${ev.type} for order ${ev.data.orderId}, which was never created`);
-  return { ...row, updated_at: orderEventTime(ev) };
+/** The row an order's `OrderCreated` makes (the fold sets `version`). */
+function createdRow(
+  lookups: OrderLookups,
+  { data: d }: EventOf<OrderEvent, 'OrderCreated'>,
+): Omit<OrderRow, 'version'> {
+  const seq = lookups.seq();
+  const c = lookups.customer(d.customerId);
+  return {
+    id: d.orderId,
+    order_seq: seq,
+    order_number: formatOrderNumber(seq),
+    customer_id: d.customerId,
+    customer_name: c?.name ?? null,
+    customer_email: c?.email ?? null,
+    customer_phone: c?.phone ?? null,
+    status: 'PENDING',
+    total_amount: d.total.amount,
+    currency: d.total.currency,
+    item_count: units(d.items),
+    items: d.items,
+    shipping_address: d.shippingAddress,
+    payment: null,
+    shipment: null,
+    created_at: d.createdAt,
+    updated_at: d.createdAt,
+  };
 }
 
-/** What each order event (newer than the row) makes of the row (the fold sets `version`). */
-const orderFolds: EventFolds<OrderEvent, OrderFold, Omit<OrderRow, 'version'>> = {
-  OrderCreated: (fold, { data: d }) => {
-    const seq = fold.seq();
-    const c = fold.customer(d.customerId);
-    return {
-      id: d.orderId,
-      order_seq: seq,
-      order_number: formatOrderNumber(seq),
-      customer_id: d.customerId,
-      customer_name: c?.name ?? null,
-      customer_email: c?.email ?? null,
-      customer_phone: c?.phone ?? null,
-      status: 'PENDING',
-      total_amount: d.total.amount,
-      currency: d.total.currency,
-      item_count: units(d.items),
-      items: d.items,
-      shipping_address: d.shippingAddress,
-      payment: null,
-      shipment: null,
-      created_at: d.createdAt,
-      updated_at: d.createdAt,
-    };
+/** An order's events after its `OrderCreated`. */
+type LaterOrderEvent = Exclude<OrderEvent, { type: 'OrderCreated' }>;
+
+/**
+ * The columns each later order event (newer than the row) changes, given the row; the
+ * fold sets `updated_at` (the event's time) and `version`, and copies the row once.
+ */
+const orderChanges: EventFolds<LaterOrderEvent, OrderRow, Partial<OrderRow>> = {
+  OrderItemAdded: (row, ev) => {
+    const items = [...row.items, ev.data.item];
+    return { items, item_count: units(items), total_amount: ev.data.total.amount };
   },
-  OrderItemAdded: (fold, ev) => {
-    const base = changed(fold, ev);
-    const items = [...base.items, ev.data.item];
-    return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
+  OrderItemRemoved: (row, ev) => {
+    const items = row.items.filter((l) => l.productId !== ev.data.productId);
+    return { items, item_count: units(items), total_amount: ev.data.total.amount };
   },
-  OrderItemRemoved: (fold, ev) => {
-    const base = changed(fold, ev);
-    const items = base.items.filter((l) => l.productId !== ev.data.productId);
-    return { ...base, items, item_count: units(items), total_amount: ev.data.total.amount };
-  },
-  OrderShippingAddressChanged: (fold, ev) => ({
-    ...changed(fold, ev),
-    shipping_address: ev.data.shippingAddress,
-  }),
-  OrderPaid: (fold, ev) => ({
-    ...changed(fold, ev),
+  OrderShippingAddressChanged: (_row, ev) => ({ shipping_address: ev.data.shippingAddress }),
+  OrderPaid: (_row, ev) => ({
     status: 'PAID',
     payment: { paymentId: ev.data.paymentId, status: 'PAID', amount: ev.data.amount },
   }),
-  OrderReadyToShip: changed,
-  OrderShipped: (fold, ev) => ({
-    ...changed(fold, ev),
+  OrderReadyToShip: () => ({}),
+  OrderShipped: (_row, ev) => ({
     status: 'SHIPPED',
     shipment: {
       carrier: ev.data.carrier,
@@ -227,11 +228,10 @@ const orderFolds: EventFolds<OrderEvent, OrderFold, Omit<OrderRow, 'version'>> =
       status: 'SHIPPED',
     },
   }),
-  OrderPaymentRefunded: (fold, ev) => ({
-    ...changed(fold, ev),
+  OrderPaymentRefunded: (_row, ev) => ({
     payment: { paymentId: ev.data.paymentId, status: 'REFUNDED', amount: ev.data.amount },
   }),
-  OrderCancelled: (fold, ev) => ({ ...changed(fold, ev), status: 'CANCELLED' }),
+  OrderCancelled: () => ({ status: 'CANCELLED' }),
 };
 
 /** What each customer event makes of the projection's customer lookup (the fold sets `version`). */
@@ -497,8 +497,18 @@ async function foldOrders(
       const row = orders.get(order.data.orderId);
       // Idempotent per row: an event at or below the row's version was applied already.
       if (row && e.version <= row.version) continue;
-      const next = handleEvent(orderFolds, { row, ...lookups }, order);
-      orders.set(order.data.orderId, { ...next, version: e.version });
+      if (order.type === 'OrderCreated') {
+        orders.set(order.data.orderId, { ...createdRow(lookups, order), version: e.version });
+      } else {
+        if (!row)
+          throw new Error(`${order.type} for order ${order.data.orderId}, which was never created`);
+        orders.set(order.data.orderId, {
+          ...row,
+          ...handleEvent(orderChanges, row, order),
+          updated_at: orderEventTime(order),
+          version: e.version,
+        });
+      }
       changedOrders.add(order.data.orderId);
       timeline.push(timelineRow(e, true));
       continue;
