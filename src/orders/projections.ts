@@ -8,7 +8,6 @@ import {
 import {
   ddlBlock,
   insertWrite,
-  iso,
   loadByIds,
   upsertWrite,
   type Column,
@@ -555,14 +554,12 @@ async function foldOrders(
     for (const id of customerIds) state.heldSince.set(`c:${id}`, state.batch);
   }
 
-  // Write back: one statement per table, serialized now.
+  // Write back: one statement per table, serialized now (a timestamp read back as a Date
+  // serializes as its ISO string, like those the events carry).
   const writeOrders = upsertWrite(
     orderTable,
     ORDER_COLUMNS,
-    [...changedOrders].map((id) => {
-      const r = orders.get(id)!;
-      return { ...r, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
-    }),
+    [...changedOrders].map((id) => orders.get(id)!),
     { key: ['id'], newerOnly: true, keep: ['order_seq', 'order_number'] },
   );
   const writeTimeline = insertWrite(timelineTable, TIMELINE_COLUMNS, timeline, [
