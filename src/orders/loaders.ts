@@ -19,7 +19,7 @@ declare module '../graphql/context.js' {
     order: DataLoader<string, OrderReadModel | null>;
     /**
      * An order, read together with its timeline (one statement), which it primes the
-     * `timeline` loader with: for a query that shows both.
+     * `order` and `timeline` loaders with: for a query that shows both.
      */
     orderWithTimeline: DataLoader<string, OrderReadModel | null>;
     /** An order's timeline, oldest first ([] for an unknown order). */
@@ -36,16 +36,20 @@ export function orderLoaders(db: Queryable, o: LoaderOptions = {}) {
     for (const entry of await timelinesByOrderIds(db, ids)) groups.get(entry.orderId)?.push(entry);
     return ids.map((id) => groups.get(id)!);
   }, options);
+  const order = byId(
+    (ids) => ordersByIds(db, ids),
+    (x: OrderReadModel) => x.id,
+    options,
+  );
   return {
-    order: byId(
-      (ids) => ordersByIds(db, ids),
-      (x: OrderReadModel) => x.id,
-      options,
-    ),
+    order,
     orderWithTimeline: byId(
       async (ids) => {
         const rows = await ordersWithTimelinesByIds(db, ids);
-        for (const r of rows) timeline.prime(r.order.id, r.timeline);
+        for (const r of rows) {
+          order.prime(r.order.id, r.order);
+          timeline.prime(r.order.id, r.timeline);
+        }
         return rows.map((r) => r.order);
       },
       (x: OrderReadModel) => x.id,

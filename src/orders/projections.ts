@@ -352,9 +352,8 @@ export const ordersProjection: Projection = {
   ],
   eventTypes: [...orderEventTypes, ...customerEventTypes, ...fulfillmentTimelineEventTypes],
   async apply(tx, events, table) {
-    await (
-      await foldOrders(tx, events, table)
-    )(tx);
+    const write = await foldOrders(tx, events, table);
+    await write(tx);
   },
   build: () => ordersBuildRun(),
 };

@@ -114,16 +114,5 @@ export function insertWrite(
   );
 }
 
-/** Inserts `rows`, leaving rows whose key already exists untouched. */
-export async function insertRows(
-  tx: Queryable,
-  table: string,
-  columns: readonly Column[],
-  rows: readonly object[],
-  key: readonly string[],
-): Promise<void> {
-  await insertWrite(table, columns, rows, key)(tx);
-}
-
 /** ISO string of a timestamp as either engine returns it (Date) or an event carries it. */
 export const iso = (v: Date | string): string => (v instanceof Date ? v.toISOString() : v);
