@@ -102,6 +102,13 @@ async function main() {
               postalCode: 'LS1 1AA',
               country: 'GB',
             },
+            billingAddress: {
+              line1: '1 Bench Street',
+              city: 'Leeds',
+              postalCode: 'LS1 1AA',
+              country: 'GB',
+            },
+            shippingMethod: 'STANDARD',
             total: { amount: 0, currency: 'EUR' },
             createdAt: new Date().toISOString(),
           }),

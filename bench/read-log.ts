@@ -13,6 +13,7 @@ import { ProductEvents } from '../src/catalog/events.js';
 import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../src/customers/decider.js';
 import { CustomerEvents } from '../src/customers/events.js';
 import { ORDER_STREAM_TYPE, orderStreamId } from '../src/orders/decider.js';
+import { estimateDelivery } from '../src/orders/delivery.js';
 import { OrderEvents, type Address, type OrderLine } from '../src/orders/events.js';
 
 export const CUSTOMERS = 2_000;
@@ -191,6 +192,7 @@ export function planLog(target: number): Plan {
         const p = pick(products);
         if (!items.some((l) => l.productId === p.id)) items.push(lineOf(p, 1 + int(3)));
       }
+      const shippingAddress = address();
       actions.push(
         onOrder(
           count(
@@ -198,7 +200,9 @@ export function planLog(target: number): Plan {
               orderId,
               customerId: customer.id,
               items,
-              shippingAddress: address(),
+              shippingAddress,
+              billingAddress: shippingAddress,
+              shippingMethod: 'STANDARD',
               total: totalOf(items),
               createdAt: iso(at),
             }),
@@ -307,6 +311,7 @@ export function planLog(target: number): Plan {
       if (outcome < 0.08) {
         actions.push(cancel(false));
       } else if (outcome < 0.83) {
+        const paidAt = next();
         actions.push(
           onOrder(
             count(
@@ -314,7 +319,10 @@ export function planLog(target: number): Plan {
                 orderId,
                 paymentId: `pay-${orderId}`,
                 amount: totalOf(items),
-                paidAt: next(),
+                method: 'CARD',
+                transactionId: null,
+                estimatedDelivery: estimateDelivery('STANDARD', paidAt),
+                paidAt,
               }),
             ),
           ),
@@ -338,6 +346,7 @@ export function planLog(target: number): Plan {
                     orderId,
                     carrier: pick(CARRIERS),
                     trackingNumber: `TRK${randomBytes(6).toString('hex').toUpperCase()}`,
+                    estimatedDelivery: null,
                     shippedAt: next(),
                   }),
                 ),

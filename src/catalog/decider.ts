@@ -31,6 +31,11 @@ export interface ProductInfo {
   name: string;
   imageUrl: string;
   price: Money;
+  /**
+   * Units on hand that no paid order has reserved. An order is refused beyond it when it is
+   * placed; the reservation at payment remains the guarantee (docs/orders.md, "Stock").
+   */
+  available: number;
 }
 
 /** A product as the write model knows it. Plain JSON: it is stored as a snapshot. */
@@ -58,7 +63,7 @@ type RegisteredProduct = Extract<ProductState, { status: 'REGISTERED' }>;
 /** The catalogue entry an order handler hands to the order decider, if the product exists. */
 export function productInfo(state: ProductState): ProductInfo | undefined {
   return state.status === 'REGISTERED'
-    ? { name: state.name, imageUrl: state.imageUrl, price: state.price }
+    ? { name: state.name, imageUrl: state.imageUrl, price: state.price, available: state.available }
     : undefined;
 }
 

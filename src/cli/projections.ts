@@ -8,6 +8,7 @@ import { FULFILLMENT_PROCESS } from '../fulfillment/runner.js';
 import { Notifier } from '../eventstore/notifier.js';
 import { createLogger } from '../observability/logger.js';
 import { allProjections } from '../server/projections.js';
+import { eventUpcasters } from '../server/upcasters.js';
 import { ProjectionRuntime } from '../projections/runtime.js';
 
 /**
@@ -25,7 +26,7 @@ async function withRuntime<T>(
   try {
     await migrate(db);
     await notifier.start();
-    const store = new EventStore(db);
+    const store = new EventStore(db, { upcasters: eventUpcasters() });
     const runtime = new ProjectionRuntime(db, store, notifier, allProjections(), logger);
     try {
       return await fn(runtime, store);

@@ -6,7 +6,12 @@ import type { UseCaseResult } from '../commands/use-case.js';
 import { builder } from './builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from './commands.js';
 import type { GraphQLContext } from './context.js';
-import { COMMAND_ERRORS, ForbiddenErrorResult, ValidationErrorResult } from './errors.js';
+import {
+  COMMAND_ERRORS,
+  ForbiddenErrorResult,
+  ValidationErrorResult,
+  type TypedError,
+} from './errors.js';
 import { inputProblems } from './input-gate.js';
 import { selectionWithin, type SelectionShape } from './selection.js';
 import { successType } from './success.js';
@@ -41,8 +46,8 @@ export interface CommandMutation<Input extends CommandInput, Result extends UseC
      */
     fromResult?: { shape: SelectionShape; build: (result: Result) => Entity | null };
   };
-  /** The typed errors of the payload union; all six by default. */
-  errors?: (typeof COMMAND_ERRORS)[number][];
+  /** The typed errors of the payload union; the six of COMMAND_ERRORS by default. */
+  errors?: (new (...args: never[]) => TypedError)[];
 }
 
 /** The names of the command mutations: their input is checked by their own resolver. */

@@ -1,4 +1,5 @@
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { GraphQLLocalDate } from 'graphql-scalars';
 import { decodeCursor } from '../eventstore/cursor.js';
 import { InvalidCursorError } from '../eventstore/errors.js';
 import { builder } from './builder.js';
@@ -23,6 +24,24 @@ builder.scalarType('DateTime', {
   serialize: (v) => (v instanceof Date ? v.toISOString() : new Date(v).toISOString()),
   parseValue: parseDateTime,
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+/** graphql-scalars' calendar-date checks, as a typed `BAD_USER_INPUT` like the other scalars. */
+function parseDate(value: unknown): string {
+  try {
+    return GraphQLLocalDate.parseValue(value) as string;
+  } catch {
+    throw new GraphQLError('Date must be an ISO-8601 calendar date, e.g. 2026-01-31', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+}
+
+builder.scalarType('Date', {
+  description: 'A calendar date as an ISO-8601 string, e.g. 2026-01-31 (no time, no time zone)',
+  serialize: (v) => GraphQLLocalDate.serialize(v) as string,
+  parseValue: parseDate,
+  parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
 function literalToJson(

@@ -9,12 +9,25 @@ import {
 import {
   assertNever,
   type Decider,
+  DomainError,
   notFound,
   ruleViolation,
   unexpectedEvent,
 } from '../shared/decider.js';
 import { add, multiply, zero, type Money } from '../shared/money.js';
 import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
+import {
+  calendarDate,
+  DEFAULT_PAYMENT_METHOD,
+  DEFAULT_SHIPPING_METHOD,
+  estimateDelivery,
+  isCalendarDate,
+  PAYMENT_METHODS,
+  SHIPPING_METHODS,
+  type CalendarDate,
+  type PaymentMethod,
+  type ShippingMethod,
+} from './delivery.js';
 import { OrderEvents, type Address, type OrderEvent, type OrderLine } from './events.js';
 
 /** Event-store stream type of orders. */
@@ -43,6 +56,8 @@ export type OrderStatus = 'PENDING' | 'PAID' | 'SHIPPED' | 'CANCELLED';
 export interface Payment {
   paymentId: string;
   amount: Money;
+  method: PaymentMethod;
+  transactionId: string | null;
   paidAt: string;
 }
 
@@ -52,6 +67,31 @@ export interface Shipment {
   shippedAt: string;
 }
 
+/** A product of an order beyond what is available (an `InsufficientStock` refusal). */
+export interface StockShortage {
+  productId: string;
+  productName: string;
+  requested: number;
+  available: number;
+}
+
+/**
+ * The refusal of an order, or of an item, that asks for more units than are available: a
+ * business rule (`INSUFFICIENT_STOCK`) that also names each product short, so the API can
+ * answer with them (`InsufficientStock`).
+ */
+export class InsufficientStockError extends DomainError {
+  constructor(readonly shortages: StockShortage[]) {
+    super(
+      'business',
+      `Insufficient stock for items: ${shortages
+        .map((s) => `${s.productName} (requested ${s.requested}, available ${s.available})`)
+        .join(', ')}`,
+      'INSUFFICIENT_STOCK',
+    );
+  }
+}
+
 /** What every existing order has, whatever its status. */
 interface OrderData {
   orderId: string;
@@ -59,6 +99,14 @@ interface OrderData {
   /** Never empty, at most {@link MAX_ORDER_ITEMS}, one line per product, all in one currency. */
   items: OrderLine[];
   shippingAddress: Address;
+  billingAddress: Address;
+  shippingMethod: ShippingMethod;
+  /**
+   * When the order should arrive: null until it is paid, then the rule's estimate from the
+   * payment (`estimateDelivery`), replaced by the carrier's when it gives one at dispatch;
+   * null again once cancelled.
+   */
+  estimatedDelivery: CalendarDate | null;
   /** Sum of the lines' unit price × quantity. */
   total: Money;
   createdAt: string;
@@ -218,6 +266,25 @@ function requireCurrency(orderCurrency: string, price: Money, productId: string)
   }
 }
 
+/**
+ * Refuses lines that ask for more units of a product than it has available (as its stream
+ * says now). Two orders may both pass this and then compete for the same units: the
+ * reservation at payment decides, and refunds the one that comes second.
+ */
+function requireStock(
+  wanted: readonly { productId: string; quantity: number; product: ProductInfo }[],
+): void {
+  const shortages = wanted
+    .filter((w) => w.quantity > w.product.available)
+    .map((w) => ({
+      productId: w.productId,
+      productName: w.product.name,
+      requested: w.quantity,
+      available: Math.max(0, w.product.available),
+    }));
+  if (shortages.length > 0) throw new InsufficientStockError(shortages);
+}
+
 const toLine = (productId: string, quantity: number, product: ProductInfo): OrderLine => ({
   productId,
   productName: product.name,
@@ -231,12 +298,16 @@ function decideCreate(
   state: OrderState,
 ): OrderEvent[] {
   const { orderId, customerId, customerExists, items, products, shippingAddress, now } = command;
+  const billingAddress = command.billingAddress ?? null;
+  const shippingMethod = command.shippingMethod ?? DEFAULT_SHIPPING_METHOD;
   const check = new FieldChecks();
   // The mutation calls the new order's id `id`; paths follow the mutation input.
   check.uuid('id', orderId);
   check.uuid('customerId', customerId);
   checkItems(check, items);
   checkAddress(check, 'shippingAddress', shippingAddress);
+  if (billingAddress !== null) checkAddress(check, 'billingAddress', billingAddress);
+  check.oneOf('shippingMethod', shippingMethod, SHIPPING_METHODS);
   check.throwIfAny();
 
   if (state.status !== 'NOT_CREATED') {
@@ -253,6 +324,7 @@ function decideCreate(
       `Product${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found`,
     );
   }
+  requireStock(items.map((i) => ({ ...i, product: catalogue(i.productId)! })));
   const lines = items.map((i) => toLine(i.productId, i.quantity, catalogue(i.productId)!));
   const currencies = [...new Set(lines.map((l) => l.unitPrice.currency))];
   if (currencies.length > 1) {
@@ -269,6 +341,8 @@ function decideCreate(
       customerId,
       items: lines,
       shippingAddress: toAddress(shippingAddress),
+      billingAddress: toAddress(billingAddress ?? shippingAddress),
+      shippingMethod,
       total,
       createdAt: now,
     }),
@@ -302,6 +376,7 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       requireCurrency(order.total.currency, product.price, productId);
+      requireStock([{ productId, quantity, product }]);
       const item = toLine(productId, quantity, product);
       const total = add(order.total, lineTotal(item));
       requireTotalWithinLimit(total, orderId);
@@ -373,12 +448,37 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       ];
     }
 
+    case 'ChangeBillingAddress': {
+      const { orderId, billingAddress, now } = command.data;
+      const check = new FieldChecks();
+      check.uuid('orderId', orderId);
+      checkAddress(check, 'billingAddress', billingAddress);
+      check.throwIfAny();
+      // The invoice is made out at payment: after it, the billing address is history.
+      const order = requirePending(requireOrder(state, orderId), 'its billing address changes');
+      const address = toAddress(billingAddress);
+      if (sameAddress(address, order.billingAddress)) {
+        throw ruleViolation(
+          'BILLING_ADDRESS_UNCHANGED',
+          `Order ${orderId} is already billed to this address`,
+        );
+      }
+      return [
+        OrderEvents.OrderBillingAddressChanged({ orderId, billingAddress: address, changedAt: now }),
+      ];
+    }
+
     case 'PayOrder': {
       const { orderId, paymentId, amount, now } = command.data;
+      const method = command.data.method ?? DEFAULT_PAYMENT_METHOD;
+      const transactionId = command.data.transactionId ?? null;
       const check = new FieldChecks();
       check.uuid('orderId', orderId);
       check.text('paymentId', paymentId, { max: MAX_REFERENCE_LENGTH });
       check.money('amount', amount);
+      check.oneOf('method', method, PAYMENT_METHODS);
+      if (transactionId !== null)
+        check.text('transactionId', transactionId, { max: MAX_REFERENCE_LENGTH });
       check.throwIfAny();
       const order = requirePending(requireOrder(state, orderId), 'it can be paid');
       if (amount.amount !== order.total.amount || amount.currency !== order.total.currency) {
@@ -388,16 +488,32 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       return [
-        OrderEvents.OrderPaid({ orderId, paymentId, amount: { ...order.total }, paidAt: now }),
+        OrderEvents.OrderPaid({
+          orderId,
+          paymentId,
+          amount: { ...order.total },
+          method,
+          transactionId,
+          estimatedDelivery: estimateDelivery(order.shippingMethod, now),
+          paidAt: now,
+        }),
       ];
     }
 
     case 'ShipOrder': {
       const { orderId, carrier, trackingNumber, now } = command.data;
+      const estimatedDelivery = command.data.estimatedDelivery ?? null;
       const check = new FieldChecks();
       check.uuid('orderId', orderId);
       check.text('carrier', carrier, { max: MAX_REFERENCE_LENGTH });
       check.text('trackingNumber', trackingNumber, { max: MAX_REFERENCE_LENGTH });
+      if (estimatedDelivery !== null) {
+        if (!isCalendarDate(estimatedDelivery))
+          check.add('estimatedDelivery', 'must be a calendar date like 2026-01-31');
+        // Delivery before dispatch is a typo, not an estimate.
+        else if (estimatedDelivery < calendarDate(now))
+          check.add('estimatedDelivery', `must not be before the day of dispatch, ${calendarDate(now)}`);
+      }
       check.throwIfAny();
       const order = requireOrder(state, orderId);
       if (order.status !== 'PAID') {
@@ -406,7 +522,15 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
           `Order ${orderId} is ${order.status}; only a PAID order ships`,
         );
       }
-      return [OrderEvents.OrderShipped({ orderId, carrier, trackingNumber, shippedAt: now })];
+      return [
+        OrderEvents.OrderShipped({
+          orderId,
+          carrier,
+          trackingNumber,
+          estimatedDelivery,
+          shippedAt: now,
+        }),
+      ];
     }
 
     case 'CancelOrder': {
@@ -480,13 +604,18 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
 function evolve(state: OrderState, event: OrderEvent): OrderState {
   if (event.type === 'OrderCreated') {
     if (state.status !== 'NOT_CREATED') throw unexpectedEvent('an order', state, event);
-    const { orderId, customerId, items, shippingAddress, total, createdAt } = event.data;
+    const { orderId, customerId, items, shippingAddress, billingAddress, shippingMethod } =
+      event.data;
+    const { total, createdAt } = event.data;
     return {
       status: 'PENDING',
       orderId,
       customerId,
       items,
       shippingAddress,
+      billingAddress,
+      shippingMethod,
+      estimatedDelivery: null,
       total,
       createdAt,
       updatedAt: createdAt,
@@ -518,13 +647,21 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
         shippingAddress: event.data.shippingAddress,
         updatedAt: event.data.changedAt,
       };
+    case 'OrderBillingAddressChanged':
+      if (state.status !== 'PENDING') throw unexpectedEvent('an order', state, event);
+      return {
+        ...state,
+        billingAddress: event.data.billingAddress,
+        updatedAt: event.data.changedAt,
+      };
     case 'OrderPaid': {
       if (state.status !== 'PENDING') throw unexpectedEvent('an order', state, event);
-      const { paymentId, amount, paidAt } = event.data;
+      const { paymentId, amount, method, transactionId, estimatedDelivery, paidAt } = event.data;
       return {
         ...state,
         status: 'PAID',
-        payment: { paymentId, amount, paidAt },
+        payment: { paymentId, amount, method, transactionId, paidAt },
+        estimatedDelivery,
         readyToShip: false,
         shipmentId: null,
         updatedAt: paidAt,
@@ -541,11 +678,12 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
     case 'OrderShipped': {
       if (state.status !== 'PAID') throw unexpectedEvent('an order', state, event);
       const { readyToShip: _ready, ...paid } = state;
-      const { carrier, trackingNumber, shippedAt } = event.data;
+      const { carrier, trackingNumber, estimatedDelivery, shippedAt } = event.data;
       return {
         ...paid,
         status: 'SHIPPED',
         shipment: { carrier, trackingNumber, shippedAt },
+        estimatedDelivery: estimatedDelivery ?? paid.estimatedDelivery,
         updatedAt: shippedAt,
       };
     }
@@ -557,13 +695,18 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
       const { reason, cancelledAt, refunded } = event.data;
       if (state.status !== 'PENDING' && state.status !== 'PAID')
         throw unexpectedEvent('an order', state, event);
-      const { orderId, customerId, items, shippingAddress, total, createdAt } = state;
+      const { orderId, customerId, items, shippingAddress, billingAddress, shippingMethod } =
+        state;
+      const { total, createdAt } = state;
       return {
         status: 'CANCELLED',
         orderId,
         customerId,
         items,
         shippingAddress,
+        billingAddress,
+        shippingMethod,
+        estimatedDelivery: null,
         total,
         createdAt,
         payment: state.status === 'PAID' ? state.payment : null,
@@ -581,7 +724,8 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
 /** The order aggregate: lines, address, payment, shipping and cancellation. */
 export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState> = {
   streamType: ORDER_STREAM_TYPE,
-  snapshotVersion: 1,
+  // 2: billing address, shipping method, delivery estimate, payment method.
+  snapshotVersion: 2,
   initialState,
   decide,
   evolve,

@@ -2,10 +2,9 @@ import type { DomainEvent } from '../shared/decider.js';
 import type { Address } from '../shared/address.js';
 import { eventBuilders, eventTypes } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
+import type { CalendarDate, PaymentMethod, ShippingMethod } from './delivery.js';
 
-export type { Address };
-
-/** Where an order is delivered. `line2` is absent (not empty) when there is none. */
+export type { Address, CalendarDate, PaymentMethod, ShippingMethod };
 
 /**
  * One product in an order. Name, picture and unit price are copied from the catalogue when
@@ -34,6 +33,9 @@ export type OrderEvent =
         customerId: string;
         items: OrderLine[];
         shippingAddress: Address;
+        /** Where the invoice goes; the shipping address unless the customer gave another. */
+        billingAddress: Address;
+        shippingMethod: ShippingMethod;
         total: Money;
         createdAt: string;
       }
@@ -57,12 +59,36 @@ export type OrderEvent =
       'OrderShippingAddressChanged',
       { orderId: string; shippingAddress: Address; changedAt: string }
     >
-  | DomainEvent<'OrderPaid', { orderId: string; paymentId: string; amount: Money; paidAt: string }>
+  | DomainEvent<
+      'OrderBillingAddressChanged',
+      { orderId: string; billingAddress: Address; changedAt: string }
+    >
+  | DomainEvent<
+      'OrderPaid',
+      {
+        orderId: string;
+        paymentId: string;
+        amount: Money;
+        method: PaymentMethod;
+        /** The payment provider's reference, when the caller gave one. */
+        transactionId: string | null;
+        /** From the order's shipping method and the payment's time (`estimateDelivery`). */
+        estimatedDelivery: CalendarDate;
+        paidAt: string;
+      }
+    >
   /** The fulfillment process has reserved the stock; the order may be handed to a carrier. */
   | DomainEvent<'OrderReadyToShip', { orderId: string; shipmentId: string; readyAt: string }>
   | DomainEvent<
       'OrderShipped',
-      { orderId: string; carrier: string; trackingNumber: string; shippedAt: string }
+      {
+        orderId: string;
+        carrier: string;
+        trackingNumber: string;
+        /** The carrier's estimate, replacing the one made at payment; null when it gave none. */
+        estimatedDelivery: CalendarDate | null;
+        shippedAt: string;
+      }
     >
   /** Always directly followed by the `OrderCancelled` of the same command. */
   | DomainEvent<
@@ -88,6 +114,7 @@ export const orderEventTypes = eventTypes<OrderEvent>({
   OrderItemAdded: true,
   OrderItemRemoved: true,
   OrderShippingAddressChanged: true,
+  OrderBillingAddressChanged: true,
   OrderPaid: true,
   OrderReadyToShip: true,
   OrderShipped: true,

@@ -3,6 +3,7 @@ import { CustomerRef } from '../customers/graphql.js';
 import { builder } from '../graphql/builder.js';
 import { commandMutation } from '../graphql/command-mutation.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { COMMAND_ERRORS, ErrorInterface, TypedError } from '../graphql/errors.js';
 import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
 import type { SelectionShape } from '../graphql/selection.js';
 import {
@@ -13,11 +14,14 @@ import {
   MoneyRef,
 } from '../graphql/shared-types.js';
 import { multiply } from '../shared/money.js';
+import { InsufficientStockError, type StockShortage } from './decider.js';
+import { PAYMENT_METHODS, SHIPPING_METHODS } from './delivery.js';
 import type { OrderLine } from './events.js';
 import { ORDERS_PROJECTION, type OrderReadModel } from './projections.js';
 import {
   addOrderItem,
   cancelOrder,
+  changeBillingAddress,
   changeShippingAddress,
   createOrder,
   payOrder,
@@ -32,6 +36,63 @@ export type OrderView = OrderReadModel;
 export const OrderStatusEnum = builder.enumType('OrderStatus', {
   values: ['PENDING', 'PAID', 'SHIPPED', 'CANCELLED'] as const,
 });
+
+export const PaymentMethodEnum = builder.enumType('PaymentMethod', {
+  description: 'How an order was paid',
+  values: PAYMENT_METHODS,
+});
+
+export const ShippingMethodEnum = builder.enumType('ShippingMethod', {
+  description:
+    'How an order travels: STANDARD arrives 5 business days after payment, EXPRESS 2, NEXT_DAY 1 (Saturdays and Sundays not counted)',
+  values: SHIPPING_METHODS,
+});
+
+/** The API's `InsufficientStock`: an order or item asked for more than is available. */
+export class InsufficientStockResult extends TypedError {
+  override name = 'InsufficientStock';
+  readonly code = 'INSUFFICIENT_STOCK';
+  constructor(
+    message: string,
+    readonly items: StockShortage[],
+  ) {
+    super(message);
+  }
+}
+
+const StockShortageRef = builder.objectRef<StockShortage>('StockShortage').implement({
+  description: 'A product of the order beyond its available stock',
+  fields: (t) => ({
+    productId: t.exposeID('productId'),
+    productName: t.exposeString('productName'),
+    requested: t.exposeInt('requested'),
+    available: t.exposeInt('available', {
+      description: 'Units on hand that no paid order has reserved, when the order was checked',
+    }),
+  }),
+});
+
+builder.objectType(InsufficientStockResult, {
+  name: 'InsufficientStock',
+  description:
+    'A requested quantity exceeds the product’s available stock; nothing was written. Stock is reserved only at payment: an order that passed this check can still be cancelled and refunded if others took the stock first.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof InsufficientStockResult,
+  fields: (t) => ({ items: t.field({ type: [StockShortageRef], resolve: (e) => e.items }) }),
+});
+
+/** The order commands that check stock answer a shortage as `InsufficientStock`. */
+const STOCK_CHECKED_ERRORS = [...COMMAND_ERRORS, InsufficientStockResult];
+
+async function withStockShortages<T>(run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (err) {
+    if (err instanceof InsufficientStockError)
+      throw new InsufficientStockResult(err.message, err.shortages);
+    throw err;
+  }
+}
 
 export const OrderItemRef = builder.objectRef<OrderLine>('OrderItem').implement({
   description: 'One product in an order, at the price captured when it was added',
@@ -53,6 +114,9 @@ export const OrderItemRef = builder.objectRef<OrderLine>('OrderItem').implement(
     }),
     productId: t.exposeID('productId'),
     productName: t.exposeString('productName'),
+    productImageUrl: t.exposeString('imageUrl', {
+      description: 'The product’s picture when the item was added',
+    }),
     quantity: t.exposeInt('quantity'),
     unitPrice: t.field({ type: MoneyRef, resolve: (l) => l.unitPrice }),
     totalPrice: t.field({ type: MoneyRef, resolve: (l) => multiply(l.unitPrice, l.quantity) }),
@@ -64,6 +128,13 @@ const PaymentRef = builder.objectRef<NonNullable<OrderView['payment']>>('Payment
     paymentId: t.exposeID('paymentId'),
     status: t.exposeString('status', { description: 'PAID or REFUNDED' }),
     amount: t.field({ type: MoneyRef, resolve: (p) => p.amount }),
+    method: t.field({ type: PaymentMethodEnum, resolve: (p) => p.method }),
+    transactionId: t.string({
+      nullable: true,
+      description: 'The payment provider’s reference, when the payer gave one',
+      resolve: (p) => p.transactionId,
+    }),
+    paidAt: t.field({ type: 'DateTime', resolve: (p) => p.paidAt }),
   }),
 });
 
@@ -101,6 +172,19 @@ export const OrderRef = builder.objectRef<OrderView>('Order').implement({
     }),
     total: t.field({ type: MoneyRef, resolve: (o) => o.total }),
     shippingAddress: t.field({ type: AddressRef, resolve: (o) => o.shippingAddress }),
+    billingAddress: t.field({
+      type: AddressRef,
+      description: 'Where the invoice goes: the shipping address unless another was given',
+      resolve: (o) => o.billingAddress,
+    }),
+    shippingMethod: t.field({ type: ShippingMethodEnum, resolve: (o) => o.shippingMethod }),
+    estimatedDelivery: t.field({
+      type: 'Date',
+      nullable: true,
+      description:
+        'When the order should arrive: set at payment from the shipping method, replaced by the carrier’s estimate at dispatch; null before payment and once cancelled',
+      resolve: (o) => o.estimatedDelivery,
+    }),
     payment: t.field({ type: PaymentRef, nullable: true, resolve: (o) => o.payment }),
     shipment: t.field({ type: ShipmentRef, nullable: true, resolve: (o) => o.shipment }),
     version: t.exposeInt('version'),
@@ -123,8 +207,18 @@ const ORDER_FROM_STATE: SelectionShape = {
   total: true,
   itemCount: true,
   shippingAddress: true,
+  billingAddress: true,
+  shippingMethod: true,
+  estimatedDelivery: true,
   createdAt: true,
-  items: { productId: true, productName: true, quantity: true, unitPrice: true, totalPrice: true },
+  items: {
+    productId: true,
+    productName: true,
+    productImageUrl: true,
+    quantity: true,
+    unitPrice: true,
+    totalPrice: true,
+  },
 };
 
 /**
@@ -156,6 +250,9 @@ export const orderEntity = {
         itemCount: s.items.reduce((n, line) => n + line.quantity, 0),
         total: s.total,
         shippingAddress: s.shippingAddress,
+        billingAddress: s.billingAddress,
+        shippingMethod: s.shippingMethod,
+        estimatedDelivery: s.estimatedDelivery,
         payment: null,
         shipment: null,
         version: r.version,
@@ -183,11 +280,22 @@ const CreateOrderInput = builder.inputType('CreateOrderInput', {
     customerId: t.id({ required: true }),
     items: t.field({ type: [OrderItemInput], required: true }),
     shippingAddress: t.field({ type: AddressInput, required: true }),
+    billingAddress: t.field({
+      type: AddressInput,
+      required: false,
+      description: 'Where the invoice goes; the shipping address when omitted',
+    }),
+    shippingMethod: t.field({
+      type: ShippingMethodEnum,
+      required: false,
+      description: 'STANDARD when omitted',
+    }),
   }),
 });
 
 commandMutation('createOrder', {
-  description: 'Places an order; prices are captured from the catalogue now.',
+  description:
+    'Places an order; prices are captured from the catalogue now. Refused with InsufficientStock when a quantity exceeds what is available.',
   input: CreateOrderInput,
   uuids: (input) => ({
     id: input.id,
@@ -195,17 +303,22 @@ commandMutation('createOrder', {
     ...Object.fromEntries(input.items.map((item, i) => [`items.${i}.productId`, item.productId])),
   }),
   run: (ctx, input, env) =>
-    createOrder(
-      ctx,
-      {
-        id: input.id == null ? null : String(input.id),
-        customerId: String(input.customerId),
-        items: input.items.map((i) => ({ productId: String(i.productId), quantity: i.quantity })),
-        shippingAddress: input.shippingAddress,
-      },
-      env,
+    withStockShortages(
+      createOrder(
+        ctx,
+        {
+          id: input.id == null ? null : String(input.id),
+          customerId: String(input.customerId),
+          items: input.items.map((i) => ({ productId: String(i.productId), quantity: i.quantity })),
+          shippingAddress: input.shippingAddress,
+          billingAddress: input.billingAddress,
+          shippingMethod: input.shippingMethod,
+        },
+        env,
+      ),
     ),
   entity: orderEntity,
+  errors: STOCK_CHECKED_ERRORS,
 });
 
 const expectedVersionField = {
@@ -224,20 +337,25 @@ const AddOrderItemInput = builder.inputType('AddOrderItemInput', {
 });
 
 commandMutation('addOrderItem', {
+  description:
+    'Adds a product to a PENDING order at its catalogue price now; refused with InsufficientStock beyond what is available.',
   input: AddOrderItemInput,
   uuids: (input) => ({ orderId: input.orderId, productId: input.productId }),
   run: (ctx, input, env) =>
-    addOrderItem(
-      ctx,
-      {
-        orderId: String(input.orderId),
-        productId: String(input.productId),
-        quantity: input.quantity,
-        expectedVersion: input.expectedVersion,
-      },
-      env,
+    withStockShortages(
+      addOrderItem(
+        ctx,
+        {
+          orderId: String(input.orderId),
+          productId: String(input.productId),
+          quantity: input.quantity,
+          expectedVersion: input.expectedVersion,
+        },
+        env,
+      ),
     ),
   entity: orderEntity,
+  errors: STOCK_CHECKED_ERRORS,
 });
 
 const RemoveOrderItemInput = builder.inputType('RemoveOrderItemInput', {
@@ -286,12 +404,42 @@ commandMutation('changeShippingAddress', {
   entity: orderEntity,
 });
 
+const ChangeBillingAddressInput = builder.inputType('ChangeBillingAddressInput', {
+  fields: (t) => ({
+    commandId: t.id(commandIdField),
+    orderId: t.id({ required: true }),
+    billingAddress: t.field({ type: AddressInput, required: true }),
+  }),
+});
+
+commandMutation('changeBillingAddress', {
+  description: 'Changes where the invoice of a PENDING order goes.',
+  input: ChangeBillingAddressInput,
+  uuids: (input) => ({ orderId: input.orderId }),
+  run: (ctx, input, env) =>
+    changeBillingAddress(
+      ctx,
+      { orderId: String(input.orderId), billingAddress: input.billingAddress },
+      env,
+    ),
+  entity: orderEntity,
+});
+
 const PayOrderInput = builder.inputType('PayOrderInput', {
   fields: (t) => ({
     commandId: t.id(commandIdField),
     orderId: t.id({ required: true }),
     paymentId: t.id({ required: true }),
     amount: t.field({ type: MoneyInput, required: true }),
+    method: t.field({
+      type: PaymentMethodEnum,
+      required: false,
+      description: 'CARD when omitted',
+    }),
+    transactionId: t.string({
+      required: false,
+      description: 'The payment provider’s reference for this payment',
+    }),
   }),
 });
 
@@ -302,7 +450,13 @@ commandMutation('payOrder', {
   run: (ctx, input, env) =>
     payOrder(
       ctx,
-      { orderId: String(input.orderId), paymentId: String(input.paymentId), amount: input.amount },
+      {
+        orderId: String(input.orderId),
+        paymentId: String(input.paymentId),
+        amount: input.amount,
+        method: input.method,
+        transactionId: input.transactionId,
+      },
       env,
     ),
   entity: orderEntity,
@@ -314,6 +468,12 @@ const ShipOrderInput = builder.inputType('ShipOrderInput', {
     orderId: t.id({ required: true }),
     carrier: t.string({ required: true }),
     trackingNumber: t.string({ required: true }),
+    estimatedDelivery: t.field({
+      type: 'Date',
+      required: false,
+      description:
+        'The carrier’s delivery estimate; replaces the one made at payment (not before the day of dispatch)',
+    }),
   }),
 });
 
@@ -322,8 +482,8 @@ commandMutation('shipOrder', {
   input: ShipOrderInput,
   staffOnly: true,
   uuids: (input) => ({ orderId: input.orderId }),
-  run: (ctx, { orderId, carrier, trackingNumber }, env) =>
-    shipOrder(ctx, { orderId: String(orderId), carrier, trackingNumber }, env),
+  run: (ctx, { orderId, carrier, trackingNumber, estimatedDelivery }, env) =>
+    shipOrder(ctx, { orderId: String(orderId), carrier, trackingNumber, estimatedDelivery }, env),
   entity: orderEntity,
 });
 

@@ -53,6 +53,7 @@ const STATUS_OF: Record<OrderEventType, OrderStatus | null> = {
   OrderItemAdded: null,
   OrderItemRemoved: null,
   OrderShippingAddressChanged: null,
+  OrderBillingAddressChanged: null,
   OrderPaid: 'PAID',
   OrderReadyToShip: null,
   OrderShipped: 'SHIPPED',

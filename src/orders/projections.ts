@@ -23,6 +23,7 @@ import {
 } from '../shared/events.js';
 import type { Money } from '../shared/money.js';
 import type { OrderStatus } from './decider.js';
+import type { CalendarDate, PaymentMethod, ShippingMethod } from './delivery.js';
 import { orderEventTypes, type Address, type OrderEvent, type OrderLine } from './events.js';
 import { orderEventTime, timelineLine } from './timeline.js';
 
@@ -51,6 +52,9 @@ export interface PaymentView {
   paymentId: string;
   status: 'PAID' | 'REFUNDED';
   amount: Money;
+  method: PaymentMethod;
+  transactionId: string | null;
+  paidAt: string;
 }
 
 export interface ShipmentView {
@@ -75,6 +79,10 @@ export interface OrderReadModel {
   itemCount: number;
   total: Money;
   shippingAddress: Address;
+  billingAddress: Address;
+  shippingMethod: ShippingMethod;
+  /** Null until paid, and once cancelled. */
+  estimatedDelivery: CalendarDate | null;
   payment: PaymentView | null;
   shipment: ShipmentView | null;
   version: number;
@@ -105,6 +113,9 @@ interface OrderRow {
   item_count: number;
   items: OrderLine[];
   shipping_address: Address;
+  billing_address: Address;
+  shipping_method: ShippingMethod;
+  estimated_delivery: CalendarDate | null;
   payment: PaymentView | null;
   shipment: ShipmentView | null;
   created_at: Date | string;
@@ -126,6 +137,9 @@ const ORDER_COLUMNS: readonly Column[] = [
   ['item_count', 'int4'],
   ['items', 'jsonb'],
   ['shipping_address', 'jsonb'],
+  ['billing_address', 'jsonb'],
+  ['shipping_method', 'text'],
+  ['estimated_delivery', 'text'],
   ['payment', 'jsonb'],
   ['shipment', 'jsonb'],
   ['created_at', 'timestamptz'],
@@ -190,6 +204,9 @@ function createdRow(
     item_count: units(d.items),
     items: d.items,
     shipping_address: d.shippingAddress,
+    billing_address: d.billingAddress,
+    shipping_method: d.shippingMethod,
+    estimated_delivery: null,
     payment: null,
     shipment: null,
     created_at: d.createdAt,
@@ -214,23 +231,34 @@ const orderChanges: EventFolds<LaterOrderEvent, OrderRow, Partial<OrderRow>> = {
     return { items, item_count: units(items), total_amount: ev.data.total.amount };
   },
   OrderShippingAddressChanged: (_row, ev) => ({ shipping_address: ev.data.shippingAddress }),
-  OrderPaid: (_row, ev) => ({
+  OrderBillingAddressChanged: (_row, ev) => ({ billing_address: ev.data.billingAddress }),
+  OrderPaid: (_row, { data: d }) => ({
     status: 'PAID',
-    payment: { paymentId: ev.data.paymentId, status: 'PAID', amount: ev.data.amount },
+    payment: {
+      paymentId: d.paymentId,
+      status: 'PAID',
+      amount: d.amount,
+      method: d.method,
+      transactionId: d.transactionId,
+      paidAt: d.paidAt,
+    },
+    estimated_delivery: d.estimatedDelivery,
   }),
   OrderReadyToShip: () => ({}),
-  OrderShipped: (_row, ev) => ({
+  OrderShipped: (row, ev) => ({
     status: 'SHIPPED',
     shipment: {
       carrier: ev.data.carrier,
       trackingNumber: ev.data.trackingNumber,
       status: 'SHIPPED',
     },
+    estimated_delivery: ev.data.estimatedDelivery ?? row.estimated_delivery,
   }),
-  OrderPaymentRefunded: (_row, ev) => ({
-    payment: { paymentId: ev.data.paymentId, status: 'REFUNDED', amount: ev.data.amount },
-  }),
-  OrderCancelled: () => ({ status: 'CANCELLED' }),
+  OrderPaymentRefunded: (row, ev) => {
+    if (!row.payment) throw new Error(`refund of order ${ev.data.orderId}, which was never paid`);
+    return { payment: { ...row.payment, status: 'REFUNDED' } };
+  },
+  OrderCancelled: () => ({ status: 'CANCELLED', estimated_delivery: null }),
 };
 
 /** What each customer event makes of the projection's customer lookup (the fold sets `version`). */
@@ -291,7 +319,8 @@ export const ordersProjection: Projection = {
   name: ORDERS_PROJECTION,
   // 2: the timeline also holds fulfillment milestones (stream_id, position).
   // 3: a delivered shipment shows as DELIVERED.
-  version: 3,
+  // 4: billing address, shipping method, delivery estimate, payment method and time.
+  version: 4,
   tables: [
     {
       name: 'order_list',
@@ -311,6 +340,10 @@ export const ordersProjection: Projection = {
             item_count integer NOT NULL,
             items jsonb NOT NULL,
             shipping_address jsonb NOT NULL,
+            billing_address jsonb NOT NULL,
+            shipping_method text NOT NULL,
+            -- YYYY-MM-DD as text: pg would turn a date into a Date at local midnight.
+            estimated_delivery text,
             payment jsonb,
             shipment jsonb,
             created_at timestamptz NOT NULL,
@@ -606,8 +639,9 @@ async function foldOrders(
 // Reads (the views `order_list` and `order_timeline` only)
 
 const ORDER_SELECT = `SELECT id, order_seq, order_number, customer_id, customer_name, customer_email,
-  customer_phone, status, total_amount, currency, item_count, items, shipping_address, payment,
-  shipment, created_at, updated_at, version FROM order_list`;
+  customer_phone, status, total_amount, currency, item_count, items, shipping_address,
+  billing_address, shipping_method, estimated_delivery, payment, shipment, created_at, updated_at,
+  version FROM order_list`;
 
 function toReadModel(r: OrderRow): OrderReadModel {
   return {
@@ -623,6 +657,9 @@ function toReadModel(r: OrderRow): OrderReadModel {
     itemCount: r.item_count,
     total: { amount: r.total_amount, currency: r.currency },
     shippingAddress: r.shipping_address,
+    billingAddress: r.billing_address,
+    shippingMethod: r.shipping_method,
+    estimatedDelivery: r.estimated_delivery,
     payment: r.payment,
     shipment: r.shipment,
     version: r.version,

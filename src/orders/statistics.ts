@@ -84,6 +84,7 @@ const statsFolds: EventHandlers<
   OrderItemAdded: (row, ev) => ({ ...created(row, ev), total_amount: ev.data.total.amount }),
   OrderItemRemoved: (row, ev) => ({ ...created(row, ev), total_amount: ev.data.total.amount }),
   OrderShippingAddressChanged: null,
+  OrderBillingAddressChanged: null,
   OrderPaid: (row, ev) => ({ ...created(row, ev), status: 'PAID' }),
   OrderReadyToShip: null,
   OrderShipped: (row, ev) => ({ ...created(row, ev), status: 'SHIPPED' }),

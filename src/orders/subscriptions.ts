@@ -84,6 +84,7 @@ async function statusAfter(ctx: GraphQLContext, e: LiveEvent): Promise<OrderStat
     case 'OrderCreated':
     case 'OrderItemAdded':
     case 'OrderItemRemoved':
+    case 'OrderBillingAddressChanged':
       return 'PENDING';
     case 'OrderPaid':
     case 'OrderReadyToShip':

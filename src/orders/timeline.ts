@@ -6,9 +6,17 @@ import {
 } from '../fulfillment/timeline.js';
 import { assertNever } from '../shared/decider.js';
 import { expectDomainEvent } from '../shared/events.js';
+import type { PaymentMethod } from './delivery.js';
 import { orderEventTypes, type Address, type OrderEvent } from './events.js';
 
 export { formatMoney };
+
+const PAYMENT_METHOD_NAMES: Readonly<Record<PaymentMethod, string>> = {
+  CARD: 'card',
+  PAYPAL: 'PayPal',
+  BANK_TRANSFER: 'bank transfer',
+  INVOICE: 'invoice',
+};
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -35,12 +43,21 @@ export function describeOrderEvent(event: OrderEvent): string {
       return `Removed ${event.data.productName}; total ${formatMoney(event.data.total)}`;
     case 'OrderShippingAddressChanged':
       return `Shipping address changed to ${oneLine(event.data.shippingAddress)}`;
-    case 'OrderPaid':
-      return `Paid ${formatMoney(event.data.amount)} (payment ${event.data.paymentId})`;
+    case 'OrderBillingAddressChanged':
+      return `Billing address changed to ${oneLine(event.data.billingAddress)}`;
+    case 'OrderPaid': {
+      const { amount, method, paymentId, transactionId, estimatedDelivery } = event.data;
+      const reference = transactionId === null ? '' : `, transaction ${transactionId}`;
+      return `Paid ${formatMoney(amount)} by ${PAYMENT_METHOD_NAMES[method]} (payment ${paymentId}${reference}); estimated delivery ${estimatedDelivery}`;
+    }
     case 'OrderReadyToShip':
       return `Stock reserved; ready to ship (shipment ${event.data.shipmentId})`;
     case 'OrderShipped':
-      return `Shipped with ${event.data.carrier}, tracking number ${event.data.trackingNumber}`;
+      return `Shipped with ${event.data.carrier}, tracking number ${event.data.trackingNumber}${
+        event.data.estimatedDelivery === null
+          ? ''
+          : `; estimated delivery ${event.data.estimatedDelivery}`
+      }`;
     case 'OrderPaymentRefunded':
       return `Refunded ${formatMoney(event.data.amount)} (payment ${event.data.paymentId})`;
     case 'OrderCancelled':
@@ -60,6 +77,7 @@ export function orderEventTime(event: OrderEvent): string {
     case 'OrderItemRemoved':
       return event.data.removedAt;
     case 'OrderShippingAddressChanged':
+    case 'OrderBillingAddressChanged':
       return event.data.changedAt;
     case 'OrderPaid':
       return event.data.paidAt;

@@ -12,6 +12,7 @@ import { forbidden } from '../shared/decider.js';
 import type { Money } from '../shared/money.js';
 import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
 import { MAX_ORDER_ITEMS, orderDecider, orderStreamId, type OrderState } from './decider.js';
+import type { CalendarDate, PaymentMethod, ShippingMethod } from './delivery.js';
 
 /*
  * The orders' use cases: each gathers what the order decider needs (catalogue entries from
@@ -32,6 +33,8 @@ export interface CreateOrderInput {
   customerId: string;
   items: OrderItemInput[];
   shippingAddress: AddressInput;
+  billingAddress?: AddressInput | null | undefined;
+  shippingMethod?: ShippingMethod | null | undefined;
 }
 
 /** Places an order, capturing the products' catalogue entries (name, price) now. */
@@ -70,6 +73,8 @@ export async function createOrder(
           productIds.map((id, k) => [id, productInfo(products[k]!.state as ProductState)]),
         ),
         shippingAddress: input.shippingAddress,
+        billingAddress: input.billingAddress ?? null,
+        shippingMethod: input.shippingMethod ?? null,
         now,
       },
     }),
@@ -143,24 +148,58 @@ export const changeShippingAddress = (
     data: { orderId, shippingAddress: input.shippingAddress, now },
   }));
 
+export const changeBillingAddress = (
+  deps: UseCaseDeps,
+  input: { orderId: string; billingAddress: AddressInput },
+  envelope: CommandEnvelope,
+): Promise<OrderResult> =>
+  onOrder(deps, input.orderId, envelope, (orderId, now) => ({
+    type: 'ChangeBillingAddress',
+    data: { orderId, billingAddress: input.billingAddress, now },
+  }));
+
 export const payOrder = (
   deps: UseCaseDeps,
-  input: { orderId: string; paymentId: string; amount: Money },
+  input: {
+    orderId: string;
+    paymentId: string;
+    amount: Money;
+    method?: PaymentMethod | null | undefined;
+    transactionId?: string | null | undefined;
+  },
   envelope: CommandEnvelope,
 ): Promise<OrderResult> =>
   onOrder(deps, input.orderId, envelope, (orderId, now) => ({
     type: 'PayOrder',
-    data: { orderId, paymentId: input.paymentId, amount: input.amount, now },
+    data: {
+      orderId,
+      paymentId: input.paymentId,
+      amount: input.amount,
+      method: input.method ?? null,
+      transactionId: input.transactionId ?? null,
+      now,
+    },
   }));
 
 export const shipOrder = (
   deps: UseCaseDeps,
-  input: { orderId: string; carrier: string; trackingNumber: string },
+  input: {
+    orderId: string;
+    carrier: string;
+    trackingNumber: string;
+    estimatedDelivery?: CalendarDate | null | undefined;
+  },
   envelope: CommandEnvelope,
 ): Promise<OrderResult> =>
   onOrder(deps, input.orderId, envelope, (orderId, now) => ({
     type: 'ShipOrder',
-    data: { orderId, carrier: input.carrier, trackingNumber: input.trackingNumber, now },
+    data: {
+      orderId,
+      carrier: input.carrier,
+      trackingNumber: input.trackingNumber,
+      estimatedDelivery: input.estimatedDelivery ?? null,
+      now,
+    },
   }));
 
 export const cancelOrder = (

@@ -24,6 +24,7 @@ import { attachWebSocketServer } from './ws.js';
 import { orderCustomerEnricher } from '../orders/live.js';
 import { ProjectionRuntime } from '../projections/runtime.js';
 import { allProjections } from './projections.js';
+import { eventUpcasters } from './upcasters.js';
 import { fulfillmentProcess, startDeadlineTimer } from '../fulfillment/runner.js';
 
 export interface AppOverrides {
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   const notifier = new Notifier(db, logger);
   const store = new EventStore(db, {
+    upcasters: eventUpcasters(),
     maxEventBytes: config.maxEventBytes,
     onAppend: metrics.recordAppend,
     afterCommit: () => notifier.announce(EVENTS_CHANNEL),

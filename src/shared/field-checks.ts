@@ -101,6 +101,15 @@ export class FieldChecks {
     return true;
   }
 
+  /** One of `allowed` (an enum the API already narrows; a command built elsewhere may not). */
+  oneOf<T extends string>(path: string, value: unknown, allowed: readonly T[]): value is T {
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      this.add(path, `must be one of ${allowed.join(', ')}`);
+      return false;
+    }
+    return true;
+  }
+
   /** A whole number in `[min, max]`. */
   integer(path: string, value: unknown, min: number, max: number): value is number {
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) {

@@ -9,7 +9,10 @@ import type {
 } from '../../src/orders/index.js';
 import {
   describeOrderEvent,
+  estimateDelivery,
   formatMoney,
+  InsufficientStockError,
+  isCalendarDate,
   lineTotal,
   MAX_ORDER_ITEMS,
   MAX_ORDER_TOTAL,
@@ -23,6 +26,7 @@ import {
 } from '../../src/orders/index.js';
 import type { DomainErrorKind } from '../../src/shared/decider.js';
 import { MAX_AMOUNT, type Money } from '../../src/shared/money.js';
+import { eventUpcasters } from '../../src/server/upcasters.js';
 import { spec } from '../support/decider-spec.js';
 
 // ---------------------------------------------------------------------------------------
@@ -40,16 +44,19 @@ const info = (n: number, price: Money = eur(1000 + n)): ProductInfo => ({
   name: `Product ${n}`,
   imageUrl: `https://cdn.example.com/p/${n}.png`,
   price,
+  available: 1000,
 });
 const lamp: ProductInfo = {
   name: 'Desk lamp',
   imageUrl: 'https://cdn.example.com/lamp.png',
   price: eur(1999),
+  available: 50,
 };
 const bulb: ProductInfo = {
   name: 'Bulb',
   imageUrl: 'https://cdn.example.com/bulb.png',
   price: eur(500),
+  available: 200,
 };
 const catalogue: Record<string, ProductInfo | undefined> = { [p(1)]: lamp, [p(2)]: bulb };
 
@@ -135,6 +142,8 @@ const created = OrderEvents.OrderCreated({
   customerId,
   items: [lampLine, bulbLine],
   shippingAddress: address,
+  billingAddress: address,
+  shippingMethod: 'STANDARD',
   total: eur(6497),
   createdAt: T(0),
 });
@@ -142,6 +151,10 @@ const paid = OrderEvents.OrderPaid({
   orderId,
   paymentId: 'pay-1',
   amount: eur(6497),
+  method: 'CARD',
+  transactionId: null,
+  // Paid on Saturday 1 March 2025: five business days are Monday 3 to Friday 7.
+  estimatedDelivery: '2025-03-07',
   paidAt: T(10),
 });
 const ready = OrderEvents.OrderReadyToShip({
@@ -153,6 +166,7 @@ const shipped = OrderEvents.OrderShipped({
   orderId,
   carrier: 'DHL',
   trackingNumber: 'JD0123456789',
+  estimatedDelivery: null,
   shippedAt: T(30),
 });
 const refunded = OrderEvents.OrderPaymentRefunded({
@@ -188,7 +202,7 @@ const orders = spec(orderDecider);
 describe('order decider', () => {
   it('names its stream and snapshot shape', () => {
     expect(orderDecider.streamType).toBe('order');
-    expect(orderDecider.snapshotVersion).toBe(1);
+    expect(orderDecider.snapshotVersion).toBe(2);
     expect(streamId(orderId)).toBe(`order-${orderId}`);
     expect(orderStreamId).toBe(streamId);
     expect(orderDecider.initialState).toEqual({ status: 'NOT_CREATED' });
@@ -203,6 +217,9 @@ describe('order decider', () => {
         customerId,
         items: [lampLine, bulbLine],
         shippingAddress: address,
+        billingAddress: address,
+        shippingMethod: 'STANDARD',
+        estimatedDelivery: null,
         total: eur(6497),
         createdAt: T(0),
         updatedAt: T(0),
@@ -211,9 +228,13 @@ describe('order decider', () => {
 
     it('keeps line2 when given and leaves it out when null or omitted', () => {
       const withLine2 = { ...address, line2: 'Hinterhaus' };
-      orders
-        .when(create({ shippingAddress: withLine2 }))
-        .then([OrderEvents.OrderCreated({ ...created.data, shippingAddress: withLine2 })]);
+      orders.when(create({ shippingAddress: withLine2 })).then([
+        OrderEvents.OrderCreated({
+          ...created.data,
+          shippingAddress: withLine2,
+          billingAddress: withLine2,
+        }),
+      ]);
       orders.when(create({ shippingAddress: { ...address, line2: null } })).then([created]);
       orders.when(create({ shippingAddress: { ...address, line2: undefined } })).then([created]);
     });
@@ -232,6 +253,8 @@ describe('order decider', () => {
           customerId,
           items: lines,
           shippingAddress: address,
+          billingAddress: address,
+          shippingMethod: 'STANDARD',
           total: eur(total),
           createdAt: T(0),
         }),
@@ -720,8 +743,17 @@ describe('order decider', () => {
         customerId,
         items: [lampLine, bulbLine],
         shippingAddress: address,
+        billingAddress: address,
+        shippingMethod: 'STANDARD',
+        estimatedDelivery: '2025-03-07',
         total: eur(6497),
-        payment: { paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
+        payment: {
+          paymentId: 'pay-1',
+          amount: eur(6497),
+          method: 'CARD',
+          transactionId: null,
+          paidAt: T(10),
+        },
         readyToShip: false,
         shipmentId: null,
         createdAt: T(0),
@@ -1028,6 +1060,9 @@ describe('order decider', () => {
         orderId,
         paymentId: 'pay-9',
         amount: eur(2506),
+        method: 'PAYPAL',
+        transactionId: 'PP-77',
+        estimatedDelivery: '2025-03-07',
         paidAt: T(10),
       });
       const state = orders.given([created, added, removed, moved, paidRight, ready, shipped]).state;
@@ -1037,8 +1072,17 @@ describe('order decider', () => {
         customerId,
         items: [bulbLine, line(3, 2, info(3))],
         shippingAddress: otherAddress,
+        billingAddress: address,
+        shippingMethod: 'STANDARD',
+        estimatedDelivery: '2025-03-07',
         total: eur(2506),
-        payment: { paymentId: 'pay-9', amount: eur(2506), paidAt: T(10) },
+        payment: {
+          paymentId: 'pay-9',
+          amount: eur(2506),
+          method: 'PAYPAL',
+          transactionId: 'PP-77',
+          paidAt: T(10),
+        },
         shipmentId: 'shp-1',
         shipment: { carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(30) },
         createdAt: T(0),
@@ -1053,8 +1097,17 @@ describe('order decider', () => {
         customerId,
         items: [lampLine, bulbLine],
         shippingAddress: address,
+        billingAddress: address,
+        shippingMethod: 'STANDARD',
+        estimatedDelivery: null,
         total: eur(6497),
-        payment: { paymentId: 'pay-1', amount: eur(6497), paidAt: T(10) },
+        payment: {
+          paymentId: 'pay-1',
+          amount: eur(6497),
+          method: 'CARD',
+          transactionId: null,
+          paidAt: T(10),
+        },
         refunded: true,
         reason: 'Changed my mind',
         cancelledAt: T(40),
@@ -1135,9 +1188,30 @@ describe('order decider', () => {
         }),
         'Shipping address changed to 2 High Street, Flat 3, SW1A 1AA London, GB',
       ],
-      [paid, 'Paid 64.97 EUR (payment pay-1)'],
+      [paid, 'Paid 64.97 EUR by card (payment pay-1); estimated delivery 2025-03-07'],
+      [
+        OrderEvents.OrderPaid({
+          ...paid.data,
+          method: 'BANK_TRANSFER',
+          transactionId: 'TX-9',
+          estimatedDelivery: '2025-03-04',
+        }),
+        'Paid 64.97 EUR by bank transfer (payment pay-1, transaction TX-9); estimated delivery 2025-03-04',
+      ],
+      [
+        OrderEvents.OrderBillingAddressChanged({
+          orderId,
+          billingAddress: otherAddress,
+          changedAt: T(5),
+        }),
+        'Billing address changed to 2 High Street, Flat 3, SW1A 1AA London, GB',
+      ],
       [ready, 'Stock reserved; ready to ship (shipment shp-1)'],
       [shipped, 'Shipped with DHL, tracking number JD0123456789'],
+      [
+        OrderEvents.OrderShipped({ ...shipped.data, estimatedDelivery: '2025-03-05' }),
+        'Shipped with DHL, tracking number JD0123456789; estimated delivery 2025-03-05',
+      ],
       [refunded, 'Refunded 64.97 EUR (payment pay-1)'],
       [cancelled(false), 'Cancelled: Changed my mind'],
       [cancelled(true), 'Cancelled: Changed my mind; payment refunded'],
@@ -1161,6 +1235,11 @@ describe('order decider', () => {
           shippingAddress: address,
           changedAt: T(3),
         }),
+        OrderEvents.OrderBillingAddressChanged({
+          orderId,
+          billingAddress: otherAddress,
+          changedAt: T(4),
+        }),
         paid,
         ready,
         shipped,
@@ -1173,6 +1252,7 @@ describe('order decider', () => {
         T(1),
         T(2),
         T(3),
+        T(4),
         T(10),
         T(20),
         T(30),
@@ -1181,5 +1261,241 @@ describe('order decider', () => {
       ]);
       for (const e of all) expect(describeOrderEvent(e).length).toBeGreaterThan(0);
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The order as the specification has it: stock at ordering, billing, methods, estimate
+
+describe('order decider: stock at ordering', () => {
+  const short = (available: number, product: ProductInfo = lamp): ProductInfo => ({
+    ...product,
+    available,
+  });
+
+  it('accepts a quantity equal to what is available', () => {
+    orders.when(create({ products: { [p(1)]: short(3), [p(2)]: short(1, bulb) } })).then([created]);
+  });
+
+  it('refuses every product short at once, naming requested and available, and writes nothing', () => {
+    const err = orders
+      .when(create({ products: { [p(1)]: short(2), [p(2)]: short(0, bulb) } }))
+      .thenThrows({ kind: 'business', code: 'INSUFFICIENT_STOCK', message: /Insufficient stock/ });
+    expect(err).toBeInstanceOf(InsufficientStockError);
+    expect((err as InsufficientStockError).shortages).toEqual([
+      { productId: p(1), productName: 'Desk lamp', requested: 3, available: 2 },
+      { productId: p(2), productName: 'Bulb', requested: 1, available: 0 },
+    ]);
+  });
+
+  it('refuses an added item beyond what is available, and accepts it within', () => {
+    const err = orders
+      .given([created])
+      .when(addItem(3, 5, { ...info(3), available: 4 }))
+      .thenThrows({ kind: 'business', code: 'INSUFFICIENT_STOCK' });
+    expect((err as InsufficientStockError).shortages).toEqual([
+      { productId: p(3), productName: 'Product 3', requested: 5, available: 4 },
+    ]);
+    orders
+      .given([created])
+      .when(addItem(3, 4, { ...info(3), available: 4 }))
+      .then([
+        OrderEvents.OrderItemAdded({
+          orderId,
+          item: line(3, 4, info(3)),
+          total: eur(6497 + 4 * 1003),
+          addedAt: T(5),
+        }),
+      ]);
+  });
+
+  it('checks that the products exist before their stock', () => {
+    orders
+      .when(create({ products: { [p(1)]: short(0) } }))
+      .thenThrows({ kind: 'notFound', code: 'PRODUCT_NOT_FOUND' });
+  });
+});
+
+describe('order decider: billing address', () => {
+  it('bills to the address given at ordering', () => {
+    orders
+      .when(create({ billingAddress: otherAddress }))
+      .then([OrderEvents.OrderCreated({ ...created.data, billingAddress: otherAddress })]);
+  });
+
+  it('checks the billing address like the shipping address, by its own paths', () => {
+    orders
+      .when(create({ billingAddress: { ...address, city: '', country: 'Germany' } }))
+      .thenThrows({
+        kind: 'validation',
+        code: 'VALIDATION_FAILED',
+        fields: ['billingAddress.city', 'billingAddress.country'],
+      });
+  });
+
+  const changeBilling = (billingAddress = otherAddress): OrderCommand => ({
+    type: 'ChangeBillingAddress',
+    data: { orderId, billingAddress, now: T(7) },
+  });
+
+  it('changes it while the order is PENDING', () => {
+    const state = orders
+      .given([created])
+      .when(changeBilling())
+      .then([
+        OrderEvents.OrderBillingAddressChanged({
+          orderId,
+          billingAddress: otherAddress,
+          changedAt: T(7),
+        }),
+      ]);
+    expect(state).toMatchObject({ billingAddress: otherAddress, shippingAddress: address });
+  });
+
+  it('refuses the same address, and any change once paid', () => {
+    orders
+      .given([created])
+      .when(changeBilling(address))
+      .thenThrows({ kind: 'business', code: 'BILLING_ADDRESS_UNCHANGED' });
+    orders
+      .given([created, paid])
+      .when(changeBilling())
+      .thenThrows({ kind: 'business', code: 'ORDER_NOT_PENDING' });
+    orders.when(changeBilling()).thenThrows({ kind: 'notFound', code: 'ORDER_NOT_FOUND' });
+  });
+});
+
+describe('order decider: payment and shipping methods, delivery estimate', () => {
+  const payWith = (over: Partial<Data<'PayOrder'>>): OrderCommand => ({
+    type: 'PayOrder',
+    data: { orderId, paymentId: 'pay-1', amount: eur(6497), now: T(10), ...over },
+  });
+
+  it('pays by CARD without a transaction id unless told otherwise', () => {
+    orders
+      .given([created])
+      .when(payWith({ method: null, transactionId: null }))
+      .then([paid]);
+    orders
+      .given([created])
+      .when(payWith({ method: 'INVOICE', transactionId: 'INV-2025-001' }))
+      .then([
+        OrderEvents.OrderPaid({ ...paid.data, method: 'INVOICE', transactionId: 'INV-2025-001' }),
+      ]);
+  });
+
+  it('refuses an unknown method and an unusable transaction id', () => {
+    orders
+      .given([created])
+      .when(payWith({ method: 'CASH' as never, transactionId: 'x'.repeat(101) }))
+      .thenThrows({
+        kind: 'validation',
+        code: 'VALIDATION_FAILED',
+        fields: ['method', 'transactionId'],
+      });
+  });
+
+  it('estimates delivery at payment from the shipping method chosen at ordering', () => {
+    const express = OrderEvents.OrderCreated({ ...created.data, shippingMethod: 'EXPRESS' });
+    orders.when(create({ shippingMethod: 'EXPRESS' })).then([express]);
+    // Paid on Saturday 1 March 2025: two business days are Monday 3 and Tuesday 4.
+    orders
+      .given([express])
+      .when(pay())
+      .then([OrderEvents.OrderPaid({ ...paid.data, estimatedDelivery: '2025-03-04' })]);
+    orders
+      .when(create({ shippingMethod: 'BY_SEA' as never }))
+      .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['shippingMethod'] });
+  });
+
+  const shipWith = (estimatedDelivery: string | null): OrderCommand => ({
+    type: 'ShipOrder',
+    data: {
+      orderId,
+      carrier: 'DHL',
+      trackingNumber: 'JD0123456789',
+      estimatedDelivery,
+      now: T(30),
+    },
+  });
+
+  it('takes the carrier’s estimate at dispatch in place of the one made at payment', () => {
+    const state = orders
+      .given([created, paid, ready])
+      .when(shipWith('2025-03-05'))
+      .then([OrderEvents.OrderShipped({ ...shipped.data, estimatedDelivery: '2025-03-05' })]);
+    expect(state).toMatchObject({ status: 'SHIPPED', estimatedDelivery: '2025-03-05' });
+    const kept = orders.given([created, paid, ready]).when(shipWith(null)).then([shipped]);
+    expect(kept).toMatchObject({ estimatedDelivery: '2025-03-07' });
+  });
+
+  it.each([
+    ['not a date', 'next week'],
+    ['no such day', '2025-02-30'],
+    ['before the day of dispatch', '2025-02-28'],
+  ])('refuses a carrier estimate that is %s', (_what, date) => {
+    orders
+      .given([created, paid, ready])
+      .when(shipWith(date))
+      .thenThrows({ kind: 'validation', code: 'VALIDATION_FAILED', fields: ['estimatedDelivery'] });
+  });
+
+  it('forgets the estimate when the order is cancelled', () => {
+    expect(orders.given([created, paid, refunded, cancelled(true)]).state).toMatchObject({
+      status: 'CANCELLED',
+      estimatedDelivery: null,
+    });
+  });
+});
+
+describe('estimateDelivery', () => {
+  it.each([
+    // Monday 1 December 2025 at noon.
+    ['STANDARD', '2025-12-01T12:00:00Z', '2025-12-08'],
+    ['EXPRESS', '2025-12-01T12:00:00Z', '2025-12-03'],
+    ['NEXT_DAY', '2025-12-01T12:00:00Z', '2025-12-02'],
+    // Friday: the weekend does not count.
+    ['NEXT_DAY', '2025-12-05T09:00:00Z', '2025-12-08'],
+    ['EXPRESS', '2025-12-05T09:00:00Z', '2025-12-09'],
+    ['STANDARD', '2025-12-05T09:00:00Z', '2025-12-12'],
+    // Saturday and Sunday count from Monday.
+    ['NEXT_DAY', '2025-12-06T09:00:00Z', '2025-12-08'],
+    ['NEXT_DAY', '2025-12-07T23:59:59Z', '2025-12-08'],
+    // The UTC date of the payment counts, across months and years.
+    ['STANDARD', '2025-12-29T00:00:00Z', '2026-01-05'],
+    ['EXPRESS', '2026-02-27T10:00:00+00:00', '2026-03-03'],
+  ] as const)('%s paid at %s arrives %s', (method, paidAt, expected) => {
+    expect(estimateDelivery(method, paidAt)).toBe(expected);
+  });
+
+  it('knows real calendar dates', () => {
+    expect(isCalendarDate('2024-02-29')).toBe(true);
+    expect(isCalendarDate('2025-02-29')).toBe(false);
+    expect(isCalendarDate('2025-1-01')).toBe(false);
+    expect(isCalendarDate(20250101)).toBe(false);
+  });
+});
+
+describe('order upcasters', () => {
+  const registry = eventUpcasters();
+  const upcast = (type: string, data: unknown) => registry.upcast(type, 1, data).data;
+
+  it('reads orders from before billing addresses and methods with their defaults', () => {
+    const { billingAddress: _b, shippingMethod: _m, ...v1 } = created.data;
+    expect(upcast('OrderCreated', v1)).toEqual(created.data);
+    const { method: _p, transactionId: _t, estimatedDelivery: _e, ...paidV1 } = paid.data;
+    // Paid on a Saturday: STANDARD, five business days.
+    expect(upcast('OrderPaid', paidV1)).toEqual(paid.data);
+    const { estimatedDelivery: _s, ...shippedV1 } = shipped.data;
+    expect(upcast('OrderShipped', shippedV1)).toEqual(shipped.data);
+  });
+
+  it('leaves a payload that already has the fields as it is', () => {
+    const express = { ...paid.data, method: 'PAYPAL', estimatedDelivery: '2025-03-04' };
+    expect(upcast('OrderPaid', express)).toEqual(express);
+    const billed = { ...created.data, billingAddress: otherAddress, shippingMethod: 'NEXT_DAY' };
+    expect(upcast('OrderCreated', billed)).toEqual(billed);
+    expect(registry.currentVersion('OrderPaid')).toBe(2);
+    expect(registry.currentVersion('OrderItemAdded')).toBe(1);
   });
 });

@@ -52,7 +52,15 @@ const orderItems = [bulb, lamp];
 const paid = (eventId = e(1), items: FulfillmentItem[] = orderItems): FulfillmentTrigger => ({
   eventId,
   type: 'OrderPaid',
-  data: { orderId, paymentId: 'pay-1', amount: { amount: 6497, currency: 'EUR' }, paidAt: T(10) },
+  data: {
+    orderId,
+    paymentId: 'pay-1',
+    amount: { amount: 6497, currency: 'EUR' },
+    method: 'CARD',
+    transactionId: null,
+    estimatedDelivery: '2025-03-07',
+    paidAt: T(10),
+  },
   items,
 });
 const stockReserved = (
@@ -120,7 +128,13 @@ const orderReady = (eventId: string, minute: number): FulfillmentTrigger => ({
 const orderShipped = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,
   type: 'OrderShipped',
-  data: { orderId, carrier: 'DHL', trackingNumber: 'JD0123456789', shippedAt: T(minute) },
+  data: {
+    orderId,
+    carrier: 'DHL',
+    trackingNumber: 'JD0123456789',
+    estimatedDelivery: null,
+    shippedAt: T(minute),
+  },
 });
 const shipmentCreated = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,

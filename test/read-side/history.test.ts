@@ -31,6 +31,7 @@ const products = Array.from({ length: 6 }, (_, k) => ({
     name: `Item ${k}`,
     imageUrl: `https://img.example/${k}.png`,
     price: { amount: 100 + 17 * k, currency: 'EUR' },
+    available: 1000,
   } satisfies ProductInfo,
 }));
 

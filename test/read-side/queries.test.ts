@@ -161,6 +161,9 @@ describe(`read-side queries on ${engine}`, () => {
         orderId: id,
         paymentId: `p${i}`,
         amount: total(items),
+        method: 'CARD',
+        transactionId: null,
+        estimatedDelivery: '2026-01-09',
         paidAt: at,
       });
       const follow =
@@ -173,6 +176,7 @@ describe(`read-side queries on ${engine}`, () => {
                   orderId: id,
                   carrier: 'UPS',
                   trackingNumber: `T${i}`,
+                  estimatedDelivery: null,
                   shippedAt: at,
                 }),
               ]

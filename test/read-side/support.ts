@@ -184,6 +184,8 @@ export function orderCreated(
         customerId,
         items,
         shippingAddress: ADDRESS,
+        billingAddress: ADDRESS,
+        shippingMethod: 'STANDARD',
         total: total(items),
         createdAt: createdAt.toISOString(),
       }),
