@@ -2,12 +2,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { App } from '../server/app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
 import type { Principal } from '../auth/principal.js';
-import { registerProduct } from '../catalog/use-cases.js';
+import { registerProduct, restockProduct } from '../catalog/use-cases.js';
 import type { CommandEnvelope } from '../commands/handler.js';
 import type { UseCaseDeps } from '../commands/use-case.js';
 import { registerCustomer } from '../customers/use-cases.js';
 import { toTypedError, TypedError } from '../graphql/errors.js';
 import { orderDecider, orderStreamId, type OrderState } from '../orders/decider.js';
+import {
+  addBusinessDays,
+  calendarDate,
+  PAYMENT_METHODS,
+  SHIPPING_METHODS,
+  type PaymentMethod,
+  type ShippingMethod,
+} from '../orders/delivery.js';
 import { cancelOrder, createOrder, payOrder, shipOrder } from '../orders/use-cases.js';
 import {
   CANCEL_REASONS,
@@ -41,15 +49,19 @@ const DEMO_NAMESPACE = '5e3d0b8a-7c1f-4d2e-9a6b-0c4f8e2d1a37';
  * - `shipped`: paid, then shipped once ready;
  * - `cancelled`: cancelled by the customer before payment;
  * - `refunded`: paid, then cancelled by the customer (refund, stock released);
- * - `short-stock`: paid for more of the limited product than there is; fulfillment
- *   refunds and cancels it.
+ * - `wins-limited`: orders the whole stock of the limited product, is paid first (its
+ *   reservation succeeds) and shipped;
+ * - `short-stock`: orders the same units while they are still available (so the check at
+ *   ordering passes), is paid second: the reservation is refused, and fulfillment refunds
+ *   and cancels it — the race the stock check cannot prevent.
  */
-export type DemoFate = 'pending' | 'paid' | 'shipped' | 'cancelled' | 'refunded' | 'short-stock';
+export type DemoFate =
+  'pending' | 'paid' | 'shipped' | 'cancelled' | 'refunded' | 'wins-limited' | 'short-stock';
 
 /** The mix of fates, repeated every 20 orders: any 20 consecutive orders hold every fate. */
 // prettier-ignore
 const FATE_CYCLE: readonly DemoFate[] = [
-  'shipped', 'pending', 'paid', 'shipped', 'cancelled', 'shipped', 'short-stock', 'paid',
+  'shipped', 'pending', 'paid', 'shipped', 'cancelled', 'wins-limited', 'short-stock', 'paid',
   'shipped', 'pending', 'refunded', 'shipped', 'paid', 'pending', 'shipped', 'cancelled',
   'shipped', 'paid', 'pending', 'shipped',
 ];
@@ -101,9 +113,17 @@ interface PlannedOrder {
   fate: DemoFate;
   items: { productId: string; quantity: number }[];
   shippingAddress: PlannedCustomer['address'];
+  /** Null: billed where it ships. */
+  billingAddress: PlannedCustomer['address'] | null;
+  shippingMethod: ShippingMethod;
+  paymentMethod: PaymentMethod;
+  /** The payment provider's reference; none for invoices. */
+  transactionId: string | null;
   paymentId: string;
   carrier: string;
   trackingNumber: string;
+  /** Business days from dispatch that the carrier announces; null when it announces none. */
+  carrierDays: number | null;
   reason: string;
 }
 
@@ -145,15 +165,19 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
   );
 
   const paid = (o: PlannedOrder) => o.fate !== 'pending' && o.fate !== 'cancelled';
+  const ships = (o: PlannedOrder) => o.fate === 'shipped' || o.fate === 'wins-limited';
+  /** Every race but the first needs the limited stock back: the warehouse restocks it. */
+  const restocks = (o: PlannedOrder) => o.fate === 'wins-limited' && o.index >= FATE_CYCLE.length;
   const total =
     customers.length +
     products.length +
+    orders.filter(restocks).length +
     orders.reduce(
       (n, o) =>
         n +
         1 +
         (paid(o) ? 1 : 0) +
-        (o.fate === 'shipped' || o.fate === 'refunded' || o.fate === 'cancelled' ? 1 : 0),
+        (ships(o) || o.fate === 'refunded' || o.fate === 'cancelled' ? 1 : 0),
       0,
     ) +
     orders.length;
@@ -246,45 +270,92 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
     step('products');
   }
 
+  const settleMs = options.settleTimeoutMs ?? 60_000;
+  const readyOrDone = (s: OrderState, done: OrderState['status']) =>
+    s.status === done || (s.status === 'PAID' && s.readyToShip);
+
+  const pay = async (o: PlannedOrder) => {
+    const created = await load(o.id);
+    if (created.status === 'NOT_CREATED') throw new SeedError(`order ${o.id} was not created`);
+    const payment = {
+      orderId: o.id,
+      paymentId: o.paymentId,
+      amount: created.total,
+      method: o.paymentMethod,
+      transactionId: o.transactionId,
+    };
+    await run(
+      customerPrincipal(o.customer),
+      'payOrder',
+      { commandId: cmd(`pay-order:${o.id}`), ...payment },
+      (env) => payOrder(deps, payment, env),
+    );
+    step('payments');
+  };
+
   // Orders are created and paid one by one, in index order: the fulfillment process then
-  // meets the payments in the same order on every run.
+  // meets the payments in the same order on every run. A race for the limited product is
+  // the exception: its winner is paid once the loser has ordered too.
+  let winner: PlannedOrder | null = null;
   for (const o of orders) {
-    const who = customerPrincipal(o.customer);
+    if (restocks(o)) {
+      const restock = { productId: limited.id, quantity: limited.stock };
+      await run(
+        admin,
+        'restockProduct',
+        { commandId: cmd(`restock-limited:${o.index}`), ...restock },
+        (env) => restockProduct(deps, restock, env),
+      );
+      step('restocks');
+    }
     const order = {
       id: o.id,
       customerId: o.customer.id,
       items: o.items,
       shippingAddress: o.shippingAddress,
+      billingAddress: o.billingAddress,
+      shippingMethod: o.shippingMethod,
     };
-    await run(who, 'createOrder', { commandId: cmd(`create-order:${o.id}`), ...order }, (env) =>
-      createOrder(deps, order, env),
+    await run(
+      customerPrincipal(o.customer),
+      'createOrder',
+      { commandId: cmd(`create-order:${o.id}`), ...order },
+      (env) => createOrder(deps, order, env),
     );
     step('orders');
-    if (paid(o)) {
-      const created = await load(o.id);
-      if (created.status === 'NOT_CREATED') throw new SeedError(`order ${o.id} was not created`);
-      const payment = { orderId: o.id, paymentId: o.paymentId, amount: created.total };
-      await run(who, 'payOrder', { commandId: cmd(`pay-order:${o.id}`), ...payment }, (env) =>
-        payOrder(deps, payment, env),
-      );
-      step('payments');
-    } else if (o.fate === 'cancelled') {
+    if (o.fate === 'wins-limited') {
+      winner = o;
+      continue;
+    }
+    if (o.fate === 'short-stock' && winner) {
+      await pay(winner);
+      await settle(load, winner, (s) => readyOrDone(s, 'SHIPPED'), settleMs);
+      winner = null;
+    }
+    if (paid(o)) await pay(o);
+    else if (o.fate === 'cancelled') {
       await cancel(o);
       step('cancellations');
     }
   }
-
-  const settleMs = options.settleTimeoutMs ?? 60_000;
-  const readyOrDone = (s: OrderState, done: OrderState['status']) =>
-    s.status === done || (s.status === 'PAID' && s.readyToShip);
+  if (winner) await pay(winner);
 
   // Shipping and refunding wait for the fulfillment process to have reserved the stock,
   // as a warehouse would.
   for (const o of orders) {
-    if (o.fate === 'shipped') {
+    if (ships(o)) {
       const state = await settle(load, o, (s) => readyOrDone(s, 'SHIPPED'), settleMs);
       if (state.status !== 'SHIPPED') {
-        const shipment = { orderId: o.id, carrier: o.carrier, trackingNumber: o.trackingNumber };
+        // The carrier's estimate counts from today, the day of dispatch.
+        const shipment = {
+          orderId: o.id,
+          carrier: o.carrier,
+          trackingNumber: o.trackingNumber,
+          estimatedDelivery:
+            o.carrierDays === null
+              ? null
+              : addBusinessDays(calendarDate(deps.now().toISOString()), o.carrierDays),
+        };
         await run(
           warehouse,
           'shipOrder',
@@ -309,6 +380,7 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
       pending: (s) => s.status === 'PENDING',
       paid: (s) => s.status === 'PAID' && s.readyToShip,
       shipped: (s) => s.status === 'SHIPPED',
+      'wins-limited': (s) => s.status === 'SHIPPED',
       cancelled: (s) => s.status === 'CANCELLED',
       refunded: (s) => s.status === 'CANCELLED',
       'short-stock': (s) => s.status === 'CANCELLED',
@@ -401,26 +473,50 @@ function planOrder(
     productId: p.id,
     quantity: rnd() < 0.75 ? 1 : 2 + Math.floor(rnd() * 2),
   }));
-  // More than the limited product's whole stock: the reservation is refused every time.
-  if (fate === 'short-stock') items.push({ productId: limited.id, quantity: limited.stock + 1 });
+  // The limited product's whole stock, twice over: the first order to be paid gets it.
+  if (fate === 'wins-limited' || fate === 'short-stock')
+    items.push({ productId: limited.id, quantity: limited.stock });
   const carrier = pick(rnd, CARRIERS);
-  return {
+  // Most parcels go home; some to a workplace in the same city, billed home.
+  const atWork = rnd() >= 0.85;
+  const planned = {
     index,
     id,
     customer,
     fate,
     items,
-    // Most parcels go home; some to a workplace in the same city.
-    shippingAddress:
-      rnd() < 0.85
-        ? customer.address
-        : { ...customer.address, line1: `c/o Reception, ${customer.address.line1}` },
+    shippingAddress: atWork
+      ? { ...customer.address, line1: `c/o Reception, ${customer.address.line1}` }
+      : customer.address,
     paymentId: `pi_${id.replaceAll('-', '').slice(0, 24)}`,
     carrier,
     trackingNumber: `${carrier.slice(0, 2).toUpperCase()}${digits(rnd, 10)}`,
     reason: pick(rnd, fate === 'refunded' ? REFUND_REASONS : CANCEL_REASONS),
   };
+  // Drawn after the rest, so that the orders of earlier versions of the demo stay as they were.
+  const shippingMethod = pick(rnd, SHIPPING_MIX);
+  const paymentMethod = pick(rnd, PAYMENT_MIX);
+  const transactionId =
+    paymentMethod === 'INVOICE' ? null : `${paymentMethod.slice(0, 2)}-${digits(rnd, 12)}`;
+  return {
+    ...planned,
+    billingAddress: atWork ? customer.address : null,
+    shippingMethod,
+    paymentMethod,
+    transactionId,
+    carrierDays: rnd() < 0.5 ? null : 1 + Math.floor(rnd() * 3),
+  };
 }
+
+/** Mostly STANDARD, as in a real shop; every method appears. */
+const SHIPPING_MIX: readonly ShippingMethod[] = [
+  ...SHIPPING_METHODS,
+  'STANDARD',
+  'STANDARD',
+  'STANDARD',
+];
+/** Mostly card; every method appears. */
+const PAYMENT_MIX: readonly PaymentMethod[] = [...PAYMENT_METHODS, 'CARD', 'CARD', 'PAYPAL'];
 
 type Random = () => number;
 

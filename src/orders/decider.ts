@@ -464,7 +464,11 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         );
       }
       return [
-        OrderEvents.OrderBillingAddressChanged({ orderId, billingAddress: address, changedAt: now }),
+        OrderEvents.OrderBillingAddressChanged({
+          orderId,
+          billingAddress: address,
+          changedAt: now,
+        }),
       ];
     }
 
@@ -512,7 +516,10 @@ function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
           check.add('estimatedDelivery', 'must be a calendar date like 2026-01-31');
         // Delivery before dispatch is a typo, not an estimate.
         else if (estimatedDelivery < calendarDate(now))
-          check.add('estimatedDelivery', `must not be before the day of dispatch, ${calendarDate(now)}`);
+          check.add(
+            'estimatedDelivery',
+            `must not be before the day of dispatch, ${calendarDate(now)}`,
+          );
       }
       check.throwIfAny();
       const order = requireOrder(state, orderId);
@@ -695,8 +702,7 @@ function evolve(state: OrderState, event: OrderEvent): OrderState {
       const { reason, cancelledAt, refunded } = event.data;
       if (state.status !== 'PENDING' && state.status !== 'PAID')
         throw unexpectedEvent('an order', state, event);
-      const { orderId, customerId, items, shippingAddress, billingAddress, shippingMethod } =
-        state;
+      const { orderId, customerId, items, shippingAddress, billingAddress, shippingMethod } = state;
       const { total, createdAt } = state;
       return {
         status: 'CANCELLED',

@@ -44,9 +44,13 @@ export const calendarDate = (instant: string): CalendarDate =>
  * starts counting on Monday). Public holidays and the carrier's cut-off times are not
  * modelled: the carrier's own estimate at dispatch replaces this one.
  */
-export function estimateDelivery(method: ShippingMethod, paidAt: string): CalendarDate {
-  const day = new Date(`${calendarDate(paidAt)}T00:00:00.000Z`);
-  let left = DELIVERY_BUSINESS_DAYS[method];
+export const estimateDelivery = (method: ShippingMethod, paidAt: string): CalendarDate =>
+  addBusinessDays(calendarDate(paidAt), DELIVERY_BUSINESS_DAYS[method]);
+
+/** The `days`-th business day (Monday to Friday) after `date`. */
+export function addBusinessDays(date: CalendarDate, days: number): CalendarDate {
+  const day = new Date(`${date}T00:00:00.000Z`);
+  let left = days;
   while (left > 0) {
     day.setUTCDate(day.getUTCDate() + 1);
     const weekday = day.getUTCDay();

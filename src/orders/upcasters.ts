@@ -1,9 +1,5 @@
 import type { Upcaster } from '../eventstore/index.js';
-import {
-  DEFAULT_PAYMENT_METHOD,
-  DEFAULT_SHIPPING_METHOD,
-  estimateDelivery,
-} from './delivery.js';
+import { DEFAULT_PAYMENT_METHOD, DEFAULT_SHIPPING_METHOD, estimateDelivery } from './delivery.js';
 import type { Address, OrderEvent } from './events.js';
 
 /** One step of an event's shape: `upcast` turns a payload of `fromVersion` into the next. */

@@ -75,7 +75,9 @@ mutation Register(
 }
 
 # 3. An order of two mugs (prices are captured from
-#    the catalogue now; money is in cents).
+#    the catalogue now; money is in cents), express,
+#    billed to an office. More than is in stock is
+#    refused with InsufficientStock.
 mutation CreateOrder(
   $orderId: ID = "7a1e0000-0000-4000-8000-00000000d001"
   $customerId: ID! = "7a1e0000-0000-4000-8000-00000000c001"
@@ -90,13 +92,25 @@ mutation CreateOrder(
       line1: "Hauptstraße 1", city: "Berlin"
       postalCode: "10115", country: "DE"
     }
+    billingAddress: {
+      line1: "Friedrichstraße 100"
+      line2: "Accounts payable", city: "Berlin"
+      postalCode: "10117", country: "DE"
+    }
+    shippingMethod: EXPRESS
   }) {
     __typename
     ... on CreateOrderSuccess {
       order {
-        id orderNumber status
+        id orderNumber status shippingMethod
+        billingAddress { line1 line2 }
+        items { productName productImageUrl quantity }
         total { amount currency }
       }
+    }
+    ... on InsufficientStock {
+      message
+      items { productName requested available }
     }
     ... on Error { code message }
   }
@@ -115,8 +129,9 @@ subscription Watch(
 }
 
 # 5. Pay it (the exact total). In the Watch tab the
-#    payment shows, then the fulfillment process
-#    reserves stock and makes it ready to ship.
+#    payment shows with its delivery estimate, then
+#    the fulfillment process reserves stock and
+#    makes it ready to ship.
 mutation Pay(
   $orderId: ID! = "7a1e0000-0000-4000-8000-00000000d001"
 ) {
@@ -125,10 +140,15 @@ mutation Pay(
     orderId: $orderId
     paymentId: "pay-0001"
     amount: { amount: 2500, currency: "EUR" }
+    method: PAYPAL
+    transactionId: "PAYID-4F2A9C1E"
   }) {
     __typename
     ... on PayOrderSuccess {
-      order { status payment { status } }
+      order {
+        status estimatedDelivery
+        payment { status method transactionId paidAt }
+      }
     }
     ... on Error { code message }
   }

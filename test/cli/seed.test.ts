@@ -13,8 +13,10 @@ const OPTIONS = { customers: 4, orders: 20 };
 
 const COUNT = `query($status: OrderStatus) { orders(filter: { status: $status }) { totalCount } }`;
 const ORDERS = `query($status: OrderStatus!) { orders(first: 100, filter: { status: $status }) { edges { node {
-  id customer { id name email } items { productName quantity } shippingAddress { line1 city postalCode country }
-  payment { status paymentId } shipment { status carrier trackingNumber } timeline { type }
+  id customer { id name email } items { productName productImageUrl quantity }
+  shippingAddress { line1 city postalCode country } billingAddress { line1 city postalCode country }
+  shippingMethod estimatedDelivery
+  payment { status paymentId method transactionId } shipment { status carrier trackingNumber } timeline { type }
 } } } }`;
 const CATALOGUE = `{ products(first: 100) { totalCount edges { node { name availableStock price { amount currency } } } } }`;
 const DEV_CUSTOMER = `query($id: ID!) { customer(id: $id) { name email phone orders { totalCount } } }`;
@@ -47,11 +49,12 @@ describe(`seed on ${engine}`, () => {
   it('makes orders in every state, as the read models show', async () => {
     expect(first).toMatchObject({ customers: 4, products: 15, orders: 20 });
     expect(first.fates).toEqual({
-      shipped: 8,
+      shipped: 7,
       pending: 4,
       paid: 4,
       cancelled: 2,
       refunded: 1,
+      'wins-limited': 1,
       'short-stock': 1,
     });
     expect(first.statuses).toEqual({ PENDING: 4, PAID: 4, SHIPPED: 8, CANCELLED: 4 });
@@ -77,13 +80,36 @@ describe(`seed on ${engine}`, () => {
     const refunded = cancelled.filter((o: any) => o.payment?.status === 'REFUNDED');
     expect(cancelled.filter((o: any) => o.payment === null)).toHaveLength(2);
     expect(refunded).toHaveLength(2);
-    // One refund was the customer's wish, one the fulfillment process's for lack of stock.
-    const short = refunded.filter((o: any) =>
-      o.items.some((i: any) => i.productName === 'Signed cookbook, first edition'),
-    );
+    // One refund was the customer's wish, one the fulfillment process's for lack of stock:
+    // both orders for the limited product passed the check at ordering, the first paid won.
+    const cookbook = (o: any) =>
+      o.items.some((i: any) => i.productName === 'Signed cookbook, first edition');
+    const short = refunded.filter(cookbook);
     expect(short).toHaveLength(1);
     expect(short[0].timeline.map((e: any) => e.type)).toEqual(
       expect.arrayContaining(['OrderPaid', 'StockShortageDetected', 'OrderCancelled']),
+    );
+    expect(shipped.filter(cookbook)).toHaveLength(1);
+
+    // The order's other parts: billing (home, for parcels sent to a workplace), methods,
+    // the delivery estimate of every paid order, the product's picture.
+    const all = [...shipped, ...paid, ...cancelled];
+    for (const o of all) {
+      if (o.shippingAddress.line1.startsWith('c/o '))
+        expect(o.billingAddress.line1).toBe(
+          o.shippingAddress.line1.slice('c/o Reception, '.length),
+        );
+      else expect(o.billingAddress).toEqual(o.shippingAddress);
+      for (const i of o.items) expect(i.productImageUrl).toMatch(/^https:\/\/shop\.example\.com\//);
+    }
+    for (const o of [...shipped, ...paid]) {
+      expect(o.estimatedDelivery).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(o.payment.method).toMatch(/^(CARD|PAYPAL|BANK_TRANSFER|INVOICE)$/);
+      expect(o.payment.transactionId === null).toBe(o.payment.method === 'INVOICE');
+    }
+    expect(new Set(all.map((o: any) => o.shippingMethod)).size).toBeGreaterThan(1);
+    expect(new Set([...shipped, ...paid].map((o: any) => o.payment.method)).size).toBeGreaterThan(
+      1,
     );
 
     // Realistic enough to read: names, addresses, e-mail addresses.
@@ -93,13 +119,14 @@ describe(`seed on ${engine}`, () => {
     expect(shipped[0].shippingAddress.country).toMatch(/^[A-Z]{2}$/);
   });
 
-  it('leaves stock consistent: nothing reserved for cancelled orders, the limited product untouched', async () => {
+  it('leaves stock consistent: nothing reserved for cancelled orders, the limited product with its winner', async () => {
     const products = (await gql(CATALOGUE)).products;
     expect(products.totalCount).toBe(15);
     const limited = products.edges.find(
       (e: any) => e.node.name === 'Signed cookbook, first edition',
     ).node;
-    expect(limited.availableStock).toBe(2);
+    // One race for it in 20 orders, and the winner holds the whole stock.
+    expect(limited.availableStock).toBe(0);
     for (const { node } of products.edges) expect(node.price.currency).toBe('EUR');
 
     // Units held = units of PAID and SHIPPED orders, per product.

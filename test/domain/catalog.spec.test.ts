@@ -458,6 +458,7 @@ describe('product decider', () => {
         name: 'Walnut desk lamp',
         imageUrl: 'https://cdn.example.com/img/lamp.png',
         price: eur(1499),
+        available: 9,
       });
     });
 

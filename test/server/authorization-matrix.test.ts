@@ -163,6 +163,13 @@ const ROWS: Record<string, Row> = {
       variables: { i: { commandId: cmd(), orderId: f.seeded.orderId, shippingAddress: ADDRESS } },
     }),
   },
+  'Mutation.changeBillingAddress': {
+    access: 'own',
+    op: (f) => ({
+      query: `mutation($i: ChangeBillingAddressInput!) { changeBillingAddress(input: $i) ${PAYLOAD} }`,
+      variables: { i: { commandId: cmd(), orderId: f.seeded.orderId, billingAddress: ADDRESS } },
+    }),
+  },
   'Mutation.payOrder': {
     access: 'own',
     op: (f) => ({

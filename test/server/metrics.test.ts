@@ -4,7 +4,7 @@ import { MAX_OPERATION_NAMES, Metrics } from '../../src/observability/metrics.js
 import { useTestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
 import { collect, sse, wsClient } from '../support/live.js';
-import { payOrder, seedOrder } from '../support/seed.js';
+import { payOrder, rivalOrder, seedOrder } from '../support/seed.js';
 
 const EVENTS = `subscription Watch($after: Cursor) { events(after: $after) { cursor type } }`;
 
@@ -103,7 +103,8 @@ describe(`metrics on ${engine}`, () => {
   it('appends, live subscriptions and deliveries, and fulfillment step failures move with traffic', async () => {
     const before = await scrape();
     expect(sample(before, 'strata_live_subscriptions')).toBe(0);
-    const seeded = await seedOrder(s, 1); // wants 2 of a product with 1 in stock
+    // Wants 2 of a product with 2 in stock, and another order of 1 is paid first.
+    const seeded = await seedOrder(s, 2);
     const ws = wsClient(s.url, seeded.admin.authorization);
     const first = (
       await s.graphql<any>(`{ events(first: 1) { edges { cursor } } }`, {}, seeded.admin)
@@ -114,6 +115,7 @@ describe(`metrics on ${engine}`, () => {
     expect(sample(open, 'strata_live_subscriptions')).toBe(1);
     expect(sample(open, 'strata_live_deliveries_total')).toBeGreaterThanOrEqual(2);
 
+    await rivalOrder(s, seeded, 1);
     await payOrder(s, seeded); // the reservation is refused: stock short
     const refused = { step: 'reserve-stock', outcome: 'refused' };
     const deadline = Date.now() + 10_000;

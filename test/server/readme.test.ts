@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { EXAMPLE_QUERY } from '../../src/server/graphiql.js';
 import { getSchema } from '../../src/server/schema.js';
 import { orderStreamId } from '../../src/orders/decider.js';
+import { addBusinessDays } from '../../src/orders/delivery.js';
 import { useTestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
 import { collect, wsClient } from '../support/live.js';
@@ -117,6 +118,15 @@ describe(`the README's tour on ${engine}`, () => {
     const created = await run('CreateOrder');
     expect(created.createOrder.order).toMatchObject({
       status: 'PENDING',
+      shippingMethod: 'EXPRESS',
+      billingAddress: { line1: 'Friedrichstraße 100', line2: 'Accounts payable' },
+      items: [
+        {
+          productName: 'Stoneware mug',
+          productImageUrl: 'https://example.org/mug.png',
+          quantity: 2,
+        },
+      ],
       total: { amount: 2500, currency: 'EUR' },
     });
 
@@ -127,8 +137,14 @@ describe(`the README's tour on ${engine}`, () => {
       const paid = await run('Pay');
       expect(paid.payOrder).toMatchObject({
         __typename: 'PayOrderSuccess',
-        order: { status: 'PAID' },
+        order: {
+          status: 'PAID',
+          // EXPRESS: two business days after the payment, today.
+          estimatedDelivery: addBusinessDays(new Date().toISOString().slice(0, 10), 2),
+          payment: { status: 'PAID', method: 'PAYPAL', transactionId: 'PAYID-4F2A9C1E' },
+        },
       });
+      expect(Date.parse(paid.payOrder.order.payment.paidAt)).toBeGreaterThan(Date.now() - 60_000);
       const live = await timeline.waitFor(2);
       expect(live[1]).toMatchObject({ type: 'OrderPaid', status: 'PAID' });
       timeline.stop();

@@ -89,6 +89,33 @@ export async function seedOrder(s: TestApp, stock = 100): Promise<Seeded> {
   };
 }
 
+/**
+ * Another order of the seeded customer for `quantity` units of the seeded product, paid at
+ * once: its reservation comes first, so the seeded order, paid after it, may find the stock
+ * short although it passed the check when it was placed.
+ */
+export async function rivalOrder(s: TestApp, seeded: Seeded, quantity: number): Promise<Seeded> {
+  const o = ok<any>(
+    await s.graphql(
+      CREATE_ORDER,
+      {
+        i: {
+          commandId: randomUUID(),
+          customerId: seeded.customerId,
+          items: [{ productId: seeded.productId, quantity }],
+          shippingAddress: { line1: 'Main 1', city: 'Berlin', postalCode: '10115', country: 'DE' },
+        },
+      },
+      seeded.customer,
+    ),
+    'createOrder',
+    'CreateOrderSuccess',
+  );
+  const rival = { ...seeded, orderId: o.order.id as string, total: o.order.total };
+  await payOrder(s, rival);
+  return rival;
+}
+
 /** Pays (then, if asked, cancels and refunds) an order; returns the success payloads. */
 export async function payOrder(
   s: TestApp,
