@@ -13,6 +13,7 @@ export const builder = new SchemaBuilder<{
     Date: { Input: string; Output: string };
     JSON: { Input: unknown; Output: unknown };
     Cursor: { Input: string; Output: string };
+    SafeInt: { Input: number; Output: number };
   };
   DefaultFieldNullability: false;
 }>({

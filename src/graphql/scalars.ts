@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
-import { GraphQLLocalDate } from 'graphql-scalars';
+import { GraphQLLocalDate, GraphQLSafeInt } from 'graphql-scalars';
 import { decodeCursor } from '../eventstore/cursor.js';
 import { InvalidCursorError } from '../eventstore/errors.js';
 import { builder } from './builder.js';
@@ -98,4 +98,35 @@ builder.scalarType('Cursor', {
   serialize: (v) => v,
   parseValue: parseCursor,
   parseLiteral: (ast) => parseCursor(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+/**
+ * Runs one of SafeInt's parsers. graphql-scalars throws its refusals without a code; a
+ * number that is not a safe integer is the client's mistake, so it is BAD_USER_INPUT like
+ * every other malformed argument.
+ */
+function parseSafeInt(parse: () => unknown, node?: ValueNode): number {
+  let value: unknown;
+  try {
+    value = parse();
+  } catch (err) {
+    throw new GraphQLError(err instanceof Error ? err.message : String(err), {
+      ...(node ? { nodes: node } : {}),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  if (typeof value !== 'number') throw new Error(`SafeInt parsed to a ${typeof value}`);
+  return value;
+}
+
+// Money in minor units: one order's total fits GraphQL's 32-bit Int no longer, and a
+// customer's lifetime spend grows past it. A double carries every integer up to 2^53 − 1
+// exactly, so clients keep sending and reading plain JSON numbers.
+builder.addScalarType('SafeInt', GraphQLSafeInt, {
+  description:
+    'A whole number between -(2^53 - 1) and 2^53 - 1 (9,007,199,254,740,991), sent and read as a plain JSON number: every JSON parser that reads numbers as doubles gets it exactly',
+  parseValue: (value) => parseSafeInt(() => GraphQLSafeInt.parseValue(value)),
+  // One parameter: graphql-jit warns about a literal parser that takes the variables
+  // (SafeInt's does not use them).
+  parseLiteral: (ast) => parseSafeInt(() => GraphQLSafeInt.parseLiteral(ast, undefined), ast),
 });

@@ -1,18 +1,25 @@
 import type { Address } from '../shared/address.js';
-import type { Money } from '../shared/money.js';
+import { MAX_AMOUNT, type Money } from '../shared/money.js';
 import { builder } from './builder.js';
 
 export const MoneyRef = builder.objectRef<Money>('Money').implement({
   description: 'An amount of money in minor units (cents) of one currency',
   fields: (t) => ({
-    amount: t.exposeInt('amount', { description: 'In minor units: 1999 is 19.99' }),
+    amount: t.expose('amount', {
+      type: 'SafeInt',
+      description: `In minor units: 1999 is 19.99. One price, payment or order total is at most ${MAX_AMOUNT.toLocaleString('en-US')}; a sum of them (a customer’s total spent) may be more`,
+    }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code, e.g. EUR' }),
   }),
 });
 
 export const MoneyInput = builder.inputType('MoneyInput', {
   fields: (t) => ({
-    amount: t.int({ required: true, description: 'In minor units (cents)' }),
+    amount: t.field({
+      type: 'SafeInt',
+      required: true,
+      description: `In minor units (cents); one amount is at most ${MAX_AMOUNT.toLocaleString('en-US')}`,
+    }),
     currency: t.string({ required: true, description: 'ISO 4217 code, e.g. EUR' }),
   }),
 });

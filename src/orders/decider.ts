@@ -14,7 +14,7 @@ import {
   ruleViolation,
   unexpectedEvent,
 } from '../shared/decider.js';
-import { add, multiply, zero, type Money } from '../shared/money.js';
+import { add, MAX_AMOUNT, multiply, zero, type Money } from '../shared/money.js';
 import type { AddressInput, OrderCommand, OrderItemInput } from './commands.js';
 import {
   calendarDate,
@@ -42,12 +42,11 @@ export const MAX_ORDER_ITEMS = 10;
 /** Units of one product per order, at most. */
 export const MAX_ITEM_QUANTITY = 1000;
 /**
- * The most one order may total, in minor units: 2,147,483,647, the largest GraphQL `Int`,
- * because that is what the API's `Money.amount` can carry. It is below MAX_AMOUNT (which
- * bounds every single amount, payments included), so an order within it can always be
- * paid. Raising it needs a wider `Money` in the API first.
+ * The most one order may total, in minor units: MAX_AMOUNT, which bounds every single
+ * amount, payments included, so an order within it can always be paid in one payment.
+ * This is the only limit on a total: the API carries amounts up to 2^53 − 1.
  */
-export const MAX_ORDER_TOTAL = 2_147_483_647;
+export const MAX_ORDER_TOTAL = MAX_AMOUNT;
 
 /** The statuses of the API's `OrderStatus` (schema.graphql). */
 export type OrderStatus = 'PENDING' | 'PAID' | 'SHIPPED' | 'CANCELLED';
@@ -245,8 +244,8 @@ function requirePending(
 }
 
 /**
- * An order over MAX_ORDER_TOTAL could be neither shown nor paid, so it is refused while it
- * is being put together.
+ * An order over MAX_ORDER_TOTAL could not be paid (a payment is at most MAX_AMOUNT), so it
+ * is refused while it is being put together.
  */
 function requireTotalWithinLimit(total: Money, orderId: string): void {
   if (total.amount > MAX_ORDER_TOTAL) {

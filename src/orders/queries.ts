@@ -88,7 +88,8 @@ const OrderFilterInput = builder.inputType('OrderFilter', {
       description:
         'Case-insensitive substring of the customer’s e-mail, taken literally (no wildcards)',
     }),
-    minAmount: t.int({
+    minAmount: t.field({
+      type: 'SafeInt',
       required: false,
       description: 'Total at least this, in minor units (of whatever currency)',
     }),

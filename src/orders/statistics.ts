@@ -34,6 +34,9 @@ import { orderEventTypes, type OrderEvent } from './events.js';
 //   of most orders, then alphabetical); every currency's total is in
 //   `totalSpentByCurrency`. A customer without orders has the ISO 4217 "no currency"
 //   code XXX.
+// - Every sum is a bigint in the database and read exactly (the API's SafeInt goes to
+//   2^53 − 1, some 90,000 orders of the largest total); a larger one fails the read
+//   instead of showing a rounded number.
 
 export const CUSTOMER_STATS_PROJECTION = 'customer_stats';
 
@@ -114,7 +117,12 @@ const CURRENCY_COLUMNS: readonly Column[] = [
   ...DELTA_SUMS.map((k) => [k, 'int8'] as const),
 ];
 
-/** Adds `sign` × what one order row counts for to its customer's and currency's sums. */
+/**
+ * Adds `sign` × what one order row counts for to its customer's and currency's sums. A
+ * batch's deltas are JavaScript numbers: exact, as a batch of at most a few thousand orders
+ * of at most MAX_ORDER_TOTAL each moves a sum by far less than 2^53. The sums themselves
+ * are added up in bigint by the database.
+ */
 function addContribution(into: Map<string, CurrencyDelta>, row: StatsOrderRow, sign: 1 | -1): void {
   const key = `${row.customer_id} ${row.currency}`;
   let d = into.get(key);
@@ -311,9 +319,28 @@ export function emptyStatistics(customerId: string): OrderStatisticsView {
   };
 }
 
-/** Whole minor units, half up: amounts are non-negative integers. */
-const average = (sum: number, n: number): number =>
-  n === 0 ? 0 : Math.floor((2 * sum + n) / (2 * n));
+/**
+ * Whole minor units, half up: amounts are non-negative integers. Worked from the
+ * remainder, since `2 * sum` would leave the exact range for a sum past 2^52.
+ */
+function average(sum: number, n: number): number {
+  if (n === 0) return 0;
+  const rest = sum % n;
+  return (sum - rest) / n + (2 * rest >= n ? 1 : 0);
+}
+
+/**
+ * An amount of the `spent_by_currency` document. The int8 columns are checked as they are
+ * parsed (`parseInt8`); JSON numbers are not, and past 2^53 − 1 they would quietly round
+ * (every such number parses to 2^53 or more, so this check catches them all).
+ */
+function exactAmount(amount: number, customerId: string, currency: string): number {
+  if (!Number.isSafeInteger(amount))
+    throw new RangeError(
+      `Customer ${customerId} spent more ${currency} than an exact number can hold (${amount})`,
+    );
+  return amount;
+}
 
 function toStatistics(r: StatsRow): OrderStatisticsView {
   return {
@@ -331,7 +358,7 @@ function toStatistics(r: StatsRow): OrderStatisticsView {
       { status: 'CANCELLED', count: r.cancelled_count },
     ],
     totalSpentByCurrency: r.spent_by_currency.map((c) => ({
-      amount: c.amount,
+      amount: exactAmount(c.amount, r.customer_id, c.currency),
       currency: c.currency,
     })),
   };

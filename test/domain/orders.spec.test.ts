@@ -439,17 +439,18 @@ describe('order decider', () => {
     });
 
     it('stays exact up to the largest total, and refuses one cent more', () => {
-      // 1000 × 21 474.83 + 1 × 6.47 = 21 474 836.47, exactly MAX_ORDER_TOTAL.
-      expect(MAX_ORDER_TOTAL).toBe(2_147_483_647);
+      // One limit for a total, the domain's: that of any single amount, so it can be paid.
+      expect(MAX_ORDER_TOTAL).toBe(MAX_AMOUNT);
+      // 1000 × 999 999.99 + 1 × 10.00 = 1 000 000 000.00, exactly MAX_ORDER_TOTAL.
       const items = [
         { productId: p(1), quantity: 1000 },
         { productId: p(2), quantity: 1 },
       ];
-      const products = { [p(1)]: info(1, eur(2_147_483)), [p(2)]: info(2, eur(647)) };
+      const products = { [p(1)]: info(1, eur(99_999_999)), [p(2)]: info(2, eur(1000)) };
       const [e] = orderDecider.decide(create({ items, products }), orderDecider.initialState);
       if (e?.type !== 'OrderCreated') throw new Error('expected OrderCreated');
       expect(e.data.total).toEqual(eur(MAX_ORDER_TOTAL));
-      expect(formatMoney(e.data.total)).toBe('21474836.47 EUR');
+      expect(formatMoney(e.data.total)).toBe('1000000000.00 EUR');
       const state = orderDecider.evolve(orderDecider.initialState, e);
       // Paid to the cent even at this size.
       orders
@@ -462,20 +463,36 @@ describe('order decider', () => {
         .thenThrows({
           kind: 'business',
           code: 'PAYMENT_AMOUNT_MISMATCH',
-          message: 'expected exactly 21474836.47 EUR',
+          message: 'expected exactly 1000000000.00 EUR',
         });
       expect(state.status).toBe('PENDING');
 
-      const tooMuch = { ...products, [p(2)]: info(2, eur(648)) };
+      const tooMuch = { ...products, [p(2)]: info(2, eur(1001)) };
       orders.when(create({ items, products: tooMuch })).thenThrows({
         kind: 'business',
         code: 'ORDER_TOTAL_TOO_LARGE',
-        message: 'would total 21474836.48 EUR; the most an order may total is 21474836.47 EUR',
+        message: 'would total 1000000000.01 EUR; the most an order may total is 1000000000.00 EUR',
       });
       orders
         .given([e])
         .when(addItem(3, 1, info(3, eur(1))))
         .thenThrows({ kind: 'business', code: 'ORDER_TOTAL_TOO_LARGE' });
+    });
+
+    it('takes totals past GraphQL’s 32-bit Int, which bounds nothing any more', () => {
+      // 2 × 20 000 000.00 = 40 000 000.00 EUR, past 2^31 − 1 minor units.
+      const items = [{ productId: p(1), quantity: 2 }];
+      const products = { [p(1)]: info(1, eur(2_000_000_000)) };
+      const [e] = orderDecider.decide(create({ items, products }), orderDecider.initialState);
+      if (e?.type !== 'OrderCreated') throw new Error('expected OrderCreated');
+      expect(e.data.total).toEqual(eur(4_000_000_000));
+      const state = orderDecider.evolve(orderDecider.initialState, e);
+      const [added] = orderDecider.decide(addItem(2, 1000, info(2, eur(1_000_000))), state);
+      expect(added?.type === 'OrderItemAdded' && added.data.total).toEqual(eur(5_000_000_000));
+      orders
+        .given([e])
+        .when(pay(eur(4_000_000_000)))
+        .then([OrderEvents.OrderPaid({ ...paid.data, amount: eur(4_000_000_000) })]);
     });
 
     it('computes the worst case (10 × 1000 × the maximum price) exactly before refusing it', () => {

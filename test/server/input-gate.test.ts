@@ -58,6 +58,7 @@ function valid(type: GraphQLInputType, seen = new Set<string>()): unknown {
       case 'String':
         return 'x';
       case 'Int':
+      case 'SafeInt':
       case 'Float':
         return 1;
       case 'Boolean':

@@ -362,39 +362,39 @@ describe(`bad input on ${engine}`, () => {
       );
     });
 
-    it('an order total too large to be an Int is refused before anything is written', async () => {
-      // 2,000,000,000 cents a piece: two of them overflow GraphQL's 32-bit Int.
-      const dear = await newProduct(w, { amount: 2_000_000_000, currency: 'EUR' });
+    it('an order total over MAX_ORDER_TOTAL is refused before anything is written', async () => {
+      // 40,000,000,000 cents a piece: three of them pass MAX_ORDER_TOTAL (10^11), two fit.
+      const dear = await newProduct(w, { amount: 40_000_000_000, currency: 'EUR' });
       await refused(
         w,
         'createOrder',
         {
           commandId: randomUUID(),
           customerId: c.id,
-          items: [{ productId: dear, quantity: 2 }],
+          items: [{ productId: dear, quantity: 3 }],
           shippingAddress: ADDRESS,
         },
         c.headers,
         { typename: 'BusinessRuleViolation', code: 'ORDER_TOTAL_TOO_LARGE' },
       );
-      const one = await newOrder(w, c, [{ productId: dear, quantity: 1 }]);
-      expect(one.total.amount).toBe(2_000_000_000);
-      // 2,000,000,000 + 200 × 1,000,000 > 2,147,483,647; 147 units still fit.
-      const fair = await newProduct(w, { amount: 1_000_000, currency: 'EUR' });
+      const two = await newOrder(w, c, [{ productId: dear, quantity: 2 }]);
+      expect(two.total.amount).toBe(80_000_000_000);
+      // 80,000,000,000 + 21 × 1,000,000,000 > 10^11; 20 units still fit, exactly.
+      const fair = await newProduct(w, { amount: 1_000_000_000, currency: 'EUR' });
       await refused(
         w,
         'addOrderItem',
-        { commandId: randomUUID(), orderId: one.id, productId: fair, quantity: 200 },
+        { commandId: randomUUID(), orderId: two.id, productId: fair, quantity: 21 },
         c.headers,
         { typename: 'BusinessRuleViolation', code: 'ORDER_TOTAL_TOO_LARGE' },
       );
       const fits = await ok(
         w,
         'addOrderItem',
-        { commandId: randomUUID(), orderId: one.id, productId: fair, quantity: 147 },
+        { commandId: randomUUID(), orderId: two.id, productId: fair, quantity: 20 },
         c.headers,
       );
-      expect(fits.order.total.amount).toBe(2_147_000_000);
+      expect(fits.order.total.amount).toBe(100_000_000_000);
     });
 
     it('a negative expectedVersion is a typed error', async () => {
