@@ -9,8 +9,10 @@ import {
   connectionType,
   decodePageCursor,
   encodePageCursor,
+  optionalUuidArgument,
   readError,
   requireReader,
+  uuidArgument,
 } from '../graphql/read.js';
 import { selectsField } from '../graphql/selection.js';
 import { MoneyRef } from '../graphql/shared-types.js';
@@ -144,7 +146,7 @@ builder.queryField('order', (t) =>
       const loader = selectsField(info, 'timeline')
         ? ctx.loaders.orderWithTimeline
         : ctx.loaders.order;
-      const order = await loader.load(String(args.id).toLowerCase());
+      const order = await loader.load(uuidArgument('id', args.id));
       return order && canActForCustomer(principal, order.customerId) ? order : null;
     },
   }),
@@ -164,7 +166,7 @@ builder.queryField('orders', (t) =>
     resolve: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
       const filter: OrderListFilter = {
-        customerId: args.filter?.customerId == null ? null : String(args.filter.customerId),
+        customerId: optionalUuidArgument('filter.customerId', args.filter?.customerId),
         status: args.filter?.status ?? null,
         customerEmail: args.filter?.customerEmail ?? null,
         minAmount: args.filter?.minAmount ?? null,
@@ -174,7 +176,7 @@ builder.queryField('orders', (t) =>
       if (!isStaff(principal)) {
         const own = principal.role === 'customer' ? principal.customerId : undefined;
         if (!own) throw readError('FORBIDDEN', 'Only staff or a customer may list orders');
-        if (filter.customerId != null && filter.customerId.toLowerCase() !== own.toLowerCase())
+        if (filter.customerId != null && filter.customerId !== own.toLowerCase())
           throw readError('FORBIDDEN', 'A customer may only list its own orders');
         filter.customerId = own;
       }
@@ -267,7 +269,7 @@ builder.queryField('orderStatistics', (t) =>
     args: { customerId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       const principal = requireReader(ctx);
-      const customerId = String(args.customerId).toLowerCase();
+      const customerId = uuidArgument('customerId', args.customerId);
       if (!canActForCustomer(principal, customerId))
         throw readError('FORBIDDEN', 'A customer may only read its own statistics');
       return ctx.loaders.statistics.load(customerId);
