@@ -24,13 +24,16 @@ export type ReadErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' |
 /** An id shaped as Strata makes them, for messages. */
 const UUID_EXAMPLE = '7a1e0000-0000-4000-8000-00000000d001';
 
-/** A uuid argument of a read, in the canonical lower case; else a BAD_USER_INPUT error. */
-export function uuidArgument(argument: string, value: unknown): string {
+/**
+ * A uuid argument of a read, in the canonical lower case; else a BAD_USER_INPUT error. `or`
+ * names what else the argument accepts (a field that also takes something else has tried
+ * that first), for the message.
+ */
+export function uuidArgument(argument: string, value: unknown, or?: string): string {
   const id = String(value).toLowerCase();
   if (!isUuid(id)) {
-    throw readError('BAD_USER_INPUT', `${argument} must be a uuid such as ${UUID_EXAMPLE}`, {
-      argument,
-    });
+    const valid = `a uuid such as ${UUID_EXAMPLE}${or ? `, or ${or}` : ''}`;
+    throw readError('BAD_USER_INPUT', `${argument} must be ${valid}`, { argument });
   }
   return id;
 }

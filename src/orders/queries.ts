@@ -24,6 +24,7 @@ import {
 } from './statistics.js';
 import {
   countOrders,
+  orderNumberOf,
   ordersPage,
   type OrderListFilter,
   type OrderReadModel,
@@ -36,7 +37,8 @@ import {
  *
  * Authorisation: staff (admin, service) read every order. A customer reads its own
  * orders only:
- * - `order(id)` of another customer's order answers null, as for an unknown id;
+ * - `order(id)` of another customer's order answers null, as for an unknown id, whether
+ *   `id` is the order's id or its number;
  * - `orders` is always narrowed to the caller's own customer id; naming another customer
  *   in `filter.customerId` is a FORBIDDEN error (a filter can narrow, never widen).
  *
@@ -135,18 +137,28 @@ builder.queryField('order', (t) =>
     type: OrderRef,
     nullable: true,
     description:
-      'An order; null when unknown or another customer’s. With `consistentWith`, answered once the read models have reached that cursor.',
+      'An order, by its id or by its order number as printed (`SO-000042`; the `SO-` in any case, the digits exactly: `SO-42` is refused); null when unknown or another customer’s. An id that is neither is a BAD_USER_INPUT error. With `consistentWith`, answered once the read models have reached that cursor.',
     args: {
-      id: t.arg.id({ required: true }),
+      id: t.arg.id({
+        required: true,
+        description: 'The order’s id (a uuid) or its order number (SO-000042)',
+      }),
       consistentWith: t.arg({ type: 'Cursor', required: false }),
     },
     resolve: async (_root, args, ctx, info) => {
       const principal = requireReader(ctx);
+      const number = orderNumberOf(String(args.id));
+      const key = number ?? uuidArgument('id', args.id, 'an order number such as SO-000042');
       await awaitReadModels(ctx, args.consistentWith, readModelsOf('Order'));
-      const loader = selectsField(info, 'timeline')
-        ? ctx.loaders.orderWithTimeline
-        : ctx.loaders.order;
-      const order = await loader.load(uuidArgument('id', args.id));
+      // By number, a selected timeline costs the timeline loader a statement of its own; by
+      // id it comes with the order in one.
+      const loader =
+        number !== null
+          ? ctx.loaders.orderByNumber
+          : selectsField(info, 'timeline')
+            ? ctx.loaders.orderWithTimeline
+            : ctx.loaders.order;
+      const order = await loader.load(key);
       return order && canActForCustomer(principal, order.customerId) ? order : null;
     },
   }),
