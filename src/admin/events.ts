@@ -1,7 +1,7 @@
 import { builder } from '../graphql/builder.js';
 import { requireCursorInLog } from '../graphql/consistency.js';
 import { EventConnectionRef, eventPage, StoredEventRef } from '../graphql/events.js';
-import { readError, requireReader } from '../graphql/read.js';
+import { readError, requireReader, streamIdArgument } from '../graphql/read.js';
 import { cutOffError, deliver, isCutOff } from '../live/delivery.js';
 
 /*
@@ -26,7 +26,7 @@ builder.queryField('events', (t) =>
       return eventPage(ctx, {
         first: args.first,
         after: args.after ?? null,
-        ...(args.streamId != null ? { streamId: String(args.streamId) } : {}),
+        ...(args.streamId != null ? { streamId: streamIdArgument('streamId', args.streamId) } : {}),
         ...(args.streamTypes ? { streamTypes: args.streamTypes } : {}),
         ...(args.eventTypes ? { eventTypes: args.eventTypes } : {}),
       });

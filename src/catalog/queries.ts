@@ -6,6 +6,7 @@ import {
   decodePageCursor,
   encodePageCursor,
   requireReader,
+  uuidArgument,
 } from '../graphql/read.js';
 import { ProductRef } from './graphql.js';
 import { countProducts, productsPage, type ProductKey, type ProductView } from './projections.js';
@@ -37,7 +38,7 @@ builder.queryField('product', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => {
       requireReader(ctx);
-      return ctx.loaders.product.load(String(id).toLowerCase());
+      return ctx.loaders.product.load(uuidArgument('id', id));
     },
   }),
 );

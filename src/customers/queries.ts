@@ -1,6 +1,6 @@
 import { canActForCustomer } from '../auth/principal.js';
 import { builder } from '../graphql/builder.js';
-import { requireReader } from '../graphql/read.js';
+import { requireReader, uuidArgument } from '../graphql/read.js';
 import { CustomerRef } from './graphql.js';
 
 /*
@@ -21,7 +21,7 @@ builder.queryField('customer', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => {
       const principal = requireReader(ctx);
-      const customerId = String(id).toLowerCase();
+      const customerId = uuidArgument('id', id);
       if (!canActForCustomer(principal, customerId)) return null;
       return ctx.loaders.customer.load(customerId);
     },

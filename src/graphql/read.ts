@@ -13,10 +13,54 @@ import { isUuid } from '../shared/uuid.js';
 
 export type ReadErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'READ_TIMEOUT';
 
-/** A uuid argument of a read, in the canonical lower case; else a BAD_USER_INPUT error. */
-export function uuidArgument(argument: string, value: unknown): string {
+/*
+ * Ids in arguments of reads. Every read that takes an id checks it here, so a malformed one
+ * is a BAD_USER_INPUT error naming the argument (`extensions.argument`, as the input gate
+ * names it) rather than the null or empty answer of an unknown id, which would hide the
+ * client's mistake. A well-formed id is folded to the canonical lower case (the case ids are
+ * stored in) and keeps the answer it always had, found or not.
+ */
+
+/** An id shaped as Strata makes them, for messages. */
+const UUID_EXAMPLE = '7a1e0000-0000-4000-8000-00000000d001';
+
+/**
+ * A uuid argument of a read, in the canonical lower case; else a BAD_USER_INPUT error. `or`
+ * names what else the argument accepts (a field that also takes something else has tried
+ * that first), for the message.
+ */
+export function uuidArgument(argument: string, value: unknown, or?: string): string {
   const id = String(value).toLowerCase();
-  if (!isUuid(id)) throw readError('BAD_USER_INPUT', `${argument} must be a uuid`, { argument });
+  if (!isUuid(id)) {
+    const valid = `a uuid such as ${UUID_EXAMPLE}${or ? `, or ${or}` : ''}`;
+    throw readError('BAD_USER_INPUT', `${argument} must be ${valid}`, { argument });
+  }
+  return id;
+}
+
+/** {@link uuidArgument} of an optional argument: null when absent. */
+export function optionalUuidArgument(argument: string, value: unknown): string | null {
+  return value == null ? null : uuidArgument(argument, value);
+}
+
+/**
+ * A stream id is its stream type and its entity's id: `order-<uuid>`, `customer-<uuid>`,
+ * …; an e-mail reservation's id is the SHA-256 of the address in hex
+ * (`customer-email-<64 hex digits>`).
+ */
+const STREAM_ID =
+  /^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*-(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{64})$/;
+
+/** A stream id argument, in the canonical lower case; else a BAD_USER_INPUT error. */
+export function streamIdArgument(argument: string, value: unknown): string {
+  const id = String(value).toLowerCase();
+  if (!STREAM_ID.test(id)) {
+    throw readError(
+      'BAD_USER_INPUT',
+      `${argument} must be a stream id: a stream type and a uuid, such as order-${UUID_EXAMPLE}`,
+      { argument },
+    );
+  }
   return id;
 }
 

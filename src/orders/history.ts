@@ -4,7 +4,7 @@ import { EventConnectionRef, eventPage } from '../graphql/events.js';
 import type { StoredEvent } from '../eventstore/types.js';
 import { builder } from '../graphql/builder.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { connection, readError, requireReader } from '../graphql/read.js';
+import { connection, readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { MoneyRef } from '../graphql/shared-types.js';
 import type { Money } from '../shared/money.js';
 import { orderDecider, orderStreamId, type OrderStatus } from './decider.js';
@@ -206,7 +206,7 @@ builder.queryField('orderHistory', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
-      const orderId = String(args.id).toLowerCase();
+      const orderId = uuidArgument('id', args.id);
       const streamId = orderStreamId(orderId);
       const h: OrderHistoryView = { orderId, streamId, visible: true };
       if (!isStaff(principal)) {

@@ -3,6 +3,7 @@ import type { Queryable } from '../db/types.js';
 import { byId, loaderOptions, type LoaderOptions } from '../graphql/loaders.js';
 import {
   ordersByIds,
+  ordersByNumbers,
   ordersWithTimelinesByIds,
   timelinesByOrderIds,
   type OrderReadModel,
@@ -22,6 +23,8 @@ declare module '../graphql/context.js' {
      * `order` and `timeline` loaders with: for a query that shows both.
      */
     orderWithTimeline: DataLoader<string, OrderReadModel | null>;
+    /** An order by its canonical number (`SO-000042`); primes the `order` loader. */
+    orderByNumber: DataLoader<string, OrderReadModel | null>;
     /** An order's timeline, oldest first ([] for an unknown order). */
     timeline: DataLoader<string, TimelineEntry[]>;
     /** A customer's order statistics (zeros for a customer without orders). */
@@ -53,6 +56,15 @@ export function orderLoaders(db: Queryable, o: LoaderOptions = {}) {
         return rows.map((r) => r.order);
       },
       (x: OrderReadModel) => x.id,
+      options,
+    ),
+    orderByNumber: byId(
+      async (numbers) => {
+        const rows = await ordersByNumbers(db, numbers);
+        for (const r of rows) order.prime(r.id, r);
+        return rows;
+      },
+      (x: OrderReadModel) => x.orderNumber,
       options,
     ),
     timeline,

@@ -802,3 +802,29 @@ export async function timelinesByOrderIds(
     cursor: x.cursor,
   }));
 }
+
+/**
+ * Order numbers as people type them: `SO-` in any case, then the digits exactly as
+ * {@link formatOrderNumber} prints them (six, zero-padded, or more without a leading zero).
+ * `SO-42` and `SO-0000042` are not taken for `SO-000042`: a number with digits missing or
+ * extra is more likely mistyped than meant, and the one spelling is what the unique
+ * `order_number` finds.
+ */
+const ORDER_NUMBER = /^SO-(\d{6}|[1-9]\d{6,})$/i;
+
+/** The canonical order number `text` spells (`so-000042` → `SO-000042`); null if none. */
+export function orderNumberOf(text: string): string | null {
+  const digits = ORDER_NUMBER.exec(text)?.[1];
+  return digits === undefined ? null : `SO-${digits}`;
+}
+
+/** The orders with these canonical numbers (`order_number` is unique). */
+export async function ordersByNumbers(
+  db: Queryable,
+  numbers: readonly string[],
+): Promise<OrderReadModel[]> {
+  const r = await db.query<OrderRow>(`${ORDER_SELECT} WHERE order_number = ANY($1::text[])`, [
+    numbers,
+  ]);
+  return r.rows.map(toReadModel);
+}

@@ -9,8 +9,10 @@ import {
   connectionType,
   decodePageCursor,
   encodePageCursor,
+  optionalUuidArgument,
   readError,
   requireReader,
+  uuidArgument,
 } from '../graphql/read.js';
 import { selectsField } from '../graphql/selection.js';
 import { MoneyRef } from '../graphql/shared-types.js';
@@ -22,6 +24,7 @@ import {
 } from './statistics.js';
 import {
   countOrders,
+  orderNumberOf,
   ordersPage,
   type OrderListFilter,
   type OrderReadModel,
@@ -34,7 +37,8 @@ import {
  *
  * Authorisation: staff (admin, service) read every order. A customer reads its own
  * orders only:
- * - `order(id)` of another customer's order answers null, as for an unknown id;
+ * - `order(id)` of another customer's order answers null, as for an unknown id, whether
+ *   `id` is the order's id or its number;
  * - `orders` is always narrowed to the caller's own customer id; naming another customer
  *   in `filter.customerId` is a FORBIDDEN error (a filter can narrow, never widen).
  *
@@ -134,18 +138,28 @@ builder.queryField('order', (t) =>
     type: OrderRef,
     nullable: true,
     description:
-      'An order; null when unknown or another customer’s. With `consistentWith`, answered once the read models have reached that cursor.',
+      'An order, by its id or by its order number as printed (`SO-000042`; the `SO-` in any case, the digits exactly: `SO-42` is refused); null when unknown or another customer’s. An id that is neither is a BAD_USER_INPUT error. With `consistentWith`, answered once the read models have reached that cursor.',
     args: {
-      id: t.arg.id({ required: true }),
+      id: t.arg.id({
+        required: true,
+        description: 'The order’s id (a uuid) or its order number (SO-000042)',
+      }),
       consistentWith: t.arg({ type: 'Cursor', required: false }),
     },
     resolve: async (_root, args, ctx, info) => {
       const principal = requireReader(ctx);
+      const number = orderNumberOf(String(args.id));
+      const key = number ?? uuidArgument('id', args.id, 'an order number such as SO-000042');
       await awaitReadModels(ctx, args.consistentWith, readModelsOf('Order'));
-      const loader = selectsField(info, 'timeline')
-        ? ctx.loaders.orderWithTimeline
-        : ctx.loaders.order;
-      const order = await loader.load(String(args.id).toLowerCase());
+      // By number, a selected timeline costs the timeline loader a statement of its own; by
+      // id it comes with the order in one.
+      const loader =
+        number !== null
+          ? ctx.loaders.orderByNumber
+          : selectsField(info, 'timeline')
+            ? ctx.loaders.orderWithTimeline
+            : ctx.loaders.order;
+      const order = await loader.load(key);
       return order && canActForCustomer(principal, order.customerId) ? order : null;
     },
   }),
@@ -165,7 +179,7 @@ builder.queryField('orders', (t) =>
     resolve: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
       const filter: OrderListFilter = {
-        customerId: args.filter?.customerId == null ? null : String(args.filter.customerId),
+        customerId: optionalUuidArgument('filter.customerId', args.filter?.customerId),
         status: args.filter?.status ?? null,
         customerEmail: args.filter?.customerEmail ?? null,
         minAmount: args.filter?.minAmount ?? null,
@@ -175,7 +189,7 @@ builder.queryField('orders', (t) =>
       if (!isStaff(principal)) {
         const own = principal.role === 'customer' ? principal.customerId : undefined;
         if (!own) throw readError('FORBIDDEN', 'Only staff or a customer may list orders');
-        if (filter.customerId != null && filter.customerId.toLowerCase() !== own.toLowerCase())
+        if (filter.customerId != null && filter.customerId !== own.toLowerCase())
           throw readError('FORBIDDEN', 'A customer may only list its own orders');
         filter.customerId = own;
       }
@@ -268,7 +282,7 @@ builder.queryField('orderStatistics', (t) =>
     args: { customerId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       const principal = requireReader(ctx);
-      const customerId = String(args.customerId).toLowerCase();
+      const customerId = uuidArgument('customerId', args.customerId);
       if (!canActForCustomer(principal, customerId))
         throw readError('FORBIDDEN', 'A customer may only read its own statistics');
       return ctx.loaders.statistics.load(customerId);

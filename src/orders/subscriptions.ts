@@ -5,7 +5,7 @@ import { builder } from '../graphql/builder.js';
 import { requireCursorInLog } from '../graphql/consistency.js';
 import { StoredEventRef } from '../graphql/events.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { readError, requireReader, uuidArgument } from '../graphql/read.js';
+import { optionalUuidArgument, readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { cutOffError, deliver, isCutOff, type CutOff } from '../live/delivery.js';
 import type { LiveEvent } from '../live/hub.js';
 import { orderDecider, orderStreamId, ORDER_STREAM_TYPE, type OrderStatus } from './decider.js';
@@ -189,7 +189,7 @@ builder.subscriptionField('orderUpdates', (t) =>
     },
     subscribe: async (_root, args, ctx) => {
       const principal = requireReader(ctx);
-      let customerId = args.customerId != null ? String(args.customerId).toLowerCase() : undefined;
+      let customerId = optionalUuidArgument('customerId', args.customerId) ?? undefined;
       if (principal.role === 'customer') customerId ??= principal.customerId;
       if (customerId === undefined) {
         if (!isStaff(principal)) throw readError('FORBIDDEN', 'customerId is required');

@@ -122,6 +122,20 @@ describe(`subscriptions over graphql-ws and SSE on ${engine}`, () => {
     await expect(others.waitFor(1)).rejects.toThrow(/only follow its own/);
   });
 
+  it('refuses a malformed id with BAD_USER_INPUT naming the argument', async () => {
+    const a = await seedOrder(s);
+    for (const [query, variables, argument] of [
+      [TIMELINE, { id: 'nope' }, 'orderId'],
+      [UPDATES, { c: 'nope' }, 'customerId'],
+      [UPDATES, { c: `${a.customerId}0` }, 'customerId'],
+    ] as const) {
+      const [r] = await sse<any>(s.url, query, variables, a.admin, 1);
+      expect(r.errors, JSON.stringify(r)).toHaveLength(1);
+      expect(r.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT', argument });
+      expect(r.errors[0].message).toMatch(new RegExp(`^${argument} must be a uuid such as `));
+    }
+  });
+
   it('ends the socket with 4403 when the token expires', async () => {
     const a = await seedOrder(s);
     const token = await s.app.tokens.mint(

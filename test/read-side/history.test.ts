@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import type { ProductInfo } from '../../src/catalog/decider.js';
 import type { CommandEnvelope } from '../../src/commands/handler.js';
+import { emailReservationStreamId } from '../../src/customers/email-reservation.js';
 import type { StoredEvent } from '../../src/eventstore/types.js';
 import type { OrderCommand } from '../../src/orders/commands.js';
 import { orderDecider, orderStreamId, type OrderState } from '../../src/orders/decider.js';
@@ -397,6 +398,17 @@ for (const config of [
         admin,
       );
       expect(tooMany.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      // Ids: the order's own (a uuid; its number is for `order`), a stream's with its type.
+      for (const [query, id, argument] of [
+        [`query($v: ID!) { orderHistory(id: $v) { orderId } }`, 'SO-000001', 'id'],
+        [`query($v: ID!) { orderHistory(id: $v) { orderId } }`, `order-${orderId}`, 'id'],
+        [`query($v: ID) { events(streamId: $v) { edges { cursor } } }`, orderId, 'streamId'],
+        [`query($v: ID) { events(streamId: $v) { edges { cursor } } }`, 'order-1', 'streamId'],
+      ] as const) {
+        const r = await s.graphql<any>(query, { v: id }, admin);
+        expect(r.body.errors, id).toHaveLength(1);
+        expect(r.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', argument });
+      }
     });
 
     it('pages the whole log for admins in commit order, with filters', async () => {
@@ -431,6 +443,18 @@ for (const config of [
         },
       );
       expect(one.events.edges).toHaveLength(120);
+      // Ids are lower case; any case is read as such.
+      const upper = await gql(
+        `query($s: ID!) { events(streamId: $s, first: 1000) { edges { node { version } } } }`,
+        { s: orderStreamId(orderId).toUpperCase() },
+      );
+      expect(upper).toEqual(one);
+      // An e-mail reservation's stream is named by a hash, not a uuid: a stream id too.
+      const reservation = await gql(
+        `query($s: ID!) { events(streamId: $s) { edges { node { streamId } } } }`,
+        { s: emailReservationStreamId('nobody@example.org') },
+      );
+      expect(reservation.events.edges).toEqual([]);
       const none = await gql(
         `{ events(streamTypes: ["no-such-type"]) { edges { cursor } pageInfo { hasNextPage endCursor } } }`,
       );

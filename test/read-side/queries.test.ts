@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execute, parse } from 'graphql';
+import {
+  execute,
+  getNamedType,
+  isInputObjectType,
+  isNonNullType,
+  isScalarType,
+  parse,
+  type GraphQLInputType,
+} from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/auth/principal.js';
 import type { Db } from '../../src/db/types.js';
@@ -463,7 +471,120 @@ describe(`read-side queries on ${engine}`, () => {
       availableStock: 100,
     });
     expect((await gql(`query { product(id: "${randomUUID()}") { id } }`)).product).toBeNull();
-    expect((await gql(`query { order(id: "not-a-uuid") { id } }`)).order).toBeNull();
+  });
+
+  it('finds an order by its number as by its id, the SO- in any case', async () => {
+    const probe = [orders[0]!, orders[41]!, orders[N - 1]!];
+    const fields = `${ORDER_NODE} payment { status } timeline { type version description at }`;
+    const d = await gql(
+      `query { ${probe
+        .map(
+          (o, k) => `byId${k}: order(id: "${o.id.toUpperCase()}") { ${fields} }
+            byNumber${k}: order(id: "${o.orderNumber}") { ${fields} }
+            lower${k}: order(id: "${o.orderNumber.toLowerCase()}") { id orderNumber }
+            mixed${k}: order(id: "sO-${o.orderNumber.slice(3)}") { id }`,
+        )
+        .join(' ')} }`,
+    );
+    probe.forEach((o, k) => {
+      expect(d[`byId${k}`]).toMatchObject({ id: o.id, orderNumber: o.orderNumber });
+      expect(d[`byNumber${k}`]).toEqual(d[`byId${k}`]);
+      expect(d[`lower${k}`]).toEqual({ id: o.id, orderNumber: o.orderNumber });
+      expect(d[`mixed${k}`]).toEqual({ id: o.id });
+    });
+    // Well-formed numbers no order has: null, as for an unknown id.
+    const unknown = await gql(`query {
+      next: order(id: "SO-${String(N + 1).padStart(6, '0')}") { id }
+      zero: order(id: "SO-000000") { id }
+      sevenDigits: order(id: "SO-1000000") { id }
+      huge: order(id: "SO-${'9'.repeat(40)}") { id } }`);
+    expect(unknown).toEqual({ next: null, zero: null, sevenDigits: null, huge: null });
+  });
+
+  it('refuses what is neither an order id nor an order number, and answers the rest', async () => {
+    // Digits missing or extra, or anything around the number, is not taken for a number.
+    const bad = [
+      'SO-1',
+      'SO-00001',
+      'SO-0000001',
+      'SO-',
+      'SO-00000x',
+      'SO000001',
+      'SO-000001 ',
+      ' SO-000001',
+      '#SO-000001',
+      'SO-+00001',
+      'SO-٠٠٠٠٠١', // Arabic-Indic digits
+      '1',
+      'not-a-uuid',
+      `${orders[0]!.id}x`,
+      orders[0]!.id.replaceAll('-', ''),
+    ];
+    const r = await s.graphql<any>(
+      `query { good: order(id: "${orders[0]!.orderNumber}") { id }
+        ${bad.map((id, k) => `bad${k}: order(id: ${JSON.stringify(id)}) { id }`).join(' ')} }`,
+      {},
+      admin,
+    );
+    expect(r.body.data).toEqual({
+      good: { id: orders[0]!.id },
+      ...Object.fromEntries(bad.map((_, k) => [`bad${k}`, null])),
+    });
+    expect(r.body.errors).toHaveLength(bad.length);
+    for (const [k, e] of (r.body.errors as any[]).entries()) {
+      expect(e.path).toEqual([`bad${k}`]);
+      expect(e.extensions).toEqual({ code: 'BAD_USER_INPUT', argument: 'id' });
+      expect(e.message).toBe(
+        'id must be a uuid such as 7a1e0000-0000-4000-8000-00000000d001, or an order number such as SO-000042',
+      );
+    }
+  });
+
+  it('reads orders by number in one statement per request, with a timeline in two', async () => {
+    const principal: Principal = { userId: 'count', role: 'admin' };
+    const counted = () => {
+      const statements: string[] = [];
+      const db = Object.create(s.app.db) as Db;
+      db.query = (sql, params) => {
+        statements.push(sql);
+        return s.app.db.query(sql, params);
+      };
+      return { db, statements };
+    };
+    const run = async (query: string) => {
+      const { db, statements } = counted();
+      const r = await execute({
+        schema: getSchema(),
+        document: parse(query),
+        contextValue: {
+          ...s.app.services,
+          db,
+          principal,
+          correlationId: randomUUID(),
+          loaders: createLoaders(db),
+        } satisfies GraphQLContext,
+      });
+      expect(r.errors).toBeUndefined();
+      return { data: r.data as any, statements: statements.length };
+    };
+    const some = [orders[3]!, orders[77]!, orders[200]!];
+    const three = await run(
+      `{ ${some.map((o, k) => `o${k}: order(id: "${o.orderNumber}") { id status }`).join(' ')} }`,
+    );
+    expect(three.statements).toBe(1);
+    some.forEach((o, k) => expect(three.data[`o${k}`]).toEqual({ id: o.id, status: o.status }));
+    // Found by number, the order is known by id for the rest of the request.
+    const { db, statements } = counted();
+    const loaders = createLoaders(db);
+    const found = await loaders.orderByNumber.load(some[0]!.orderNumber);
+    expect(found?.id).toBe(some[0]!.id);
+    expect(await loaders.order.load(some[0]!.id)).toBe(found);
+    expect(statements).toHaveLength(1);
+    const withTimeline = await run(
+      `{ order(id: "${some[1]!.orderNumber}") { id timeline { version } } }`,
+    );
+    expect(withTimeline.statements).toBe(2);
+    expect(withTimeline.data.order.timeline.length).toBeGreaterThan(0);
   });
 
   it('answers a page of 50 orders with customers, items, products and timelines in ≤ 5 statements', async () => {
@@ -578,11 +699,123 @@ describe(`read-side queries on ${engine}`, () => {
     for (const o of orders) expect(numbers.get(o.id)).toBe(o.orderNumber);
   });
 
+  describe('ids in the arguments of reads', () => {
+    /** Every argument (or input field of one) of a Query field that takes an ID. */
+    const idArguments = (): string[] => {
+      const out: string[] = [];
+      const walk = (type: GraphQLInputType, path: string, seen: Set<string>) => {
+        const named = getNamedType(type);
+        if (isScalarType(named) && named.name === 'ID') out.push(path);
+        if (!isInputObjectType(named) || seen.has(named.name)) return;
+        for (const f of Object.values(named.getFields()))
+          walk(f.type, `${path}.${f.name}`, new Set([...seen, named.name]));
+      };
+      for (const field of Object.values(getSchema().getQueryType()!.getFields()))
+        for (const arg of field.args) walk(arg.type, `${field.name}.${arg.name}`, new Set());
+      return out.sort();
+    };
+
+    /**
+     * Per id argument: the read with `$v` in that argument, and what a well-formed id that
+     * names nothing answers (unchanged by the check).
+     */
+    const READS: Record<
+      string,
+      { query: string; unknown: () => string; answer: unknown; alsoBad?: string[] }
+    > = {
+      'customer.id': {
+        query: `customer(id: $v) { id }`,
+        unknown: randomUUID,
+        answer: null,
+      },
+      'events.streamId': {
+        query: `events(streamId: $v) { edges { cursor } }`,
+        unknown: () => `order-${randomUUID()}`,
+        answer: { edges: [] },
+        alsoBad: [randomUUID(), `-${randomUUID()}`, `order_${randomUUID()}`],
+      },
+      'fulfillmentProcess.orderId': {
+        query: `fulfillmentProcess(orderId: $v) { step }`,
+        unknown: randomUUID,
+        answer: null,
+      },
+      'order.id': {
+        query: `order(id: $v) { id }`,
+        unknown: randomUUID,
+        answer: null,
+        alsoBad: ['SO-42', 'so-0000001'],
+      },
+      'orderHistory.id': {
+        query: `orderHistory(id: $v) { at { version } statusHistory { status } }`,
+        unknown: randomUUID,
+        answer: { at: null, statusHistory: [] },
+      },
+      'orderStatistics.customerId': {
+        query: `orderStatistics(customerId: $v) { orderCount }`,
+        unknown: randomUUID,
+        answer: { orderCount: 0 },
+      },
+      'orders.filter.customerId': {
+        query: `orders(filter: { customerId: $v }) { totalCount }`,
+        unknown: randomUUID,
+        answer: { totalCount: 0 },
+      },
+      'product.id': { query: `product(id: $v) { id }`, unknown: randomUUID, answer: null },
+    };
+
+    it('has a case for every id a query takes', () => {
+      expect(Object.keys(READS).sort()).toEqual(idArguments());
+    });
+
+    for (const [where, read] of Object.entries(READS)) {
+      const [field, ...path] = where.split('.');
+      const argument = path.join('.');
+      it(`${where}: a malformed id is BAD_USER_INPUT naming it; the rest is answered`, async () => {
+        const nonNull = isNonNullType(getSchema().getQueryType()!.getFields()[field!]!.type);
+        for (const v of [
+          'nope',
+          '',
+          ' ',
+          `${randomUUID()}0`,
+          'order-nope',
+          ...(read.alsoBad ?? []),
+        ]) {
+          const r = await s.graphql<any>(
+            `query($v: ID!) { bad: ${read.query} serverInfo { engine } }`,
+            { v },
+            admin,
+          );
+          expect(r.body.errors, JSON.stringify(r.body)).toHaveLength(1);
+          const e = r.body.errors![0] as any;
+          expect(e.path).toEqual(['bad']);
+          expect(e.extensions).toEqual({ code: 'BAD_USER_INPUT', argument });
+          expect(e.message).toMatch(
+            new RegExp(
+              `^${argument} must be (a uuid|a stream id: a stream type and a uuid,) such as `,
+            ),
+          );
+          // A non-null field's error nulls the whole answer (GraphQL's rule); beside a
+          // nullable one, the other fields are answered.
+          expect(r.body.data).toEqual(nonNull ? null : { bad: null, serverInfo: { engine } });
+        }
+      });
+
+      it(`${where}: a well-formed id of nothing answers as ever, in either case`, async () => {
+        for (const v of [read.unknown(), read.unknown().toUpperCase()]) {
+          const d = await gql(`query($v: ID!) { ${read.query} }`, { v });
+          expect(d[field!], v).toEqual(read.answer);
+        }
+      });
+    }
+  });
+
   describe('authorisation', () => {
     it('requires a token for every read', async () => {
       for (const q of [
         `{ orders { totalCount } }`,
         `{ order(id: "${orders[0]!.id}") { id } }`,
+        `{ order(id: "${orders[0]!.orderNumber}") { id } }`,
+        `{ order(id: "nope") { id } }`, // who asks comes before what is asked
         `{ customer(id: "${customers[0]}") { id } }`,
         `{ products { totalCount } }`,
         `{ orderStatistics(customerId: "${customers[0]}") { orderCount } }`,
@@ -614,6 +847,22 @@ describe(`read-side queries on ${engine}`, () => {
         customer: null,
         history: { orderId: ann.id, at: null, statusHistory: [], events: { edges: [] } },
       });
+    });
+
+    it('finds an order by number for whoever may see it by id, and is null for the rest', async () => {
+      const ann = orders.find((o) => o.customer === 0)!;
+      const q = `query($id: ID!, $no: ID!, $lower: ID!) { byId: order(id: $id) { id customer { id } }
+        byNumber: order(id: $no) { id customer { id } } lower: order(id: $lower) { id } }`;
+      const vars = { id: ann.id, no: ann.orderNumber, lower: ann.orderNumber.toLowerCase() };
+      for (const headers of [admin, service, await as(0)]) {
+        expect(await gql(q, vars, headers)).toEqual({
+          byId: { id: ann.id, customer: { id: customers[0] } },
+          byNumber: { id: ann.id, customer: { id: customers[0] } },
+          lower: { id: ann.id },
+        });
+      }
+      // Another customer's order reads as unknown, by number exactly as by id.
+      expect(await gql(q, vars, await as(1))).toEqual({ byId: null, byNumber: null, lower: null });
     });
 
     it('keeps a customer’s lists to its own orders whatever the filter', async () => {

@@ -98,6 +98,7 @@ describe(`read-your-writes on ${engine}`, () => {
     expect(created.order.orderNumber).toMatch(/^SO-\d{6}$/);
     expect(created.order.timeline).toEqual([{ version: 1, type: 'OrderCreated' }]);
     const orderId = created.order.id;
+    const orderNumber: string = created.order.orderNumber;
 
     const check = async (payload: any) => {
       // The success itself is the read model at (at least) its own version…
@@ -105,15 +106,25 @@ describe(`read-your-writes on ${engine}`, () => {
       // …and so is every read that names its cursor.
       const d = (
         await s.graphql<any>(
-          `query($id: ID!, $c: Cursor!, $cust: ID!) {
+          `query($id: ID!, $c: Cursor!, $cust: ID!, $no: ID!, $lower: ID!) {
             order(id: $id, consistentWith: $c) { ${ORDER} }
+            byNumber: order(id: $no, consistentWith: $c) { ${ORDER} }
+            lower: order(id: $lower, consistentWith: $c) { version }
             orders(filter: { customerId: $cust }, first: 1, consistentWith: $c) { edges { node { id version status } } }
             stats: order(id: $id, consistentWith: $c) { customer { statistics { byStatus { status count } } } } }`,
-          { id: orderId, c: payload.cursor, cust: customerId },
+          {
+            id: orderId,
+            c: payload.cursor,
+            cust: customerId,
+            no: orderNumber,
+            lower: orderNumber.toLowerCase(),
+          },
           rita,
         )
       ).body.data;
       expect(d.order).toEqual(payload.order);
+      expect(d.byNumber).toEqual(payload.order);
+      expect(d.lower).toEqual({ version: payload.version });
       expect(d.orders.edges[0].node).toEqual({
         id: orderId,
         version: payload.version,
@@ -278,6 +289,13 @@ describe(`read-your-writes on ${engine}`, () => {
       'id',
     );
     const orderId = o.order.id;
+    const { orderNumber } = (
+      await s.graphql<any>(
+        `query($id: ID!, $c: Cursor!) { order(id: $id, consistentWith: $c) { orderNumber } }`,
+        { id: orderId, c: o.cursor },
+        admin,
+      )
+    ).body.data.order;
     s.app.services.readTimeoutMs = 200;
     await s.app.projections.pause('orders');
     try {
@@ -300,6 +318,32 @@ describe(`read-your-writes on ${engine}`, () => {
       );
       expect(read.body.errors?.[0]?.extensions?.code).toBe('READ_TIMEOUT');
       expect(read.body.errors?.[0]?.message).toMatch(/did not reach/);
+      const byNumber = await s.graphql<any>(
+        `query($no: ID!, $c: Cursor!) { order(id: $no, consistentWith: $c) { version } }`,
+        { no: orderNumber, c: appended.cursor },
+        admin,
+      );
+      expect(byNumber.body.errors?.[0]?.extensions?.code).toBe('READ_TIMEOUT');
+      // A malformed id is refused at once: there is nothing to wait for.
+      const malformed = await s.graphql<any>(
+        `query($c: Cursor!) { order(id: "SO-1", consistentWith: $c) { version } }`,
+        { c: appended.cursor },
+        admin,
+      );
+      expect(malformed.body.errors?.[0]?.extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        argument: 'id',
+      });
+      // Without consistentWith, the read model as it stands: before the change.
+      const stale = await s.graphql<any>(
+        `query($no: ID!) { order(id: $no) { version shippingAddress { line1 } } }`,
+        { no: orderNumber },
+        admin,
+      );
+      expect(stale.body.data.order).toEqual({
+        version: 1,
+        shippingAddress: { line1: ADDRESS.line1 },
+      });
       const list = await s.graphql<any>(
         `query($c: Cursor!) { orders(consistentWith: $c) { totalCount } }`,
         { c: appended.cursor },
@@ -350,15 +394,14 @@ describe(`read-your-writes on ${engine}`, () => {
       await s.app.store.readStream(orderStreamId(orderId), { backwards: true, limit: 1 })
     )[0]!;
     const d = await s.graphql<any>(
-      `query($id: ID!, $c: Cursor!) { order(id: $id, consistentWith: $c) { version status shippingAddress { line1 } } }`,
-      { id: orderId, c: head.cursor },
+      `query($id: ID!, $no: ID!, $c: Cursor!) {
+        order(id: $id, consistentWith: $c) { version status shippingAddress { line1 } }
+        byNumber: order(id: $no, consistentWith: $c) { version status shippingAddress { line1 } } }`,
+      { id: orderId, no: orderNumber, c: head.cursor },
       admin,
     );
     // The read model, caught up, holds what the state-built answer said.
-    expect(d.body.data.order).toEqual({
-      version: 4,
-      status: 'PAID',
-      shippingAddress: { line1: 'Newer 2' },
-    });
+    const caughtUp = { version: 4, status: 'PAID', shippingAddress: { line1: 'Newer 2' } };
+    expect(d.body.data).toEqual({ order: caughtUp, byNumber: caughtUp });
   });
 });
