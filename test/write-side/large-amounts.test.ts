@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { StreamAppend } from '../../src/eventstore/types.js';
 import { MAX_ORDER_TOTAL, ORDER_STREAM_TYPE, orderStreamId } from '../../src/orders/decider.js';
 import { OrderEvents } from '../../src/orders/events.js';
+import { estimateDelivery } from '../../src/orders/delivery.js';
 import { statisticsByCustomerIds } from '../../src/orders/statistics.js';
 import { MAX_AMOUNT } from '../../src/shared/money.js';
 import { engine } from '../support/db.js';
@@ -209,6 +210,8 @@ describe(`money beyond 32 bits on ${engine}`, () => {
             customerId,
             items,
             shippingAddress: ADDRESS,
+            billingAddress: ADDRESS,
+            shippingMethod: 'STANDARD',
             total: total(items),
             createdAt: now,
           }),
@@ -216,6 +219,9 @@ describe(`money beyond 32 bits on ${engine}`, () => {
             orderId,
             paymentId: `p-${orderId}`,
             amount: total(items),
+            method: 'CARD',
+            transactionId: null,
+            estimatedDelivery: estimateDelivery('STANDARD', now),
             paidAt: now,
           }),
         ],
