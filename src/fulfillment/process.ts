@@ -32,10 +32,25 @@ import { triggerOrderId, type FulfillmentTrigger, type OutgoingCommand } from '.
  * - the commands follow from the events alone (`commandOf`); recording comes first;
  * - a step is never taken twice: a re-delivered trigger finds the step in the state and
  *   records nothing;
- * - after a crash between recording and sending, `pendingCommands(state)` names every
- *   command not yet known to have landed, and sending it again is harmless: its id is
- *   derived (`deriveCommandId`) and its input, time included, comes from the event, so the
- *   command side sees a replay.
+ * - `pendingCommands(state)` names every command not yet known to have landed, and
+ *   sending it again is harmless: its id is derived (`deriveCommandId`), its input comes
+ *   from the event, and the target aggregates take a step once whatever its time (a
+ *   product reserves once per order, a shipment is created once …).
+ *
+ * Times (docs/adr/0006). A trigger brings two: when its fact happened (`paidAt`,
+ * `reservedAt` …) and when the process handled it, by the runner's clock (`decidedAt`).
+ * - What the process observes keeps the fact's time (StockReservedForItem, StepCompleted
+ *   …), and so does what it concludes from that fact: StockReservationCompleted,
+ *   FulfillmentCompleted and FulfillmentCancelled happened with the last reservation, the
+ *   dispatch, the last compensation. (Stamped later, they would read out of time order:
+ *   a commit holds the process's events before the effects they conclude from, ADR 10.)
+ * - A step it takes is stamped with the time it takes it: `requestedAt` of a "…Requested"
+ *   event is the runner's clock when it handled the trigger that made the step due, and
+ *   the command goes out with it as `now`. So each effect (stock reserved, shipment
+ *   created, order ready to ship …) carries the time it happened, not the time of the
+ *   payment at the head of the chain. Sent again later, a command carries the time it is
+ *   sent again (`resentAt`).
+ * - The reservation deadline counts from the payment: `startedAt` is `paidAt`.
  */
 
 // ---------------------------------------------------------------------------------------
@@ -58,7 +73,10 @@ export interface StepRecord {
   step: FulfillmentStep;
   productId: string | null;
   status: StepStatus;
-  /** The command exactly as sent; sent again unchanged while PENDING. */
+  /**
+   * The command as first sent, at the step's `requestedAt`; sent again while PENDING with
+   * the time it is sent again (`resentAt`), otherwise unchanged.
+   */
   command: OutgoingCommand;
 }
 
@@ -149,8 +167,8 @@ export const shortageReason = (productName: string): string =>
 // Commands follow from events
 
 /**
- * The command a "…Requested" event stands for; null for every other event. The command's
- * time is the event's: sent again, it is the same command to the byte.
+ * The command a "…Requested" event stands for, as first sent: its time is the request's.
+ * Null for every other event.
  */
 export function commandOf(event: FulfillmentEvent): OutgoingCommand | null {
   switch (event.type) {
@@ -252,6 +270,29 @@ export function commandOf(event: FulfillmentEvent): OutgoingCommand | null {
 const commandsOf = (events: readonly FulfillmentEvent[]): OutgoingCommand[] =>
   events.flatMap((e) => commandOf(e) ?? []);
 
+const withNow = <C extends { data: { now: string } }>(command: C, now: string): C => ({
+  ...command,
+  data: { ...command.data, now },
+});
+
+/**
+ * A pending command as sent again at `now`: the same id and input, the time it is sent.
+ * Its target takes it as a step already taken if it was (whatever its time), or takes it
+ * now if it never arrived, and then the effect carries the time it happened.
+ */
+export function resentAt(out: OutgoingCommand, now: string): OutgoingCommand {
+  switch (out.target) {
+    case 'product':
+      return { ...out, command: withNow(out.command, now) };
+    case 'order':
+      return { ...out, command: withNow(out.command, now) };
+    case 'shipment':
+      return { ...out, command: withNow(out.command, now) };
+    default:
+      return assertNever(out);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // React
 
@@ -284,13 +325,13 @@ export function react(state: FulfillmentState, trigger: FulfillmentTrigger): Rea
   const observed = observe(state, trigger);
   if (observed.length === 0) return { events: [], commands: [] };
   const cause = causationOf(trigger);
-  const at = timeOf(trigger);
+  const times: Times = { happened: timeOf(trigger), decided: decidedAt(trigger) };
   const events = [...observed];
   let current = observed.reduce(evolve, state);
   // Planning again after each round lets one step make the next due (all reserved → ship).
   for (let round = 0; ; round++) {
     if (current.status === 'NOT_STARTED') break;
-    const planned = plan(current, cause, at);
+    const planned = plan(current, cause, times);
     if (planned.length === 0) break;
     if (round >= 10) throw new Error('Fulfillment planning does not settle');
     events.push(...planned);
@@ -304,7 +345,17 @@ function causationOf(trigger: Exclude<FulfillmentTrigger, { type: 'CheckReservat
   return 'eventId' in trigger ? trigger.eventId : trigger.data.commandId;
 }
 
-/** When the trigger happened: the time of the events and commands it leads to. */
+/**
+ * The times a reaction stamps its events with (see the top of this file): `happened`, of
+ * the trigger's fact, for what the process concludes from it; `decided`, the runner's
+ * clock when it handled the trigger, for the steps it takes.
+ */
+interface Times {
+  happened: string;
+  decided: string;
+}
+
+/** When the trigger's fact happened. */
 function timeOf(trigger: FulfillmentTrigger): string {
   switch (trigger.type) {
     case 'OrderPaid':
@@ -336,6 +387,44 @@ function timeOf(trigger: FulfillmentTrigger): string {
     default:
       return assertNever(trigger);
   }
+}
+
+/**
+ * When the process handled the trigger, by the runner's clock: when a log event was
+ * observed, or when the runner learnt a command's outcome.
+ */
+function decidedAt(trigger: FulfillmentTrigger): string {
+  let at: string | undefined;
+  switch (trigger.type) {
+    case 'OrderPaid':
+    case 'OrderReadyToShip':
+    case 'OrderShipped':
+    case 'OrderCancelled':
+    case 'StockReserved':
+    case 'StockReleased':
+    case 'ShipmentCreated':
+    case 'ShipmentDispatched':
+    case 'ShipmentCancelled':
+      at = trigger.observedAt;
+      break;
+    case 'StockReservationRefused':
+      at = trigger.data.refusedAt;
+      break;
+    case 'CommandRejected':
+      at = trigger.data.rejectedAt;
+      break;
+    case 'CommandFailed':
+      at = trigger.data.failedAt;
+      break;
+    case 'CheckReservationDeadline':
+      at = trigger.data.now;
+      break;
+    default:
+      return assertNever(trigger);
+  }
+  // Checked still: a trigger built past the types would stamp its steps with no time.
+  if (typeof at !== 'string') throw new Error(`A ${trigger.type} trigger came without its time`);
+  return at;
 }
 
 const findStep = (state: StartedFulfillment, commandId: string): StepRecord | undefined =>
@@ -522,23 +611,23 @@ const completed = (state: StartedFulfillment, step: ConfirmedStep, at: string): 
 // ---------------------------------------------------------------------------------------
 // Plan: the steps that are due
 
-/** The steps due in `state`, their command ids derived from `cause`. */
-function plan(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
+/** The steps due in `state`, their command ids derived from `cause`, stamped with `t`. */
+function plan(state: StartedFulfillment, cause: string, t: Times): FulfillmentEvent[] {
   switch (state.status) {
     case 'RESERVING':
-      return planReservation(state, cause, at);
+      return planReservation(state, cause, t);
     case 'READY_TO_SHIP':
     case 'DISPATCHING':
-      return planShipping(state, cause, at);
+      return planShipping(state, cause, t);
     case 'COMPENSATING':
     case 'CANCELLED':
-      return planCompensation(state, cause, at);
+      return planCompensation(state, cause, t);
     case 'FAILED':
       // A failed process still gives back what it holds once the order is given up, and
       // still dispatches a shipment that exists once the order has shipped.
       return state.orderCancelled || state.shortage
-        ? planCompensation(state, cause, at)
-        : planShipping(state, cause, at);
+        ? planCompensation(state, cause, t)
+        : planShipping(state, cause, t);
     case 'COMPLETED':
       return [];
     default:
@@ -557,7 +646,7 @@ const hasPending = (state: StartedFulfillment, step?: FulfillmentStep): boolean 
  * share, so one gets everything, instead of each holding what the other lacks and both
  * being cancelled.
  */
-function planReservation(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
+function planReservation(state: StartedFulfillment, cause: string, t: Times): FulfillmentEvent[] {
   const { orderId, shipmentId } = state;
   if (hasPending(state, 'reserve-stock')) return [];
   const next = state.items.find(
@@ -574,19 +663,19 @@ function planReservation(state: StartedFulfillment, cause: string, at: string): 
         productId,
         productName,
         quantity,
-        requestedAt: at,
+        requestedAt: t.decided,
       }),
     ];
   }
   if (!state.items.every((i) => state.stock[i.productId] === 'RESERVED')) return [];
   const events: FulfillmentEvent[] = [
-    FulfillmentEvents.StockReservationCompleted({ orderId, reservedAt: at }),
+    FulfillmentEvents.StockReservationCompleted({ orderId, reservedAt: t.happened }),
     FulfillmentEvents.ShipmentRequested({
       orderId,
       commandId: deriveCommandId(cause, stepKey('create-shipment')),
       shipmentId,
       items: state.items,
-      requestedAt: at,
+      requestedAt: t.decided,
     }),
   ];
   // An order an admin shipped before its stock was reserved is past "ready"; its shipment
@@ -597,17 +686,17 @@ function planReservation(state: StartedFulfillment, cause: string, at: string): 
         orderId,
         commandId: deriveCommandId(cause, stepKey('mark-ready-to-ship')),
         shipmentId,
-        requestedAt: at,
+        requestedAt: t.decided,
       }),
     );
   }
   return events;
 }
 
-function planShipping(state: StartedFulfillment, cause: string, at: string): FulfillmentEvent[] {
+function planShipping(state: StartedFulfillment, cause: string, t: Times): FulfillmentEvent[] {
   const { orderId, shipmentId } = state;
   if (state.shipment === 'DISPATCHED') {
-    return [FulfillmentEvents.FulfillmentCompleted({ orderId, completedAt: at })];
+    return [FulfillmentEvents.FulfillmentCompleted({ orderId, completedAt: t.happened })];
   }
   // Dispatch needs both: the order handed to a carrier, and the shipment in existence.
   if (state.orderShipped && state.shipment === 'CREATED' && !state.steps['dispatch-shipment']) {
@@ -619,7 +708,7 @@ function planShipping(state: StartedFulfillment, cause: string, at: string): Ful
         shipmentId,
         carrier,
         trackingNumber,
-        requestedAt: at,
+        requestedAt: t.decided,
       }),
     ];
   }
@@ -632,11 +721,7 @@ function planShipping(state: StartedFulfillment, cause: string, at: string): Ful
  * unless the order was already cancelled (cancelling a paid order refunds it), and a
  * shipment not yet dispatched is cancelled. Done when nothing is held or on its way.
  */
-function planCompensation(
-  state: StartedFulfillment,
-  cause: string,
-  at: string,
-): FulfillmentEvent[] {
+function planCompensation(state: StartedFulfillment, cause: string, t: Times): FulfillmentEvent[] {
   const { orderId, shipmentId } = state;
   const events: FulfillmentEvent[] = [];
   for (const { productId, productName } of state.items) {
@@ -648,7 +733,7 @@ function planCompensation(
           commandId: deriveCommandId(cause, key),
           productId,
           productName,
-          requestedAt: at,
+          requestedAt: t.decided,
         }),
       );
     }
@@ -659,7 +744,7 @@ function planCompensation(
         orderId,
         commandId: deriveCommandId(cause, stepKey('refund')),
         reason: shortageReason(state.shortage.productName),
-        requestedAt: at,
+        requestedAt: t.decided,
       }),
     );
   }
@@ -670,7 +755,7 @@ function planCompensation(
         commandId: deriveCommandId(cause, stepKey('cancel-shipment')),
         shipmentId,
         reason: state.orderCancelled.reason,
-        requestedAt: at,
+        requestedAt: t.decided,
       }),
     );
   }
@@ -686,7 +771,7 @@ function planCompensation(
       FulfillmentEvents.FulfillmentCancelled({
         orderId,
         reason: state.orderCancelled.reason,
-        cancelledAt: at,
+        cancelledAt: t.happened,
       }),
     );
   }

@@ -10,7 +10,7 @@ import { orderDecider, orderStreamId } from '../orders/index.js';
 import type { Projection } from '../projections/types.js';
 import { assertNever, DomainError, type DomainEvent } from '../shared/decider.js';
 import { deriveCommandId } from './ids.js';
-import { fulfillmentDecider, pendingCommands } from './process.js';
+import { commandOf, fulfillmentDecider, pendingCommands, resentAt } from './process.js';
 import { shipmentDecider } from './shipment.js';
 import { describeFulfillmentEvent } from './timeline.js';
 import { domainEvent, expectDomainEvent } from '../shared/events.js';
@@ -51,6 +51,12 @@ import {
  * failures are thrown: the runtime retries the batch with backoff. A command whose decider
  * fails for any other reason than a business refusal is recorded as a failure of its
  * step, and the other orders go on.
+ *
+ * Time comes from the clock (`now`, the app's): a trigger is stamped with the time the
+ * runner hands it to the process, a command's outcome with the time the runner learnt
+ * it, and the process stamps the steps it takes with those (docs/adr/0006, "Times"). A
+ * command recorded in this pass goes out as recorded, at its `requestedAt`; one left
+ * pending by an earlier run goes out again with the time it is sent again.
  */
 
 /** The name of the runner in the projection runtime (status, checkpoints, leases). */
@@ -61,7 +67,10 @@ export const FULFILLMENT_PRINCIPAL: Principal = { userId: 'fulfillment', role: '
 
 export interface FulfillmentProcessOptions {
   logger?: Logger;
-  /** The clock, for the time of refusals and failures. */
+  /**
+   * The clock (the app's): when each trigger is handled and each command sent, i.e. the
+   * time of every step the process takes, and of refusals, failures and deadline checks.
+   */
   now?: () => Date;
   /** Attempts of a batch that keeps meeting concurrent writers before the runtime retries it. */
   conflictAttempts?: number;
@@ -139,20 +148,32 @@ export function fulfillmentProcess(
   const commitEvents = options.commitEvents ?? 600;
   const reservationTimeoutMs = options.reservationTimeoutMs ?? 5 * 60_000;
 
-  /** The trigger a log event stands for; null for an event without an order. */
-  function triggerOf(uow: UnitOfWork, event: StoredEvent): FulfillmentTrigger | null {
+  /**
+   * The trigger a log event stands for, observed at `observedAt`; null for an event
+   * without an order.
+   */
+  function triggerOf(
+    uow: UnitOfWork,
+    event: StoredEvent,
+    observedAt: string,
+  ): FulfillmentTrigger | null {
     const ev = domainEvent(event, fulfillmentTriggerEventTypes);
     if (ev === null) return null;
     // Checked still: a payload without an order is not the process's business.
     const orderId: unknown = ev.data.orderId;
     if (typeof orderId !== 'string') return null;
-    if (ev.type !== 'OrderPaid') return { ...ev, eventId: event.eventId };
+    if (ev.type !== 'OrderPaid') return { ...ev, eventId: event.eventId, observedAt };
     // The lines cannot change once paid: any read of the order gives the same items.
     const order = uow.get(orderDecider, orderStreamId(orderId));
     if (order.state.status === 'NOT_CREATED') {
       throw new Error(`Order ${orderId} was paid but its stream is empty`);
     }
-    return { ...ev, eventId: event.eventId, items: fulfillmentItems(order.state.items) };
+    return {
+      ...ev,
+      eventId: event.eventId,
+      observedAt,
+      items: fulfillmentItems(order.state.items),
+    };
   }
 
   const metadataOf = (commandId: string, correlationId: string, operation: string) => ({
@@ -199,13 +220,15 @@ export function fulfillmentProcess(
 
   /**
    * Decides one command of the process in the unit of work; the triggers its outcome
-   * stands for: the effect's events as the log will deliver them, or a refusal or failure.
+   * stands for, as learnt `at`: the effect's events as the log will deliver them, or a
+   * refusal or failure.
    */
   function send(
     uow: UnitOfWork,
     out: OutgoingCommand,
     orderId: string,
     correlationId: string,
+    at: string,
   ): { ok: boolean; triggers: FulfillmentTrigger[] } {
     const meta = metadataOf(out.commandId, correlationId, `fulfillment:${out.step}`);
     let effects: (DomainEvent & { eventId: string })[];
@@ -224,7 +247,6 @@ export function fulfillmentProcess(
           return assertNever(out);
       }
     } catch (err) {
-      const at = now().toISOString();
       if (err instanceof DomainError) {
         if (err.code === 'INSUFFICIENT_STOCK' && out.target === 'product') {
           const product = uow.get(productDecider, out.streamId);
@@ -282,7 +304,7 @@ export function fulfillmentProcess(
     for (const effect of effects) {
       const ev = domainEvent(effect, fulfillmentTriggerEventTypes);
       if (ev === null || ev.data.orderId !== orderId || ev.type === 'OrderPaid') continue;
-      triggers.push({ ...ev, eventId: effect.eventId });
+      triggers.push({ ...ev, eventId: effect.eventId, observedAt: at });
     }
     return { ok: true, triggers };
   }
@@ -293,27 +315,37 @@ export function fulfillmentProcess(
    * log would deliver them, or the refusal), until nothing new is due.
    */
   async function handle(uow: UnitOfWork, event: StoredEvent) {
-    const first = triggerOf(uow, event);
+    const first = triggerOf(uow, event, now().toISOString());
     if (!first) return;
     const orderId = first.data.orderId;
     const processId = fulfillmentStreamId(orderId);
     const correlationId = event.correlationId ?? event.metadata.correlationId ?? orderId;
     const sent = new Set<string>();
+    /** Commands recorded in this pass: they go out as recorded, at their `requestedAt`. */
+    const recorded = new Set<string>();
     const queue: FulfillmentTrigger[] = [first];
     for (let trigger = queue.shift(); trigger; trigger = queue.shift()) {
-      uow.decide(
+      const observed = uow.decide(
         fulfillmentDecider,
         processId,
         trigger,
         metadataOf(observeId(trigger, orderId), correlationId, 'fulfillment:observe'),
       );
+      for (const e of observed) {
+        const command = commandOf(e);
+        if (command) recorded.add(command.commandId);
+      }
       const state = uow.get(fulfillmentDecider, processId).state;
       for (const out of pendingCommands(state)) {
         // Decided in this round already: its outcome is in the queue.
         if (sent.has(out.commandId)) continue;
         sent.add(out.commandId);
         await uow.load([{ decider: deciderOf(out.target), streamId: out.streamId }]);
-        const outcome = send(uow, out, orderId, correlationId);
+        const at = now().toISOString();
+        // Left pending by an earlier run (e.g. a stream of the step-by-step runner): sent
+        // now, so stamped now; a target that took it already answers with nothing.
+        const command = recorded.has(out.commandId) ? out : resentAt(out, at);
+        const outcome = send(uow, command, orderId, correlationId, at);
         queue.push(...outcome.triggers);
         // The process decides anew on a refusal before anything else is sent.
         if (!outcome.ok) break;

@@ -29,13 +29,25 @@ export type OutgoingCommand =
 // ---------------------------------------------------------------------------------------
 // Triggers
 
-/** A log event as the runner hands it over: the event and its id in the store. */
-export type Observed<E extends DomainEvent> = E & { eventId: string };
+/**
+ * A log event as the runner hands it over: the event, its id in the store, and when the
+ * process observed it.
+ */
+export type Observed<E extends DomainEvent> = E & {
+  eventId: string;
+  /**
+   * The runner's clock when it handed the event to the process: the time of the steps the
+   * event makes due. Not the event's own time, which may be long past (a payment handled
+   * after a backlog, or while the process was down).
+   */
+  observedAt: string;
+};
 
 /**
  * What the process reacts to. Log events come with their event id, the cause every
- * command id is derived from. Command outcomes name the command; what follows from them
- * derives its ids from that command id.
+ * command id is derived from, and the time the process observed them. Command outcomes
+ * name the command and carry the runner's clock when it learnt them; what follows from
+ * them derives its ids from that command id.
  */
 export type FulfillmentTrigger =
   /**

@@ -120,6 +120,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     onAppend: metrics.recordAppend,
     afterCommit: () => notifier.announce(EVENTS_CHANNEL),
   });
+  // One clock for every command: the use cases' and the fulfillment process's steps.
+  const now = overrides.now ?? (() => new Date());
   const commands = new CommandHandler(store, new SnapshotStore(db), {
     snapshotEvery: config.snapshotEvery,
     onError: (err, context) => logger.warn({ err, ...context }, 'command side effect failed'),
@@ -127,6 +129,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // The fulfillment process manager reads the log like a projection, in `effects` mode.
   const fulfillment = fulfillmentProcess(commands, store, {
     logger,
+    now,
     reservationTimeoutMs: config.reservationTimeoutMs,
     onStepFailure: metrics.recordStepFailure,
   });
@@ -158,7 +161,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     projections,
     live,
     logger,
-    now: overrides.now ?? (() => new Date()),
+    now,
     newId: overrides.newId ?? randomUUID,
   };
 

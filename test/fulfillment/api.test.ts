@@ -311,6 +311,7 @@ describe(`fulfillment through the API on ${engine}`, () => {
       {
         type: 'OrderPaid',
         eventId: orderPaidEventId,
+        observedAt: new Date().toISOString(),
         data: {
           orderId: o.orderId,
           paymentId: randomUUID(),

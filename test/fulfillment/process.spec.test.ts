@@ -21,6 +21,7 @@ import {
   isLate,
   pendingCommands,
   react,
+  resentAt,
   shipmentIdFor,
   shipmentStreamId,
   shortageReason,
@@ -51,6 +52,7 @@ const orderItems = [bulb, lamp];
 
 const paid = (eventId = e(1), items: FulfillmentItem[] = orderItems): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(10),
   type: 'OrderPaid',
   data: {
     orderId,
@@ -70,6 +72,7 @@ const stockReserved = (
   forOrder = orderId,
 ): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'StockReserved',
   data: {
     productId: item.productId,
@@ -85,6 +88,7 @@ const stockReleased = (
   minute: number,
 ): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'StockReleased',
   data: {
     productId: item.productId,
@@ -117,16 +121,19 @@ const orderCancelled = (
   reason = 'Changed my mind',
 ): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'OrderCancelled',
   data: { orderId, reason, cancelledAt: T(minute), refunded: true },
 });
 const orderReady = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'OrderReadyToShip',
   data: { orderId, shipmentId, readyAt: T(minute) },
 });
 const orderShipped = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'OrderShipped',
   data: {
     orderId,
@@ -138,11 +145,13 @@ const orderShipped = (eventId: string, minute: number): FulfillmentTrigger => ({
 });
 const shipmentCreated = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'ShipmentCreated',
   data: { shipmentId, orderId, items: [lamp, bulb], createdAt: T(minute) },
 });
 const shipmentDispatched = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'ShipmentDispatched',
   data: {
     shipmentId,
@@ -154,9 +163,15 @@ const shipmentDispatched = (eventId: string, minute: number): FulfillmentTrigger
 });
 const shipmentCancelled = (eventId: string, minute: number): FulfillmentTrigger => ({
   eventId,
+  observedAt: T(minute),
   type: 'ShipmentCancelled',
   data: { shipmentId, orderId, reason: 'Changed my mind', cancelledAt: T(minute) },
 });
+/** A log trigger as the runner hands it over at `minute`: after a backlog, a restart. */
+const observedAt = (trigger: FulfillmentTrigger, minute: number): FulfillmentTrigger => {
+  if (!('eventId' in trigger)) throw new Error(`${trigger.type} is not a log event`);
+  return { ...trigger, observedAt: T(minute) };
+};
 const deadline = (minute: number, limitMs: number): FulfillmentTrigger => ({
   type: 'CheckReservationDeadline',
   data: { orderId, now: T(minute), limitMs },
@@ -1028,6 +1043,109 @@ describe('fulfillment process', () => {
         /cannot apply/,
       );
       expect(() => evolveFulfillment(fold(hPaid), started)).toThrow(/cannot apply/);
+    });
+  });
+
+  describe('times', () => {
+    it('stamps each step with the time it is taken, not with the time of the payment', () => {
+      // Paid at 10, handled at 15: the reservation is requested, and sent, at 15.
+      const paidLate = observedAt(paid(), 15);
+      const hPaidLate = [started, reservationRequested(e(1), lamp, 15)];
+      process.when(paidLate).then(hPaidLate);
+      expect(react(fulfillmentDecider.initialState, paidLate).commands[0]!.command).toEqual({
+        type: 'ReserveStock',
+        data: { productId: p(1), orderId, quantity: 3, now: T(15) },
+      });
+      // The lamp reserved at 15 (the time the command carried), learnt at 16.
+      const hLampLate = [
+        ...hPaidLate,
+        reservedForItem(lamp, 15),
+        reservationRequested(e(2), bulb, 16),
+      ];
+      process
+        .given(hPaidLate)
+        .when(observedAt(stockReserved(e(2), lamp, 15), 16))
+        .then(hLampLate.slice(hPaidLate.length));
+      // All reserved: the reservation completed when the bulb was reserved; the shipment and
+      // "ready to ship" are requested when the process learns it.
+      const allReserved = observedAt(stockReserved(e(3), bulb, 16), 17);
+      process
+        .given(hLampLate)
+        .when(allReserved)
+        .then([
+          reservedForItem(bulb, 16),
+          reservationCompleted(16),
+          shipmentRequested(e(3), 17),
+          readyRequested(e(3), 17),
+        ]);
+      expect(react(fold(hLampLate), allReserved).commands.map((c) => c.command.data.now)).toEqual([
+        T(17),
+        T(17),
+      ]);
+    });
+
+    it('completes with the dispatch, and dispatches when it learns of the shipping', () => {
+      process
+        .given(hReady)
+        .when(observedAt(orderShipped(e(6), 30), 32))
+        .then([shipmentNoted(30), dispatchRequested(e(6), 32)]);
+      process
+        .given([...hReady, shipmentNoted(30), dispatchRequested(e(6), 32)])
+        .when(observedAt(shipmentDispatched(e(7), 32), 33))
+        .then([
+          stepCompleted('dispatch-shipment', cmd(e(6), 'dispatch-shipment'), 32),
+          fulfillmentCompleted(32),
+        ]);
+    });
+
+    it('compensates when it learns of a cancellation, and is cancelled with the last release', () => {
+      const run = new Run();
+      run.state = fold(hReady);
+      expect(run.feed(observedAt(orderCancelled(e(8), 20), 25)).events).toEqual([
+        cancellationNoted(20),
+        releaseRequested(e(8), lamp, 25),
+        releaseRequested(e(8), bulb, 25),
+        cancellationRequested(e(8), 25),
+      ]);
+      expect(run.commands.map((c) => c.command.data.now)).toEqual([T(25), T(25), T(25)]);
+      run.feed(observedAt(stockReleased(e(9), lamp, 25), 26));
+      run.feed(observedAt(shipmentCancelled(e(10), 25), 26));
+      expect(run.feed(observedAt(stockReleased(e(11), bulb, 25), 27)).events).toEqual([
+        releasedForItem(bulb, 25),
+        fulfillmentCancelled(25),
+      ]);
+    });
+
+    it('counts the reservation deadline from the payment, however late it was handled', () => {
+      const state = fold([started, reservationRequested(e(1), lamp, 14)]);
+      expect(state).toMatchObject({ startedAt: T(10) });
+      expect(isLate(state, T(15), 5 * 60_000)).toBe(false);
+      expect(isLate(state, T(16), 5 * 60_000)).toBe(true);
+    });
+
+    it('sends a pending command again with the time it is sent again, and nothing else new', () => {
+      const [pending] = pendingCommands(fold(hPaid));
+      expect(pending!.command.data.now).toBe(T(10));
+      const again = resentAt(pending!, T(40));
+      expect(again).toEqual({
+        ...pending,
+        command: {
+          type: 'ReserveStock',
+          data: { productId: p(1), orderId, quantity: 3, now: T(40) },
+        },
+      });
+      // The recorded step keeps the time it was first sent.
+      expect(pendingCommands(fold(hPaid))[0]!.command.data.now).toBe(T(10));
+    });
+
+    it('refuses a log trigger without the time it was observed', () => {
+      const { observedAt: _, ...untimed } = paid() as Extract<
+        FulfillmentTrigger,
+        { eventId: string }
+      >;
+      expect(() => react(fulfillmentDecider.initialState, untimed as never)).toThrow(
+        /OrderPaid trigger came without its time/,
+      );
     });
   });
 
