@@ -20,7 +20,7 @@ import { CustomerEvents } from '../../src/customers/events.js';
 import { CUSTOMER_STREAM_TYPE, customerStreamId } from '../../src/customers/decider.js';
 import { OrderEvents, type OrderLine } from '../../src/orders/events.js';
 import { ORDER_STREAM_TYPE, orderStreamId } from '../../src/orders/decider.js';
-import { useTestApp } from '../support/app.js';
+import { useTestApp, type TestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
 import {
   appendAll,
@@ -70,6 +70,36 @@ const ORDER_NODE = `id orderNumber status version itemCount createdAt
   total { amount currency }
   customer { id email }
   items { productId productName quantity unitPrice { amount currency } product { id name } }`;
+
+/** A connection to `db` that records the statements sent through it. */
+function countingDb(inner: Db): { db: Db; statements: string[] } {
+  const statements: string[] = [];
+  const db = Object.create(inner) as Db;
+  db.query = (sql, params) => {
+    statements.push(sql);
+    return inner.query(sql, params);
+  };
+  return { db, statements };
+}
+
+/** Runs a query in process as an admin, on a counting connection: its data and statement count. */
+async function executeCounted(s: TestApp, query: string, variableValues?: Record<string, unknown>) {
+  const { db, statements } = countingDb(s.app.db);
+  const r = await execute({
+    schema: getSchema(),
+    document: parse(query),
+    ...(variableValues ? { variableValues } : {}),
+    contextValue: {
+      ...s.app.services,
+      db,
+      principal: { userId: 'count', role: 'admin' } satisfies Principal,
+      correlationId: randomUUID(),
+      loaders: createLoaders(db),
+    } satisfies GraphQLContext,
+  });
+  expect(r.errors).toBeUndefined();
+  return { data: r.data as any, statements: statements.length };
+}
 
 describe(`read-side queries on ${engine}`, () => {
   // Read models of a hand-written log: no fulfillment process acting on it.
@@ -541,32 +571,8 @@ describe(`read-side queries on ${engine}`, () => {
   });
 
   it('reads orders by number in one statement per request, with a timeline in two', async () => {
-    const principal: Principal = { userId: 'count', role: 'admin' };
-    const counted = () => {
-      const statements: string[] = [];
-      const db = Object.create(s.app.db) as Db;
-      db.query = (sql, params) => {
-        statements.push(sql);
-        return s.app.db.query(sql, params);
-      };
-      return { db, statements };
-    };
-    const run = async (query: string) => {
-      const { db, statements } = counted();
-      const r = await execute({
-        schema: getSchema(),
-        document: parse(query),
-        contextValue: {
-          ...s.app.services,
-          db,
-          principal,
-          correlationId: randomUUID(),
-          loaders: createLoaders(db),
-        } satisfies GraphQLContext,
-      });
-      expect(r.errors).toBeUndefined();
-      return { data: r.data as any, statements: statements.length };
-    };
+    const counted = () => countingDb(s.app.db);
+    const run = (query: string) => executeCounted(s, query);
     const some = [orders[3]!, orders[77]!, orders[200]!];
     const three = await run(
       `{ ${some.map((o, k) => `o${k}: order(id: "${o.orderNumber}") { id status }`).join(' ')} }`,
@@ -631,29 +637,7 @@ describe(`read-side queries on ${engine}`, () => {
   });
 
   it('reads one order with its timeline in one statement, and answers as the page does', async () => {
-    const principal: Principal = { userId: 'count', role: 'admin' };
-    const statementsOf = async (query: string, id: string) => {
-      const statements: string[] = [];
-      const db = Object.create(s.app.db) as Db;
-      db.query = (sql, params) => {
-        statements.push(sql);
-        return s.app.db.query(sql, params);
-      };
-      const r = await execute({
-        schema: getSchema(),
-        document: parse(query),
-        variableValues: { id },
-        contextValue: {
-          ...s.app.services,
-          db,
-          principal,
-          correlationId: randomUUID(),
-          loaders: createLoaders(db),
-        } satisfies GraphQLContext,
-      });
-      expect(r.errors).toBeUndefined();
-      return { data: r.data as any, statements: statements.length };
-    };
+    const statementsOf = (query: string, id: string) => executeCounted(s, query, { id });
     const id = newestFirst(() => true)[3]!; // on the first page
     const TIMELINE = 'timeline { type version description at }';
     const direct = await statementsOf(`query($id: ID!) { order(id: $id) { id ${TIMELINE} } }`, id);
