@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import {
   getNamedType,
   GraphQLError,
@@ -25,6 +24,7 @@ import { LRUCache } from 'lru-cache';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
 import { useCompiledQueries } from './compiled-queries.js';
+import { useCsrfPreventionExceptGet } from './csrf.js';
 import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
 import { useMutationRateLimit, useReadBudget } from './rate-limit.js';
@@ -113,9 +113,9 @@ function noIntrospection(context: ValidationContext): ASTVisitor {
  */
 export function guardPlugins(config: Config): Plugin[] {
   const plugins: Plugin[] = [];
-  // Browsers send a simple cross-site GET or form POST without a preflight; requiring a
-  // JSON content type or the x-graphql-yoga-csrf header stops those from running.
-  if (config.production) plugins.push(useCSRFPrevention());
+  // Browsers send a cross-site form POST without a preflight; requiring a JSON content
+  // type or the x-graphql-yoga-csrf header stops it from running. GETs pass (ADR 15).
+  if (config.production) plugins.push(useCsrfPreventionExceptGet());
   if (!config.introspection)
     plugins.push({ onValidate: (v) => v.addValidationRule(noIntrospection) });
   plugins.push(

@@ -160,10 +160,16 @@ describe(`production mode on ${engine}`, () => {
   });
 
   describe('CSRF prevention', () => {
-    it('refuses requests a browser sends cross-site without a preflight, and nothing runs', async () => {
-      const mutation = `mutation { registerCustomer(input: { commandId: "${crypto.randomUUID()}", name: "Eve", email: "eve@example.org", phone: "+1 555 0100" }) { __typename } }`;
+    const eveMutation = (email: string) =>
+      `mutation { registerCustomer(input: { commandId: "${crypto.randomUUID()}", name: "Eve", email: "${email}", phone: "+1 555 0100" }) { __typename } }`;
+    const registered = async (email: string) =>
+      (await prod.app.store.readAll({ eventTypes: ['CustomerRegistered'] })).filter(
+        (e) => (e.data as { email?: string }).email === email,
+      );
+
+    it('refuses POSTs a browser sends cross-site without a preflight, and nothing runs', async () => {
+      const mutation = eveMutation('eve@example.org');
       const simple = [
-        await get(prod.url, '{ __typename }'),
         await post(prod.url, JSON.stringify({ query: mutation }), {
           'content-type': 'text/plain',
           ...seeded.admin,
@@ -176,16 +182,18 @@ describe(`production mode on ${engine}`, () => {
           'content-type': 'multipart/form-data; boundary=x',
           ...seeded.admin,
         }),
+        // fetch with a typeless Blob body sends no content type: no preflight either.
+        await fetch(`${prod.url}/graphql`, {
+          method: 'POST',
+          headers: seeded.admin,
+          body: new Blob([JSON.stringify({ query: mutation })]),
+        }),
       ];
       for (const res of simple) {
         expect(res.status).toBe(403);
         expect(((await res.json()) as any).errors[0].message).toMatch(/CSRF/);
       }
-      expect(
-        (await prod.app.store.readAll({ eventTypes: ['CustomerRegistered'] })).filter(
-          (e) => (e.data as { email?: string }).email === 'eve@example.org',
-        ),
-      ).toEqual([]);
+      expect(await registered('eve@example.org')).toEqual([]);
     });
 
     it('lets JSON POSTs through, and GETs that carry the x-graphql-yoga-csrf header', async () => {
@@ -193,6 +201,49 @@ describe(`production mode on ${engine}`, () => {
       const r = await get(prod.url, '{ __typename }', { 'x-graphql-yoga-csrf': '1' });
       expect(r.status).toBe(200);
       expect(await r.json()).toEqual({ data: { __typename: 'Query' } });
+    });
+
+    it('lets a GET query through without the header (urql sends queries as GET)', async () => {
+      const anonymous = await get(prod.url, '{ __typename }');
+      expect(anonymous.status).toBe(200);
+      expect(await anonymous.json()).toEqual({ data: { __typename: 'Query' } });
+      const query = `{ order(id: "${seeded.orderId}") { id status } }`;
+      const r = await get(prod.url, query, seeded.customer);
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({
+        data: { order: { id: seeded.orderId, status: 'PENDING' } },
+      });
+    });
+
+    it('runs a GET a page on another site can send as anonymous, and shares no answer with it', async () => {
+      // What a browser sends for <img src> or fetch(url, { mode: 'no-cors' }): no token,
+      // which only a preflight (refused to unlisted origins) would let it add.
+      const res = await get(prod.url, `{ order(id: "${seeded.orderId}") { id status } }`, {
+        origin: 'https://evil.example',
+      });
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      const body = (await res.json()) as any;
+      expect(body.data?.order ?? null).toBeNull();
+      expect(JSON.stringify(body)).not.toContain('PENDING');
+    });
+
+    it('still refuses a mutation over GET, with or without the header, and nothing runs', async () => {
+      const mutation = eveMutation('eve-get@example.org');
+      // The same text sent first as a valid POST is then a parsed, cached document.
+      const cached = eveMutation('eve-cached@example.org');
+      expect((await prod.graphql(cached, {}, seeded.admin)).status).toBe(200);
+      for (const [text, headers] of [
+        [mutation, seeded.admin],
+        [mutation, { ...seeded.admin, 'x-graphql-yoga-csrf': '1' }],
+        [cached, seeded.admin],
+      ] as const) {
+        const res = await get(prod.url, text, headers);
+        expect(res.status).toBe(405);
+        expect(res.headers.get('allow')).toBe('POST');
+        expect(((await res.json()) as any).errors[0].message).toMatch(/mutation .* POST/);
+      }
+      expect(await registered('eve-get@example.org')).toEqual([]);
+      expect(await registered('eve-cached@example.org')).toHaveLength(1);
     });
 
     it('leaves SSE subscriptions (a JSON POST) and graphql-ws working', async () => {
