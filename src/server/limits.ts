@@ -401,9 +401,22 @@ const SUGGESTION = /\s*Did you mean (?:the enum value )?"[^?]*"\?/g;
 
 function withoutSuggestions<E extends Error>(errors: readonly E[]): E[] {
   return errors.map((e) => {
-    // graphql-js builds a fresh error per request (or caches one per document): editing it is safe.
-    e.message = e.message.replace(SUGGESTION, '');
-    return e;
+    const message = e.message.replace(SUGGESTION, '');
+    if (message === e.message) return e;
+    // A copy, never an edit: some errors reaching here are frozen (an authentication
+    // error's message cannot be assigned), and a cached validation error is shared.
+    if (e instanceof GraphQLError) {
+      const { nodes, source, positions, path, originalError, extensions } = e;
+      return new GraphQLError(message, {
+        nodes,
+        source,
+        positions,
+        path,
+        originalError,
+        extensions,
+      }) as unknown as E;
+    }
+    return Object.assign(new Error(message), { name: e.name }) as E;
   });
 }
 

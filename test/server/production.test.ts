@@ -122,6 +122,12 @@ describe(`production mode on ${engine}`, () => {
       }
     });
 
+    it('leave errors without a suggestion as they are: a query without a token is UNAUTHENTICATED, not a 500', async () => {
+      const r = await prod.graphql(`{ order(id: "${seeded.orderId}") { id } }`, {});
+      expect(r.status).toBeLessThan(500);
+      expect(r.body.errors?.map((e: any) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    });
+
     it('are shown where introspection is on anyway', async () => {
       for (const c of cases) {
         const r = await dev.graphql(c.query, c.variables, seeded.admin);
