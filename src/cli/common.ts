@@ -111,7 +111,11 @@ function explain(err: unknown): { line: string | undefined; exitCode: number } {
   if (err instanceof CommanderError) return { line: undefined, exitCode: err.exitCode ? 2 : 0 };
   if (err instanceof CliError) return { line: oneLine(err.message), exitCode: err.exitCode };
   if (err instanceof ConfigError)
-    return { line: `invalid configuration: ${err.problems.join('; ')}`, exitCode: 2 };
+    return {
+      // "DATABASE_URL: DATABASE_URL must be …" reads better without the repetition.
+      line: `invalid configuration: ${err.problems.map((p) => p.replace(/^(\w+): (?=\1 )/, '')).join('; ')}`,
+      exitCode: 2,
+    };
   const debug = /^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '');
   const stack = debug && err instanceof Error && err.stack ? `\n${err.stack}` : '';
   return {
