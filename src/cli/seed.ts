@@ -5,14 +5,16 @@
  * write nothing. With the embedded engine, stop the server first: one process at a time
  * may open its data folder (a second is refused).
  */
+import { randomBytes } from 'node:crypto';
 import { Presets, SingleBar } from 'cli-progress';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { buildApp } from '../server/app.js';
 import { DEV_CUSTOMER_ID } from '../auth/dev.js';
-import { ConfigError, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { DataDirInUse } from '../db/pglite.js';
 import { seedDemo, SEED_LIMITS, SeedError } from '../demo/seed.js';
 import { createLogger } from '../observability/logger.js';
+import { CliError, describeDatabase, openDatabase, program, run } from './common.js';
 
 const wholeNumber = (min: number, max: number) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
@@ -21,9 +23,10 @@ const wholeNumber = (min: number, max: number) => (value: string) => {
 };
 
 async function main(argv: string[]): Promise<void> {
-  const program = new Command()
-    .name('seed')
-    .description('Load the demo data set (customers, products, orders in every state)')
+  const cli = program(
+    'seed',
+    'Load the demo data set (customers, products, orders in every state) into the configured database',
+  )
     .option(
       '--orders <n>',
       'orders to create',
@@ -37,17 +40,39 @@ async function main(argv: string[]): Promise<void> {
       20,
     )
     .option('--seed <n>', 'seed of the random choices', wholeNumber(0, 2 ** 31), 1)
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.parse(argv);
-  const opts = program.opts<{ orders: number; customers: number; seed: number }>();
+    .allowExcessArguments(false);
+  cli.parse(argv);
+  const opts = cli.opts<{ orders: number; customers: number; seed: number }>();
 
-  const config = loadConfig();
+  const config = loadConfig(process.env, { serving: false });
+  const where = describeDatabase(config);
   // The bar is the output; the server's info logs would tear it.
-  const app = await buildApp(config, {
-    logger: createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn'),
-  });
+  const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+  let db;
+  try {
+    db = await openDatabase(config, logger);
+  } catch (err) {
+    if (!(err instanceof DataDirInUse)) throw err;
+    throw new CliError(
+      `${where} is held by another process, most likely a running server (npm start). The seed needs the folder to itself: stop the server (Ctrl-C in its terminal), run the seed, then start the server again. To seed beside a running server, use PostgreSQL (DATABASE_URL).`,
+    );
+  }
+  // The seed answers no request, so it needs no secret of its own; where development
+  // tokens are not allowed the app gets a random one, which signs nothing anyone sees.
+  const throwaway =
+    !config.authSecret &&
+    !config.authJwksUrl &&
+    (config.engine === 'postgres' || config.nodeEnv === 'production');
+  let app;
+  try {
+    app = await buildApp(
+      throwaway ? { ...config, authSecret: randomBytes(32).toString('base64url') } : config,
+      { logger, db },
+    );
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   const bar = new SingleBar(
     {
       format: 'Seeding [{bar}] {percentage}% | {value}/{total} steps | {step}',
@@ -58,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
   const started = Date.now();
   try {
     process.stdout.write(
-      `Seeding ${config.engine === 'pglite' ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}: ` +
+      `Seeding ${where}: ` +
         `${opts.customers} customers, ${opts.orders} orders (seed ${opts.seed})\n`,
     );
     let barStarted = false;
@@ -83,21 +108,13 @@ async function main(argv: string[]): Promise<void> {
           ? `The development customer token (printed by npm start) is customer ${DEV_CUSTOMER_ID}, the first demo customer.\n`
           : ''),
     );
+  } catch (err) {
+    throw err instanceof SeedError ? new CliError(err.message, 2) : err;
   } finally {
     bar.stop();
     await app.stop();
+    await db.close();
   }
 }
 
-main(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
-    return;
-  }
-  const known =
-    err instanceof SeedError || err instanceof ConfigError || err instanceof DataDirInUse;
-  process.stderr.write(
-    `\nseed: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`,
-  );
-  process.exitCode = known ? 2 : 1;
-});
+run('seed', () => main(process.argv));

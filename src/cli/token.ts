@@ -6,19 +6,17 @@
  *
  * In development mode (embedded engine, no STRATA_AUTH_SECRET) it signs with the
  * development secret in the data folder, creating it if needed, so the running server
- * accepts the token. Any error: a message on stderr, nothing on stdout, exit code 2.
+ * accepts the token. Bad usage or settings: one line on stderr, nothing on stdout, exit code 2.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../config/config.js';
-import { resolveSecret } from '../auth/dev.js';
+import { InvalidArgumentError, Option } from 'commander';
+import { loadTokenConfig } from '../config/config.js';
+import { DevelopmentModeError, resolveSecret } from '../auth/dev.js';
 import { ROLES, type Principal, type Role } from '../auth/principal.js';
 import { InvalidPrincipalError, createTokenService, parsePrincipal } from '../auth/tokens.js';
+import { CliError, program, run, UsageError } from './common.js';
 
-const USAGE_ERROR = 2;
 /** Ten years; anything longer is a typo. */
 const MAX_TTL_SECONDS = 10 * 366 * 24 * 60 * 60;
-
-class UsageError extends Error {}
 
 const OPTION_FOR_FIELD: Record<string, string> = {
   userId: '--sub',
@@ -43,21 +41,25 @@ interface Options {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const program = new Command()
-    .name('token')
-    .description('Mint a bearer token for the configured secret; prints only the token')
-    .addOption(
-      new Option('--role <role>', 'role of the token').choices(ROLES).makeOptionMandatory(),
-    )
+  const cli = program(
+    'token',
+    'Mint a bearer token for the configured secret; prints only the token',
+  )
+    .addOption(new Option('--role <role>', 'role of the token (required)').choices(ROLES))
     .option('--customer <id>', 'customer uuid (required for, and only for, --role customer)')
     .option('--ttl <seconds>', 'lifetime in seconds', parseTtl, 3600)
     .option('--sub <userId>', 'user id (default: cli-<role>)')
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .allowExcessArguments(false);
 
-  program.parse(argv);
-  const opts = program.opts<Options>();
+  cli.parse(argv);
+  const opts = cli.opts<Partial<Options>>();
+
+  // Said here rather than by commander, with the choices and an example: a role is never
+  // assumed, so that no one is handed an admin token by leaving the option out.
+  if (opts.role === undefined)
+    throw new UsageError(
+      `say which role the token is for: --role ${ROLES.join('|')} (e.g. npm run -s token -- --role admin)`,
+    );
 
   if (opts.role !== 'customer' && opts.customer !== undefined) {
     throw new UsageError('--customer applies to --role customer only');
@@ -78,18 +80,17 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError(`${option} ${err.problem}`);
   }
 
-  const config = loadConfig(process.env);
-  const { secret } = await resolveSecret(config);
+  const config = loadTokenConfig();
+  if (config.authJwksUrl)
+    throw new CliError(
+      'STRATA_AUTH_JWKS_URL is set: the server accepts tokens of that identity provider only, so get one there (this CLI signs with STRATA_AUTH_SECRET)',
+      2,
+    );
+  const { secret } = await resolveSecret(config).catch((err: unknown) => {
+    throw err instanceof DevelopmentModeError ? new CliError(err.message, 2) : err;
+  });
   const token = await createTokenService({ secret }).mint(principal, opts.ttl);
   process.stdout.write(`${token}\n`);
 }
 
-main(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // Commander already printed its message (or the help / version text).
-    process.exitCode = err.exitCode === 0 ? 0 : USAGE_ERROR;
-    return;
-  }
-  process.stderr.write(`token: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = USAGE_ERROR;
-});
+run('token', () => main(process.argv));

@@ -88,121 +88,134 @@ const bool = (name: string) =>
     .enum(['true', 'false', '1', '0'], { message: `${name} must be true or false` })
     .transform((v) => v === 'true' || v === '1');
 
-const schema = z
-  .object({
-    DATABASE_URL: z
-      .string()
-      .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), {
-        message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
-      })
-      .optional(),
-    STRATA_DATA_DIR: z.string().min(1).default('./.strata'),
-    PORT: positiveInt('PORT', 0, 65535).default(4000),
-    STRATA_AUTH_SECRET: z
-      .string()
-      .min(32, 'STRATA_AUTH_SECRET must be at least 32 characters')
-      .optional(),
-    STRATA_AUTH_JWKS_URL: z
-      .string()
-      .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
-        message: 'STRATA_AUTH_JWKS_URL must be an http(s) URL',
-      })
-      .optional(),
-    STRATA_SNAPSHOT_EVERY: positiveInt('STRATA_SNAPSHOT_EVERY', 1, 1_000_000).default(50),
-    STRATA_CORS_ORIGINS: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((o) => o.trim())
-          .filter((o) => o !== ''),
-      )
-      .refine((list) => list.length > 0 && list.every((o) => o === '*' || isOrigin(o)), {
-        message:
-          'STRATA_CORS_ORIGINS must be a comma-separated list of origins such as https://shop.example (scheme, host and port only), or *',
-      })
-      .optional(),
-    STRATA_METRICS_TOKEN: z
-      .string()
-      .min(16, 'STRATA_METRICS_TOKEN must be at least 16 characters')
-      .refine((v) => /^[\x21-\x7e]+$/.test(v), {
-        message: 'STRATA_METRICS_TOKEN must be printable ASCII without spaces',
-      })
-      .optional(),
-    STRATA_MAX_EVENT_BYTES: positiveInt('STRATA_MAX_EVENT_BYTES', 1024, 64 * 1024 * 1024).default(
-      256 * 1024,
-    ),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info'),
-    NODE_ENV: z.string().default('development'),
-    STRATA_INTROSPECTION: bool('STRATA_INTROSPECTION').optional(),
-    STRATA_GRAPHIQL: bool('STRATA_GRAPHIQL').optional(),
-    STRATA_MAX_DEPTH: positiveInt('STRATA_MAX_DEPTH', 1, 100).default(10),
-    STRATA_MAX_ALIASES: positiveInt('STRATA_MAX_ALIASES', 1, 1000).default(20),
-    STRATA_MAX_TOKENS: positiveInt('STRATA_MAX_TOKENS', 10, 100_000).default(2_000),
-    STRATA_MAX_COST: positiveInt('STRATA_MAX_COST', 10, 1_000_000).default(5_000),
-    STRATA_MAX_DIRECTIVES: positiveInt('STRATA_MAX_DIRECTIVES', 1, 1000).default(20),
-    STRATA_MAX_DOCUMENT_BYTES: positiveInt('STRATA_MAX_DOCUMENT_BYTES', 100, 1024 * 1024).default(
-      16 * 1024,
-    ),
-    STRATA_MAX_BODY_BYTES: positiveInt('STRATA_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024).default(
-      1024 * 1024,
-    ),
-    STRATA_MUTATIONS_PER_MINUTE: positiveInt('STRATA_MUTATIONS_PER_MINUTE', 0, 1_000_000).default(
-      600,
-    ),
-    STRATA_READ_COST_PER_MINUTE: positiveInt(
-      'STRATA_READ_COST_PER_MINUTE',
-      0,
-      1_000_000_000,
-    ).default(300_000),
-    STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(
-      'STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION',
-      1,
-      10_000,
-    ).default(20),
-    STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: positiveInt(
-      'STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL',
-      1,
-      1_000_000,
-    ).default(100),
-    STRATA_WS_INIT_TIMEOUT_MS: positiveInt('STRATA_WS_INIT_TIMEOUT_MS', 100, 600_000).default(
-      10_000,
-    ),
-    STRATA_WS_PING_INTERVAL_MS: positiveInt('STRATA_WS_PING_INTERVAL_MS', 100, 600_000).default(
-      30_000,
-    ),
-    STRATA_WS_MAX_MESSAGE_BYTES: positiveInt(
-      'STRATA_WS_MAX_MESSAGE_BYTES',
-      1024,
-      64 * 1024 * 1024,
-    ).default(64 * 1024),
-    STRATA_STATEMENT_TIMEOUT_MS: positiveInt('STRATA_STATEMENT_TIMEOUT_MS', 0, 3_600_000).default(
-      30_000,
-    ),
-    STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(
-      'STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS',
-      0,
-      3_600_000,
-    ).default(60_000),
-    STRATA_SHUTDOWN_TIMEOUT_MS: positiveInt('STRATA_SHUTDOWN_TIMEOUT_MS', 100, 600_000).default(
-      10_000,
-    ),
-    STRATA_RESERVATION_TIMEOUT_MS: positiveInt(
-      'STRATA_RESERVATION_TIMEOUT_MS',
-      100,
-      7 * 24 * 3_600_000,
-    ).default(5 * 60_000),
-  })
-  .superRefine((env, ctx) => {
-    if (env.STRATA_AUTH_SECRET && env.STRATA_AUTH_JWKS_URL) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['STRATA_AUTH_JWKS_URL'],
-        message: 'set either STRATA_AUTH_SECRET or STRATA_AUTH_JWKS_URL, not both',
-      });
-    }
+/** Every variable and its own rule; which of them a process reads is up to its loader. */
+const fields = z.object({
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), {
+      message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
+    })
+    .optional(),
+  STRATA_DATA_DIR: z.string().min(1).default('./.strata'),
+  PORT: positiveInt('PORT', 0, 65535).default(4000),
+  STRATA_AUTH_SECRET: z
+    .string()
+    .min(32, 'STRATA_AUTH_SECRET must be at least 32 characters')
+    .optional(),
+  STRATA_AUTH_JWKS_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+      message: 'STRATA_AUTH_JWKS_URL must be an http(s) URL',
+    })
+    .optional(),
+  STRATA_SNAPSHOT_EVERY: positiveInt('STRATA_SNAPSHOT_EVERY', 1, 1_000_000).default(50),
+  STRATA_CORS_ORIGINS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    )
+    .refine((list) => list.length > 0 && list.every((o) => o === '*' || isOrigin(o)), {
+      message:
+        'STRATA_CORS_ORIGINS must be a comma-separated list of origins such as https://shop.example (scheme, host and port only), or *',
+    })
+    .optional(),
+  STRATA_METRICS_TOKEN: z
+    .string()
+    .min(16, 'STRATA_METRICS_TOKEN must be at least 16 characters')
+    .refine((v) => /^[\x21-\x7e]+$/.test(v), {
+      message: 'STRATA_METRICS_TOKEN must be printable ASCII without spaces',
+    })
+    .optional(),
+  STRATA_MAX_EVENT_BYTES: positiveInt('STRATA_MAX_EVENT_BYTES', 1024, 64 * 1024 * 1024).default(
+    256 * 1024,
+  ),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().default('development'),
+  STRATA_INTROSPECTION: bool('STRATA_INTROSPECTION').optional(),
+  STRATA_GRAPHIQL: bool('STRATA_GRAPHIQL').optional(),
+  STRATA_MAX_DEPTH: positiveInt('STRATA_MAX_DEPTH', 1, 100).default(10),
+  STRATA_MAX_ALIASES: positiveInt('STRATA_MAX_ALIASES', 1, 1000).default(20),
+  STRATA_MAX_TOKENS: positiveInt('STRATA_MAX_TOKENS', 10, 100_000).default(2_000),
+  STRATA_MAX_COST: positiveInt('STRATA_MAX_COST', 10, 1_000_000).default(5_000),
+  STRATA_MAX_DIRECTIVES: positiveInt('STRATA_MAX_DIRECTIVES', 1, 1000).default(20),
+  STRATA_MAX_DOCUMENT_BYTES: positiveInt('STRATA_MAX_DOCUMENT_BYTES', 100, 1024 * 1024).default(
+    16 * 1024,
+  ),
+  STRATA_MAX_BODY_BYTES: positiveInt('STRATA_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024).default(
+    1024 * 1024,
+  ),
+  STRATA_MUTATIONS_PER_MINUTE: positiveInt('STRATA_MUTATIONS_PER_MINUTE', 0, 1_000_000).default(
+    600,
+  ),
+  STRATA_READ_COST_PER_MINUTE: positiveInt('STRATA_READ_COST_PER_MINUTE', 0, 1_000_000_000).default(
+    300_000,
+  ),
+  STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(
+    'STRATA_MAX_SUBSCRIPTIONS_PER_CONNECTION',
+    1,
+    10_000,
+  ).default(20),
+  STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: positiveInt(
+    'STRATA_MAX_SUBSCRIPTIONS_PER_PRINCIPAL',
+    1,
+    1_000_000,
+  ).default(100),
+  STRATA_WS_INIT_TIMEOUT_MS: positiveInt('STRATA_WS_INIT_TIMEOUT_MS', 100, 600_000).default(10_000),
+  STRATA_WS_PING_INTERVAL_MS: positiveInt('STRATA_WS_PING_INTERVAL_MS', 100, 600_000).default(
+    30_000,
+  ),
+  STRATA_WS_MAX_MESSAGE_BYTES: positiveInt(
+    'STRATA_WS_MAX_MESSAGE_BYTES',
+    1024,
+    64 * 1024 * 1024,
+  ).default(64 * 1024),
+  STRATA_STATEMENT_TIMEOUT_MS: positiveInt('STRATA_STATEMENT_TIMEOUT_MS', 0, 3_600_000).default(
+    30_000,
+  ),
+  STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(
+    'STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+    0,
+    3_600_000,
+  ).default(60_000),
+  STRATA_SHUTDOWN_TIMEOUT_MS: positiveInt('STRATA_SHUTDOWN_TIMEOUT_MS', 100, 600_000).default(
+    10_000,
+  ),
+  STRATA_RESERVATION_TIMEOUT_MS: positiveInt(
+    'STRATA_RESERVATION_TIMEOUT_MS',
+    100,
+    7 * 24 * 3_600_000,
+  ).default(5 * 60_000),
+});
+
+type Env = z.output<typeof fields>;
+
+/** Every variable Strata reads (the README's configuration table names each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(fields.shape);
+
+/** A secret or an issuer's keys verify tokens, never both (every loader that reads them). */
+function authRule(
+  env: Pick<Env, 'STRATA_AUTH_SECRET' | 'STRATA_AUTH_JWKS_URL'>,
+  ctx: z.RefinementCtx,
+): void {
+  if (env.STRATA_AUTH_SECRET && env.STRATA_AUTH_JWKS_URL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['STRATA_AUTH_JWKS_URL'],
+      message: 'set either STRATA_AUTH_SECRET or STRATA_AUTH_JWKS_URL, not both',
+    });
+  }
+}
+
+/**
+ * The server's rules: each variable's own, and those between variables. `serving: false`
+ * (a process that answers no request, such as the seed) leaves out the one about the secret.
+ */
+const serverSchema = (serving: boolean) =>
+  fields.superRefine((env, ctx) => {
+    authRule(env, ctx);
     if (
       env.STRATA_READ_COST_PER_MINUTE > 0 &&
       env.STRATA_READ_COST_PER_MINUTE < env.STRATA_MAX_COST
@@ -214,7 +227,7 @@ const schema = z
           'STRATA_READ_COST_PER_MINUTE must be 0 (off) or at least STRATA_MAX_COST, so that any allowed query fits in a minute',
       });
     }
-    if (env.DATABASE_URL && !env.STRATA_AUTH_SECRET && !env.STRATA_AUTH_JWKS_URL) {
+    if (serving && env.DATABASE_URL && !env.STRATA_AUTH_SECRET && !env.STRATA_AUTH_JWKS_URL) {
       ctx.addIssue({
         code: 'custom',
         path: ['STRATA_AUTH_SECRET'],
@@ -223,6 +236,28 @@ const schema = z
       });
     }
   });
+const schemas = { serving: serverSchema(true), notServing: serverSchema(false) };
+
+const databaseSchema = fields.pick({
+  DATABASE_URL: true,
+  STRATA_DATA_DIR: true,
+  STRATA_STATEMENT_TIMEOUT_MS: true,
+  STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS: true,
+  LOG_LEVEL: true,
+  NODE_ENV: true,
+});
+
+const tokenSchema = fields
+  .pick({
+    DATABASE_URL: true,
+    STRATA_DATA_DIR: true,
+    NODE_ENV: true,
+    STRATA_AUTH_SECRET: true,
+    STRATA_AUTH_JWKS_URL: true,
+  })
+  .superRefine(authRule);
+
+const portSchema = fields.pick({ PORT: true });
 
 /** `scheme://host[:port]` as a browser sends it in `Origin`: no path, query or trailing slash. */
 function isOrigin(v: string): boolean {
@@ -245,26 +280,89 @@ function present(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const parsed = schema.safeParse(present(env));
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`),
     );
   }
-  const e = parsed.data;
-  const production = e.NODE_ENV === 'production' || e.DATABASE_URL !== undefined;
+  return parsed.data;
+}
+
+/** The settings that say which database and how to open it. */
+export type DatabaseConfig = Pick<
+  Config,
+  | 'engine'
+  | 'databaseUrl'
+  | 'dataDir'
+  | 'statementTimeoutMs'
+  | 'idleInTransactionTimeoutMs'
+  | 'logLevel'
+  | 'nodeEnv'
+>;
+
+function databaseConfig(e: z.output<typeof databaseSchema>): DatabaseConfig {
   return {
     engine: e.DATABASE_URL ? 'postgres' : 'pglite',
     databaseUrl: e.DATABASE_URL,
     dataDir: e.STRATA_DATA_DIR,
+    statementTimeoutMs: e.STRATA_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: e.STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    nodeEnv: e.NODE_ENV,
+  };
+}
+
+/**
+ * Only the database settings, for a CLI that works on the database and on nothing else
+ * (`migrate`, `projections`): a secret it never uses, or a bad value of a server setting,
+ * does not stop it.
+ */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  return databaseConfig(parse(databaseSchema, env));
+}
+
+/** What signing a token the server accepts takes (see `resolveSecret`). */
+export type TokenConfig = Pick<
+  Config,
+  'engine' | 'dataDir' | 'nodeEnv' | 'authSecret' | 'authJwksUrl'
+>;
+
+/** Only the token settings, for a CLI that signs tokens (`token`). */
+export function loadTokenConfig(env: NodeJS.ProcessEnv = process.env): TokenConfig {
+  const e = parse(tokenSchema, env);
+  return {
+    engine: e.DATABASE_URL ? 'postgres' : 'pglite',
+    dataDir: e.STRATA_DATA_DIR,
+    nodeEnv: e.NODE_ENV,
+    authSecret: e.STRATA_AUTH_SECRET,
+    authJwksUrl: e.STRATA_AUTH_JWKS_URL,
+  };
+}
+
+/** The server's port alone, for a CLI that asks the running server. */
+export function loadPort(env: NodeJS.ProcessEnv = process.env): number {
+  return parse(portSchema, env).PORT;
+}
+
+/**
+ * Every setting, for the server. `serving: false` is for a process that builds the app
+ * but answers no request (the seed): it needs no secret even with DATABASE_URL.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { serving?: boolean } = {},
+): Config {
+  const e = parse(options.serving === false ? schemas.notServing : schemas.serving, env);
+  const production = e.NODE_ENV === 'production' || e.DATABASE_URL !== undefined;
+  return {
+    ...databaseConfig(e),
     port: e.PORT,
     authSecret: e.STRATA_AUTH_SECRET,
     authJwksUrl: e.STRATA_AUTH_JWKS_URL,
     snapshotEvery: e.STRATA_SNAPSHOT_EVERY,
     maxEventBytes: e.STRATA_MAX_EVENT_BYTES,
-    logLevel: e.LOG_LEVEL,
-    nodeEnv: e.NODE_ENV,
     production,
     introspection: e.STRATA_INTROSPECTION ?? !production,
     graphiql: e.STRATA_GRAPHIQL ?? !production,
@@ -288,8 +386,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     corsOrigins: e.STRATA_CORS_ORIGINS,
     metricsToken: e.STRATA_METRICS_TOKEN,
-    statementTimeoutMs: e.STRATA_STATEMENT_TIMEOUT_MS,
-    idleInTransactionTimeoutMs: e.STRATA_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     shutdownTimeoutMs: e.STRATA_SHUTDOWN_TIMEOUT_MS,
     reservationTimeoutMs: e.STRATA_RESERVATION_TIMEOUT_MS,
   };

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +110,7 @@ describe('npm run token', () => {
 
   it.each([
     ['unknown role', ['--role', 'root'], /role/],
-    ['no role', [], /--role/],
+    ['no role', [], /^token: say which role .*--role admin\|customer\|service/],
     ['customer without --customer', ['--role', 'customer'], /--customer/],
     ['customer id not a uuid', ['--role', 'customer', '--customer', 'c-42'], /uuid/],
     ['--customer on another role', ['--role', 'admin', '--customer', CUSTOMER_ID], /--customer/],
@@ -123,12 +124,40 @@ describe('npm run token', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
   it('refuses development mode in production (exit 2)', async () => {
     const r = await run(['--role', 'admin'], { NODE_ENV: 'production' });
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toMatch(/STRATA_AUTH_SECRET/);
+  });
+
+  it('refuses to sign when tokens come from an identity provider (exit 2, one line)', async () => {
+    const r = await run(['--role', 'admin'], {
+      STRATA_AUTH_JWKS_URL: 'https://id.example/.well-known/jwks.json',
+    });
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^token: STRATA_AUTH_JWKS_URL is set: .*identity provider[^\n]*\n$/);
+  });
+
+  it("runs each of the README's token commands as written, with the PostgreSQL settings", async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    // Every mention, also in prose: a bare `npm run -s token` there would be one that fails.
+    const commands = [...readme.matchAll(/npm run -s token(?: -- ([^`\n#]*))?/g)].map((m) =>
+      (m[1] ?? '').trim(),
+    );
+    expect(commands.length).toBeGreaterThanOrEqual(5);
+    for (const args of new Set(commands)) {
+      const r = await run(args === '' ? [] : args.split(/\s+/), {
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/strata',
+        STRATA_AUTH_SECRET: SECRET,
+      });
+      expect(r, `npm run -s token -- ${args}`).toMatchObject({ code: 0, stderr: '' });
+      expect(await service.verify(r.stdout.trim())).toMatchObject({
+        role: /--role (\w+)/.exec(args)![1],
+      });
+    }
   });
 
   it('refuses a database without a secret (exit 2)', async () => {

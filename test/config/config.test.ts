@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import {
+  ConfigError,
+  loadConfig,
+  loadDatabaseConfig,
+  loadPort,
+  loadTokenConfig,
+} from '../../src/config/config.js';
 
 describe('configuration', () => {
   it('defaults to the embedded engine with the documented defaults', () => {
@@ -65,5 +71,69 @@ describe('configuration', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(message);
+  });
+
+  describe('for the CLIs, only the settings each uses', () => {
+    const PG = 'postgres://u@127.0.0.1:5432/x';
+
+    it('database: no secret with DATABASE_URL, and bad values of server settings do not matter', () => {
+      const c = loadDatabaseConfig({
+        DATABASE_URL: PG,
+        PORT: 'abc',
+        STRATA_AUTH_SECRET: 'short',
+        STRATA_MAX_COST: 'many',
+      });
+      expect(c).toEqual({
+        engine: 'postgres',
+        databaseUrl: PG,
+        dataDir: './.strata',
+        statementTimeoutMs: 30_000,
+        idleInTransactionTimeoutMs: 60_000,
+        logLevel: 'info',
+        nodeEnv: 'development',
+      });
+      // The same values as the server's: one definition for both.
+      const server = loadConfig({ DATABASE_URL: PG, STRATA_AUTH_SECRET: 's'.repeat(32) });
+      for (const [key, value] of Object.entries(c))
+        expect(server[key as keyof typeof server], key).toEqual(value);
+    });
+
+    it('database: its own variables are still checked', () => {
+      expect(() => loadDatabaseConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+      expect(() => loadDatabaseConfig({ STRATA_STATEMENT_TIMEOUT_MS: 'x' })).toThrow(
+        /STRATA_STATEMENT_TIMEOUT_MS/,
+      );
+    });
+
+    it('tokens: the secret rules, nothing of the database or the server', () => {
+      expect(loadTokenConfig({ DATABASE_URL: PG, PORT: 'abc' })).toMatchObject({
+        engine: 'postgres',
+        authSecret: undefined,
+      });
+      expect(() => loadTokenConfig({ STRATA_AUTH_SECRET: 'short' })).toThrow(/32 characters/);
+      expect(() =>
+        loadTokenConfig({
+          STRATA_AUTH_SECRET: 's'.repeat(32),
+          STRATA_AUTH_JWKS_URL: 'https://a.example/j',
+        }),
+      ).toThrow(/not both/);
+    });
+
+    it('port: PORT alone', () => {
+      expect(loadPort({ PORT: '4001', DATABASE_URL: 'mysql://x' })).toBe(4001);
+      expect(() => loadPort({ PORT: 'abc' })).toThrow(/PORT must be a whole number/);
+    });
+
+    it('a process that serves no request (the seed) needs no secret; the server still does', () => {
+      expect(loadConfig({ DATABASE_URL: PG }, { serving: false })).toMatchObject({
+        engine: 'postgres',
+        production: true,
+        authSecret: undefined,
+      });
+      expect(() => loadConfig({ DATABASE_URL: PG })).toThrow(/STRATA_AUTH_SECRET/);
+      expect(() => loadConfig({ DATABASE_URL: PG }, { serving: true })).toThrow(
+        /STRATA_AUTH_SECRET/,
+      );
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
 import { EXAMPLE_QUERY } from '../../src/server/graphiql.js';
 import { getSchema } from '../../src/server/schema.js';
 import { orderStreamId } from '../../src/orders/decider.js';
@@ -16,17 +16,9 @@ import { collect, wsClient } from '../support/live.js';
  */
 
 const README = readFileSync('README.md', 'utf8');
-const CONFIG_SOURCE = readFileSync('src/config/config.ts', 'utf8');
 const SCRIPTS = Object.keys(
   (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts,
 );
-
-/** The variables the config schema reads: the keys of its zod object. */
-const CONFIG_VARIABLES = [
-  ...CONFIG_SOURCE.slice(CONFIG_SOURCE.indexOf('z\n  .object({')).matchAll(
-    /^ {4}([A-Z][A-Z0-9_]*):/gm,
-  ),
-].map((m) => m[1]!);
 
 /** The README's configuration table: variable → default column. */
 function configTable(): Map<string, string> {
