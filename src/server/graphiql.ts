@@ -15,32 +15,21 @@ import type { GraphiQLOptions } from 'graphql-yoga';
  * tour uses the same values.
  */
 
-/** What GraphiQL opens with: one named operation per step of the README's tour. */
+/**
+ * What GraphiQL opens with: the README's guided tour, the same operations in the same order
+ * (test/server/readme.test.ts compares them), with short comments between them.
+ */
 export const EXAMPLE_QUERY = `# Welcome to Strata: orders on event sourcing.
 #
-# Put the cursor in an operation, press Ctrl-Enter
-# (or ▶ and pick one). The Headers tab below holds
-# your token (in development, the admin token).
+# The README's guided tour, step by step. Put the
+# cursor in an operation, press Ctrl-Enter (or ▶
+# and pick one). The Headers tab below holds your
+# token (in development, the admin token).
 # Variables have defaults, so each step runs as it
 # is; for other ids, set them in the Variables tab,
 # e.g. { "orderId": "<an id from Orders>" }.
 
-# 1. This server, and the newest orders.
-query Orders {
-  serverInfo { version engine }
-  orders(first: 5) {
-    totalCount
-    edges {
-      node {
-        id orderNumber status
-        total { amount currency }
-        customer { name }
-      }
-    }
-  }
-}
-
-# 2. A customer and a product. commandId is the
+# 1. A customer and a product. commandId is the
 #    idempotency key: a new uuid is a new command;
 #    the same one again replays the first answer.
 mutation Register(
@@ -74,7 +63,7 @@ mutation Register(
   }
 }
 
-# 3. An order of two mugs (prices are captured from
+# 2. An order of two mugs (prices are captured from
 #    the catalogue now; money is in cents), express,
 #    billed to an office. More than is in stock is
 #    refused with InsufficientStock.
@@ -116,10 +105,12 @@ mutation CreateOrder(
   }
 }
 
-# 4. Watch the order live: open a new tab (+), paste
-#    this, run it and leave it running. It replays
-#    the order's events, then shows each new one
-#    (over WebSocket, with the token from Headers).
+# 3. Watch the order live: open a new tab (+), paste
+#    this, run it and leave it running (over
+#    WebSocket, with the token from Headers). The
+#    result pane lists what it sends, oldest first:
+#    the order's events so far (the replay), then
+#    each new one as it happens.
 subscription Watch(
   $orderId: ID! = "7a1e0000-0000-4000-8000-00000000d001"
 ) {
@@ -128,10 +119,10 @@ subscription Watch(
   }
 }
 
-# 5. Pay it (the exact total). In the Watch tab the
-#    payment shows with its delivery estimate, then
-#    the fulfillment process reserves stock and
-#    makes it ready to ship.
+# 4. Pay it (the exact total). In the Watch tab the
+#    payment arrives with its delivery estimate,
+#    then the fulfillment process reserves stock and
+#    makes the order ready to ship.
 mutation Pay(
   $orderId: ID! = "7a1e0000-0000-4000-8000-00000000d001"
 ) {
@@ -154,8 +145,9 @@ mutation Pay(
   }
 }
 
-# 6. What did the order look like before it was
-#    paid? Rebuilt from the event store.
+# 5. What did the order look like before it was
+#    paid? Rebuilt from the event store; below it,
+#    the events themselves.
 query History(
   $orderId: ID! = "7a1e0000-0000-4000-8000-00000000d001"
 ) {
@@ -165,13 +157,28 @@ query History(
       total { amount currency }
     }
     statusHistory { status at version }
+    events(first: 10) {
+      edges {
+        node { version type recordedAt data metadata }
+      }
+    }
   }
 }
 
-# Every order event of every customer, live (admin;
-# a customer token sees its own orders only).
-subscription AllOrders {
-  orderUpdates { orderId type status description at }
+# 6. The read side: this server, and the newest
+#    orders with their customers.
+query Orders {
+  serverInfo { version engine }
+  orders(first: 5) {
+    totalCount
+    edges {
+      node {
+        id orderNumber status
+        total { amount currency }
+        customer { name }
+      }
+    }
+  }
 }
 `;
 
