@@ -21,6 +21,7 @@ import { logged, shutDownHttp, trackRequests } from './shutdown.js';
 import { SubscriptionHub } from '../live/hub.js';
 import { EVENTS_CHANNEL, Notifier } from '../eventstore/notifier.js';
 import { attachWebSocketServer } from './ws.js';
+import { serveGraphiQL } from './graphiql.js';
 import { orderCustomerEnricher } from '../orders/live.js';
 import { ProjectionRuntime } from '../projections/runtime.js';
 import { allProjections } from './projections.js';
@@ -233,6 +234,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       res.end(await metrics.registry.metrics());
       return;
     }
+    if (await serveGraphiQL(req, res, config)) return;
     lastRequestAt = Date.now();
     res.once('close', () => (lastRequestAt = Date.now()));
     await yoga.requestListener(req, res);

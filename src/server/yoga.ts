@@ -182,13 +182,12 @@ export function createGraphQLServer(
     // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
     maxRequestBodySize: false,
     cors: corsFor(o.config),
-    // GraphiQL with every asset inlined by the server: no CDN.
+    // GraphiQL with every asset served by this server (app.ts): no CDN.
     renderGraphiQL,
     graphiql: o.config.graphiql
       ? {
           title: 'Strata GraphiQL',
           defaultQuery: EXAMPLE_QUERY,
-          subscriptionsProtocol: 'WS',
           ...(o.devToken
             ? { headers: JSON.stringify({ Authorization: `Bearer ${o.devToken}` }, null, 2) }
             : {}),

@@ -53,11 +53,12 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
           'STRATA_CHROMIUM at a Chromium or Chrome binary.',
       );
     }
-    browser = await chromium.launch({
+    browser ??= await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
       timeout: WAIT_MS,
     });
+    // A page of its own (a fresh context: an empty cache).
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -99,8 +100,8 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
     await page.goto(`${s.url}/graphql`);
     await page.locator(QUERY_EDITOR).waitFor();
     expect(await page.title()).toBe('Strata GraphiQL');
-    // The example operations are there to start from.
-    await page.locator(QUERY_EDITOR, { hasText: 'query Orders' }).waitFor();
+    // The example operations are there to start from, the README tour's first step on top.
+    await page.locator(QUERY_EDITOR, { hasText: 'mutation Register' }).waitFor();
 
     const order = await s.graphql<any>(
       `query($id: ID!) { order(id: $id) { orderNumber } }`,
@@ -123,15 +124,76 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
       `subscription Watch { orderTimeline(orderId: "${seeded.orderId}") { type status description } }`,
     );
     await page.keyboard.press('Control+Enter');
-    await responseShows('"status": "PENDING"');
+    await responseShows('"type": "OrderCreated"', '"status": "PENDING"');
     // … and a payment made now, elsewhere, reaches it live (later fulfillment steps may
-    // follow at once; every one of them has the order PAID).
+    // follow at once). The pane lists every result so far, oldest first: the replayed
+    // event stays above the new one.
     await payOrder(s, seeded);
-    await responseShows('"status": "PAID"');
+    const shown = await responseShows('"type": "OrderCreated"', '"type": "OrderPaid"');
+    expect(shown.trimStart()).toMatch(/^\[/);
+    expect(shown.indexOf('"type": "OrderCreated"')).toBeLessThan(
+      shown.indexOf('"type": "OrderPaid"'),
+    );
 
     await mkdir('.test-artifacts', { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(pageErrors.filter((e) => /websocket|4401|4403/i.test(e))).toEqual([]);
   }, 180_000);
+
+  it('downloads its assets compressed, and a reload takes them from the cache', async () => {
+    await openBrowser();
+    const assets: { url: string; status: number; encoding?: string; bytes: number }[] = [];
+    page.on('response', (r) => {
+      if (!new URL(r.url()).pathname.startsWith('/graphiql/')) return;
+      assets.push({
+        url: r.url(),
+        status: r.status(),
+        encoding: r.headers()['content-encoding'],
+        // Chromium does not tell a worker's script's size; the others' are bytes on the wire.
+        bytes: 0,
+      });
+      void r
+        .request()
+        .sizes()
+        .then((size) => (assets.find((a) => a.url === r.url())!.bytes = size.responseBodySize));
+    });
+    /** Requests the server answered outside /graphql, /health and /metrics: the assets. */
+    const assetRequests = async () =>
+      (await s.app.metrics.registry.getSingleMetric('strata_http_requests_total')!.get()).values
+        .filter((v) => v.labels.route === 'other')
+        .reduce((n, v) => n + v.value, 0);
+    const open = async (go: () => Promise<unknown>) => {
+      await go();
+      // After a reload GraphiQL restores its tab (named after the first operation) beside a
+      // new, empty one.
+      await page.locator('.graphiql-tab', { hasText: 'Register' }).waitFor();
+      await page.locator(QUERY_EDITOR).waitFor();
+      // The editor's workers start once it is up.
+      await page.waitForTimeout(1_000);
+    };
+
+    const before = await assetRequests();
+    await open(() => page.goto(`${s.url}/graphql`));
+    // Script, styles, icon and the editor's three workers.
+    expect(
+      new Set(assets.map((a) => new URL(a.url).pathname.replace(/\.\w{16}\./, '.'))).size,
+    ).toBe(6);
+    for (const a of assets)
+      expect(a, a.url).toMatchObject({
+        status: 200,
+        encoding: expect.stringMatching(/^(br|gzip)$/),
+      });
+    const script = assets.find((a) => a.url.endsWith('.js') && a.url.includes('/graphiql.'))!;
+    // 5.3 MB uncompressed.
+    expect(script.bytes).toBeGreaterThan(0);
+    expect(script.bytes).toBeLessThan(1_600_000);
+    const served = (await assetRequests()) - before;
+    expect(served).toBeGreaterThanOrEqual(6);
+
+    // Each asset's URL holds its content's hash, and it is cacheable for a year as immutable:
+    // a reload asks the server for the page only.
+    await open(() => page.reload());
+    expect((await assetRequests()) - before).toBe(served);
+  }, 120_000);
 });

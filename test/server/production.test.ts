@@ -137,10 +137,12 @@ describe(`production mode on ${engine}`, () => {
   });
 
   describe('GraphiQL', () => {
-    it('is not served in production unless enabled', async () => {
+    it('is not served in production unless enabled: the browser is told what turns it on', async () => {
       const res = await fetch(`${prod.url}/graphql`, { headers: { accept: 'text/html' } });
-      expect(res.status).toBeGreaterThanOrEqual(400);
-      expect(await res.text()).not.toMatch(/GraphiQL/);
+      expect(res.status).toBe(404);
+      const text = await res.text();
+      expect(text).not.toMatch(/renderYogaGraphiQL/);
+      expect(text).toMatch(/GraphiQL is off in production mode; STRATA_GRAPHIQL=true turns it on/);
     });
 
     it('when enabled in production, is served and its requests pass CSRF prevention', async () => {
