@@ -1,4 +1,5 @@
 import { buildApp } from './server/app.js';
+import { startBanner } from './server/banner.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { DataDirInUse } from './db/pglite.js';
 
@@ -16,12 +17,7 @@ async function main() {
   const app = await buildApp(config);
   const url = await app.start();
   app.logger.info({ url, engine: config.engine }, 'Strata is listening');
-  process.stdout.write(
-    `\nStrata is up (${config.engine === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL'}).\n`,
-  );
-  process.stdout.write(
-    `  GraphiQL:  ${url}/graphql\n  Health:    ${url}/health\n  Metrics:   ${url}/metrics\n\n`,
-  );
+  process.stdout.write(startBanner(config, url, { devTokens: app.devTokens !== undefined }));
   if (app.devTokens) {
     // Development mode only (embedded engine, no STRATA_AUTH_SECRET): never in production.
     const t = app.devTokens;
