@@ -58,8 +58,14 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
       timeout: WAIT_MS,
     });
-    // A page of its own (a fresh context: an empty cache).
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    // A page of its own (a fresh context: an empty cache, no stored tabs).
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    watch(await context.newPage());
+  }
+
+  /** Makes `opened` the page the steps act on, its errors recorded. */
+  function watch(opened: Page) {
+    page = opened;
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => {
@@ -117,6 +123,13 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
     );
     await page.keyboard.press('Control+Enter');
     await responseShows(orderNumber, 'PENDING', 'Ann');
+
+    // The README's tour watches in a second window (GraphiQL stops a running operation
+    // when its tab changes): it opens a new tab beside the stored one, with the same token.
+    watch(await page.context().newPage());
+    await page.goto(`${s.url}/graphql`);
+    await page.locator('.graphiql-tab').nth(1).waitFor();
+    expect(await page.locator('.graphiql-tab').count()).toBe(2);
 
     // A subscription over WebSocket: the replay shows the order as created …
     await typeOperation(
