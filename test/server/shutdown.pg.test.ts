@@ -52,7 +52,8 @@ function startServer(databaseUrl: string): Promise<Server> {
     const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${out}`)), 30_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const m = /GraphiQL:\s+(http:\/\/\S+)\/graphql/.exec(out);
+      // The Health line has the URL in every mode (GraphiQL's is off in production mode).
+      const m = /Health:\s+(http:\/\/\S+)\/health/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ url: m[1]!, child, exited, output: () => out });
