@@ -25,6 +25,7 @@ import { LRUCache } from 'lru-cache';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
 import { useCompiledQueries } from './compiled-queries.js';
+import { useErrorCodes } from './error-codes.js';
 import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
 import { useMutationRateLimit, useReadBudget } from './rate-limit.js';
@@ -177,7 +178,14 @@ export function createGraphQLServer(
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config), varyByOrigin, useCompiledQueries()],
+    plugins: [
+      // First: every later hook (the request log's too) sees errors with their codes.
+      useErrorCodes(),
+      ...(o.plugins ?? []),
+      ...guardPlugins(o.config),
+      varyByOrigin,
+      useCompiledQueries(),
+    ],
     parserAndValidationCache: { documentCache: o.documents ?? createDocumentCache() },
     // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
     maxRequestBodySize: false,
