@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, useTestApp, type TestApp } from '../support/app.js';
 import { engine } from '../support/db.js';
-import { wsClient, type WsSession } from '../support/live.js';
+import { sse, wsClient, type WsSession } from '../support/live.js';
 
 /*
  * The sweep: each kind of bad request the server can get, over HTTP, SSE and graphql-ws,
@@ -278,6 +278,18 @@ describe(`every error has a code, every HTTP error a JSON body, on ${engine}`, (
         code: 'METHOD_NOT_ALLOWED',
       },
       {
+        name: 'no token, for something that needs one',
+        send: () =>
+          fetch(`${s.url}/graphql`, {
+            method: 'POST',
+            headers: json,
+            body: gqlBody('{ orders { totalCount } }'),
+          }),
+        status: 401,
+        code: 'UNAUTHENTICATED',
+        header: ['www-authenticate', /^Bearer/],
+      },
+      {
         name: 'a token that is not one',
         send: () =>
           fetch(`${s.url}/graphql`, {
@@ -359,6 +371,23 @@ describe(`every error has a code, every HTTP error a JSON body, on ${engine}`, (
         expect(events.flatMap((e) => codesOf(e, c.name))).toContain(c.code);
       });
     }
+
+    it('a subscription without a token, or with a bad one: 401 UNAUTHENTICATED', async () => {
+      for (const headers of [{}, { authorization: 'Bearer not.a.token' }] as Record<
+        string,
+        string
+      >[]) {
+        const [first] = await sse<ErrorBody>(
+          s.url,
+          'subscription { events { cursor } }',
+          {},
+          headers,
+          1,
+          5_000,
+        );
+        expect(codesOf(first ?? {}, JSON.stringify(headers))).toEqual(['UNAUTHENTICATED']);
+      }
+    });
   });
 
   describe('over graphql-ws', () => {
