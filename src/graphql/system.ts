@@ -17,6 +17,9 @@ const ServerInfoRef = builder.objectRef<ServerInfo>('ServerInfo').implement({
 builder.queryField('serverInfo', (t) =>
   t.field({
     type: ServerInfoRef,
+    // Answered without a token (src/server/caller.ts): a client can check it reached Strata
+    // before it has a token. Every other root field needs a caller.
+    extensions: { public: true },
     resolve: (_root, _args, ctx) => ({ version: '0.1.0', engine: ctx.db.engine }),
   }),
 );

@@ -13,6 +13,7 @@ import { EventStore } from '../eventstore/store.js';
 import { SharedReads } from '../eventstore/shared-reads.js';
 import type { Services } from '../graphql/context.js';
 import { createDocumentCache, createGraphQLServer, DOCUMENTS_MAX } from './yoga.js';
+import { codeForStatus, errorBody } from './error-codes.js';
 import { MAX_PREPARED, preparedStatementTexts } from '../db/postgres.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -199,7 +200,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     route(req, res).catch((err: unknown) => {
       logger.error({ err }, 'request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end('{"error":"internal"}');
+      res.end(errorBody('INTERNAL_SERVER_ERROR', 'Unexpected error.'));
     });
   });
   const requests = trackRequests(server);
@@ -227,11 +228,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           'cache-control': 'no-store',
           ...(refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
         });
-        res.end(JSON.stringify({ error: refused.message }));
+        res.end(errorBody(codeForStatus(refused.status), refused.message));
         return;
       }
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
+      return;
+    }
+    if (path === '/health' || path === '/metrics') {
+      // Else yoga would answer: its own health check (200 to any method) or a 404.
+      const allow = path === '/health' ? 'GET, HEAD' : 'GET';
+      res.writeHead(405, { 'content-type': 'application/json', allow });
+      res.end(errorBody('METHOD_NOT_ALLOWED', `${path} answers ${allow} only`));
       return;
     }
     if (await serveGraphiQL(req, res, config)) return;

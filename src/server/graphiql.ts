@@ -15,7 +15,8 @@ import zlib from 'node:zlib';
 
 /*
  * The ids and command ids below are fixed on purpose: run an operation twice and the
- * second run is an idempotent replay (same answer, nothing written twice), and the later
+ * second run is an idempotent replay (nothing written twice; the first run's cursor and
+ * version, the entity as it is now), and the later
  * operations find the customer, product and order without copying ids around. The README's
  * tour uses the same values.
  */
@@ -36,7 +37,8 @@ export const EXAMPLE_QUERY = `# Welcome to Strata: orders on event sourcing.
 
 # 1. A customer and a product. commandId is the
 #    idempotency key: a new uuid is a new command;
-#    the same one again replays the first answer.
+#    the same one again writes nothing and answers
+#    with the first run's cursor and version.
 mutation Register(
   $customerId: ID = "7a1e0000-0000-4000-8000-00000000c001"
   $productId: ID = "7a1e0000-0000-4000-8000-00000000b001"

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
+  getOperationAST,
   GraphQLError,
   type DocumentNode,
   type ExecutionArgs,
@@ -19,6 +21,7 @@ import { AuthError, bearerToken, wsCloseCodeFor, type TokenService } from '../au
 import type { GraphQLContext } from '../graphql/context.js';
 import type { WebSocketInitialContext } from './yoga.js';
 import type { Logger } from '../observability/logger.js';
+import { codeForStatus, errorBody, withCode } from './error-codes.js';
 
 export interface WebSocketOptions {
   path?: string;
@@ -92,10 +95,45 @@ export function attachWebSocketServer(
   logger: Logger,
   options: WebSocketOptions = {},
 ): WebSocketServerHandle {
+  const path = options.path ?? '/graphql';
+  // The upgrade is routed here rather than by `ws` (its `server` and `path` options), so a
+  // refused handshake is answered like any HTTP error: a JSON body with a code.
   const wss = new WebSocketServer({
-    server,
-    path: options.path ?? '/graphql',
+    noServer: true,
     maxPayload: options.maxPayloadBytes ?? 64 * 1024,
+  });
+  let closing = false;
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = (req.url ?? '/').split('?')[0];
+    if (pathname !== path)
+      refuseHandshake(
+        socket,
+        404,
+        `No WebSocket endpoint at ${pathname}: GraphQL over WebSocket is at ${path}`,
+      );
+    else if (closing)
+      refuseHandshake(
+        socket,
+        503,
+        'The server is shutting down: reconnect and resume from your last cursor',
+        {
+          code: 'SHUTTING_DOWN',
+        },
+      );
+    else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+  // A malformed handshake (method, Upgrade, Sec-WebSocket-* headers): `ws` hands it here
+  // instead of answering it in text/html.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+    const method = err.message === 'Invalid HTTP method';
+    refuseHandshake(socket, method ? 405 : 400, err.message, {
+      headers: method
+        ? { Allow: 'GET' }
+        : /Sec-WebSocket-Version/.test(err.message)
+          ? { 'Sec-WebSocket-Version': '13, 8' }
+          : {},
+    });
   });
   /** Entries live from an accepted connection_init to the socket's close. */
   const extras = new Map<WebSocket, Extra>();
@@ -132,7 +170,7 @@ export function attachWebSocketServer(
   };
   /** An error as sent: masked if unexpected, and without `extensions.http`, which only HTTP reads. */
   const formatted = (err: GraphQLError): GraphQLFormattedError => {
-    const json = answerable(err).toJSON();
+    const json = withCode(answerable(err)).toJSON();
     if (!json.extensions || !('http' in json.extensions)) return json;
     const { http: _http, ...extensions } = json.extensions;
     return Object.keys(extensions).length ? { ...json, extensions } : withoutExtensions(json);
@@ -212,6 +250,13 @@ export function attachWebSocketServer(
           const document: DocumentNode = enveloped.parse(params.query);
           const errors = enveloped.validate(enveloped.schema, document);
           if (errors.length) return errors;
+          // As yoga answers over HTTP (graphql-ws would say so without a code).
+          if (!getOperationAST(document, params.operationName))
+            return [
+              new GraphQLError('Could not determine what operation to execute.', {
+                extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+              }),
+            ];
           // Checked where execution starts, not here: no operation may slip in between a
           // check and the start of a drain.
           const operation: Operation = {
@@ -299,6 +344,7 @@ export function attachWebSocketServer(
       });
     },
     async close() {
+      closing = true;
       for (const socket of wss.clients)
         socket.close(1001, 'Server shutting down; resume from your last cursor');
       await disposable.dispose();
@@ -323,4 +369,27 @@ function withoutExtensions({
   ...rest
 }: GraphQLFormattedError): GraphQLFormattedError {
   return rest;
+}
+
+/** Answers a WebSocket handshake it will not accept, as HTTP errors are answered. */
+function refuseHandshake(
+  socket: Duplex,
+  status: number,
+  message: string,
+  o: { code?: string; headers?: Record<string, string> } = {},
+): void {
+  const body = errorBody(o.code ?? codeForStatus(status), message);
+  const headers = {
+    Connection: 'close',
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...o.headers,
+  };
+  socket.on('error', () => socket.destroy());
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')}\r\n\r\n${body}`,
+  );
 }

@@ -15,16 +15,17 @@ import {
 } from 'graphql-yoga';
 import { isTransientDatabaseError } from '../db/index.js';
 import type { Config } from '../config/config.js';
-import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
-import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
+import type { TokenService } from '../auth/tokens.js';
 import type { WebSocket } from 'ws';
 import type { DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { GraphQLContext, Services } from '../graphql/context.js';
 import { EXAMPLE_QUERY, renderGraphiQL } from './graphiql.js';
+import { useCaller, type Caller } from './caller.js';
 import { useCompiledQueries } from './compiled-queries.js';
 import { useCsrfPreventionExceptGet } from './csrf.js';
+import { useErrorCodes } from './error-codes.js';
 import { limitPlugins } from './limits.js';
 import { createLoaders } from './loaders.js';
 import { useMutationRateLimit, useReadBudget } from './rate-limit.js';
@@ -63,23 +64,6 @@ export const createDocumentCache = (): DocumentCache =>
   new LRUCache<string, DocumentNode>({ max: DOCUMENTS_MAX, ttl: 3_600_000 });
 
 const CORRELATION_ID = /^[\w.:-]{1,128}$/;
-
-/** Resolves the caller from an `Authorization` header: null when there is none. */
-export async function principalFrom(
-  tokens: TokenService,
-  header: string | null | undefined,
-): Promise<Principal | null> {
-  const token = bearerToken(header);
-  return token === undefined ? null : tokens.verify(token);
-}
-
-/** The `exp` of a verified bearer token, in ms since the epoch; undefined without one. */
-function tokenExpiry(header: string | null): number | undefined {
-  const token = bearerToken(header);
-  if (token === undefined) return undefined;
-  const exp = decodeJwt(token).exp;
-  return typeof exp === 'number' ? exp * 1000 : undefined;
-}
 
 export function correlationIdFrom(given: string | null | undefined): string {
   return given && CORRELATION_ID.test(given) ? given : randomUUID();
@@ -177,7 +161,15 @@ export function createGraphQLServer(
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    plugins: [...(o.plugins ?? []), ...guardPlugins(o.config), varyByOrigin, useCompiledQueries()],
+    plugins: [
+      // First: every later hook (the request log's too) sees errors with their codes.
+      useErrorCodes(),
+      ...(o.plugins ?? []),
+      useCaller(o.tokens),
+      ...guardPlugins(o.config),
+      varyByOrigin,
+      useCompiledQueries(),
+    ],
     parserAndValidationCache: { documentCache: o.documents ?? createDocumentCache() },
     // Bounded by limitPlugins instead: its 413 names the setting and closes the connection.
     maxRequestBodySize: false,
@@ -209,7 +201,7 @@ export function createGraphQLServer(
       maskError: (error, message, isDev) =>
         isTransientDatabaseError(error) ? unavailableError() : maskError(error, message, isDev),
     },
-    context: async (initial) => {
+    context: (initial) => {
       // graphql-ws operations arrive with the principal resolved when the socket opened.
       const ws = (initial as Partial<WebSocketInitialContext>).websocket;
       if (ws)
@@ -223,27 +215,14 @@ export function createGraphQLServer(
         };
       const { request } = initial;
       const correlationId = correlationIdFrom(request.headers.get('x-correlation-id'));
-      let principal: Principal | null;
-      try {
-        principal = await principalFrom(o.tokens, request.headers.get('authorization'));
-      } catch (err) {
-        if (err instanceof AuthError) {
-          throw new GraphQLError(err.message, {
-            extensions: {
-              code: err.reason === 'expired' ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED',
-              http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },
-            },
-          });
-        }
-        throw err;
-      }
-      const exp = principal ? tokenExpiry(request.headers.get('authorization')) : undefined;
+      // The caller, as useCaller found it before the document was parsed.
+      const { principal = null, tokenExpiresAt } = initial as Partial<Caller>;
       return {
         ...o.services,
         principal,
         correlationId,
         loaders: createLoaders(o.services.db),
-        ...(exp !== undefined ? { tokenExpiresAt: exp } : {}),
+        ...(tokenExpiresAt !== undefined ? { tokenExpiresAt } : {}),
       };
     },
   });

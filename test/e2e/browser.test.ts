@@ -116,7 +116,7 @@ describe(`GraphiQL in a browser on ${engine}`, () => {
     );
     const orderNumber: string = order.body.data.order.orderNumber;
 
-    // A query over HTTP, with the pre-filled admin token (an anonymous caller gets null).
+    // A query over HTTP, with the pre-filled admin token (without one: 401).
     await typeOperation(
       'OneOrder',
       `query OneOrder { order(id: "${seeded.orderId}") { orderNumber status customer { name } } }`,

@@ -101,7 +101,14 @@ describe(`CORS and /metrics on ${engine}`, () => {
     expect(await open.text()).toMatch(/strata_http_requests_total/);
     const refused = await metrics(prod);
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { error: string }).error).toMatch(/STRATA_METRICS_TOKEN/);
+    expect(await refused.json()).toEqual({
+      errors: [
+        {
+          message: expect.stringMatching(/STRATA_METRICS_TOKEN/),
+          extensions: { code: 'FORBIDDEN' },
+        },
+      ],
+    });
   });
 
   it('/metrics with STRATA_METRICS_TOKEN: only with that bearer token', async () => {
@@ -114,7 +121,9 @@ describe(`CORS and /metrics on ${engine}`, () => {
       const res = await metrics(listed, authorization);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
-      expect(await res.text()).not.toMatch(/strata_/);
+      const body = await res.text();
+      expect(body).not.toMatch(/strata_/);
+      expect(JSON.parse(body).errors[0].extensions.code).toBe('UNAUTHENTICATED');
     }
     const ok = await metrics(listed, `Bearer ${METRICS_TOKEN}`);
     expect(ok.status).toBe(200);

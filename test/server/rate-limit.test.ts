@@ -109,17 +109,6 @@ describe(`mutation rate limit on ${engine}`, () => {
     for (const id of ids) expect(await exists(id)).toBe(false);
   });
 
-  it('keys anonymous callers by their address', async () => {
-    // Anonymous mutations are refused by authorization, but they still spend the address's points.
-    for (let i = 0; i < 3; i++) {
-      const r = await s.graphql<any>(REGISTER, register());
-      expect(r.body.data.registerCustomer.__typename).toBe('ForbiddenError');
-    }
-    const r = await s.graphql<any>(REGISTER, register());
-    expect(r.status).toBe(429);
-    expect(r.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
-  });
-
   it('applies over graphql-ws too, to the same principal', async () => {
     const admin = await s.auth({ role: 'admin', userId: `ws-${randomUUID()}` });
     for (let i = 0; i < 3; i++) {
@@ -194,5 +183,35 @@ describe(`read budget on ${engine}`, () => {
     const r = await s.graphql<any>(PAGE, { n: 100 }, other);
     expect(r.status).toBe(200);
     expect(r.body.errors).toBeUndefined();
+  });
+});
+
+describe(`anonymous callers and the limits on ${engine}`, () => {
+  /** 3 mutations and 10 cost points a minute: ten `serverInfo`s. */
+  const { s } = useTestApp({
+    env: {
+      STRATA_MUTATIONS_PER_MINUTE: '3',
+      STRATA_READ_COST_PER_MINUTE: '10',
+      STRATA_MAX_COST: '10',
+    },
+  });
+  const TEN = `{ ${Array.from({ length: 10 }, (_, i) => `a${i}: serverInfo { engine }`).join(' ')} }`;
+
+  it('refuses a mutation without a token before it spends anything (401, never 429)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await s.graphql<any>(REGISTER, register());
+      expect(r.status).toBe(401);
+      expect(r.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('keys what anonymous callers may read (serverInfo) by their address', async () => {
+    expect((await s.graphql<any>(TEN)).status).toBe(200);
+    const r = await s.graphql<any>(TEN);
+    expect(r.status).toBe(429);
+    expect(r.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    // A caller with a token has a budget of its own.
+    const admin = await s.auth({ role: 'admin' });
+    expect((await s.graphql<any>(TEN, {}, admin)).status).toBe(200);
   });
 });

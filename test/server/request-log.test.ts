@@ -122,6 +122,40 @@ describe(`request logs on ${engine}`, () => {
     });
   });
 
+  it('a request refused before it runs names its caller: validation, variables, parse', async () => {
+    const customerId = randomUUID();
+    const customer = await s.auth({ role: 'customer', customerId, userId: 'shopper-2' });
+    tokens.push(customer.authorization.slice('Bearer '.length));
+    const cases = [
+      { body: { query: 'query Broken { noSuchField }' }, code: 'GRAPHQL_VALIDATION_FAILED' },
+      {
+        body: {
+          query: 'query Bad($s: OrderStatus) { orders(filter: { status: $s }) { totalCount } }',
+          variables: { s: 'paid' },
+        },
+        code: 'BAD_USER_INPUT',
+      },
+      { body: { query: '{ orders {' }, code: 'GRAPHQL_PARSE_FAILED' },
+    ];
+    for (const c of cases) {
+      const res = await fetch(`${s.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+          ...customer,
+        },
+        body: JSON.stringify(c.body),
+      });
+      expect(res.status).toBe(400);
+      expect(lineFor(res.headers.get('x-request-id')!), c.body.query).toMatchObject({
+        principal: { userId: 'shopper-2', role: 'customer', customerId },
+        outcome: 'errors',
+        errors: [c.code],
+      });
+    }
+  });
+
   it('a failed login with a bad token: logged as UNAUTHENTICATED, anonymous, without the token', async () => {
     const forged = `${admin.authorization.slice('Bearer '.length, -6)}AAAAAA`;
     tokens.push(forged);

@@ -388,6 +388,39 @@ describe(`idempotency of every mutation on ${engine}`, () => {
     expect([...covered].sort()).toEqual([...MUTATION_NAMES].sort());
   });
 
+  it('a replay answers the first run’s cursor and version, and the entity as it is now', async () => {
+    const customer = await newCustomer(w);
+    const [mug, cup] = [await newProduct(w), await newProduct(w)];
+    const commandId = randomUUID();
+    const input = {
+      commandId,
+      customerId: customer.id,
+      items: [{ productId: mug, quantity: 1 }],
+      shippingAddress: ADDRESS,
+    };
+    // Both a selection the first run builds from its own state and one read from the
+    // read models: a replay has no state of its own, so both are read as they are now.
+    const narrow = `mutation($i: CreateOrderInput!) { createOrder(input: $i) {
+      ... on CreateOrderSuccess { cursor version order { id version itemCount } } } }`;
+    const first = (await w.s.graphql<any>(narrow, { i: input }, w.admin)).body.data.createOrder;
+    expect(first).toMatchObject({ version: 1, order: { version: 1, itemCount: 1 } });
+    const orderId: string = first.order.id;
+    await ok(w, 'addOrderItem', { commandId: randomUUID(), orderId, productId: cup, quantity: 1 });
+    const afterFirst = await writes(w);
+
+    const replay = (await w.s.graphql<any>(narrow, { i: input }, w.admin)).body.data.createOrder;
+    expect(replay).toEqual({
+      cursor: first.cursor,
+      version: 1,
+      order: { id: orderId, version: 2, itemCount: 2 },
+    });
+    const full = await ok(w, 'createOrder', input);
+    expect([full.cursor, full.version]).toEqual([first.cursor, 1]);
+    expect(full.order).toMatchObject({ id: orderId, version: 2, itemCount: 2 });
+    expect(full.order.items.map((i: any) => i.productId).sort()).toEqual([mug, cup].sort());
+    expect(await writes(w)).toEqual(afterFirst);
+  });
+
   for (const c of cases) {
     it(`${c.mutation} ${c.title}`.trim(), async () => {
       const p = await c.prepare(w);
