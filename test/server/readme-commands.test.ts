@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -115,8 +116,34 @@ function baseEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
+/** A process group of its own, so that nothing it started can outlive the test. */
 function shell(command: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn('bash', ['-c', command], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn('bash', ['-c', command], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 async function runToEnd(command: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
@@ -125,16 +152,20 @@ async function runToEnd(command: string, env: NodeJS.ProcessEnv, timeoutMs: numb
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => killGroup(child), timeoutMs);
     child.on('exit', (c) => {
       clearTimeout(timer);
       resolve(c);
     });
   });
+  killGroup(child);
   return { code, out };
 }
 
-/** Starts a server command, waits for its banner, stops it with SIGTERM to the shell's child. */
+/**
+ * Starts a server command, waits for its banner, and stops it with SIGTERM to npm alone, as a
+ * process manager would: the port must be free once npm has exited.
+ */
 async function serve(command: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
   // `exec`, so that the signal goes to npm itself, as a process manager's would.
   const child = shell(`exec ${command}`, env);
@@ -163,9 +194,12 @@ async function serve(command: string, env: NodeJS.ProcessEnv, timeoutMs: number)
       else child.on('exit', resolve);
     });
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => killGroup(child), 30_000);
     await exited;
     clearTimeout(timer);
+    const stillServing = await listening(Number(env.PORT));
+    killGroup(child);
+    expect(stillServing, `${command}: the server outlived npm`).toBe(false);
   }
   return out;
 }
