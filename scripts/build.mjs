@@ -63,9 +63,16 @@ function sameContent(a, b) {
 }
 
 async function build() {
+  const sources = walk(SRC);
+  // tsc -b trusts its .tsbuildinfo and does not notice an output deleted by hand: then
+  // everything is compiled again.
+  const missing = sources.some(
+    (f) => isTs(f) && !f.endsWith('.d.ts') && !existsSync(path.join(DIST, `${f.slice(0, -3)}.js`)),
+  );
+  const args = [tsc, '-b', path.join(ROOT, 'tsconfig.build.json'), ...(missing ? ['--force'] : [])];
   // tsc's diagnostics go to stderr: `npm run -s token` prints only the token on stdout.
   const code = await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, '-b', path.join(ROOT, 'tsconfig.build.json')], {
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
       stdio: ['ignore', 2, 2],
     });
@@ -74,7 +81,7 @@ async function build() {
   });
   if (code !== 0) throw new Error(`tsc failed (${code}); dist/ is not up to date`);
 
-  for (const f of walk(SRC).filter((f) => !isTs(f))) {
+  for (const f of sources.filter((f) => !isTs(f))) {
     const from = path.join(SRC, f);
     const to = path.join(DIST, f);
     if (sameContent(from, to)) continue;
