@@ -53,6 +53,9 @@ function walk(dir, rel = '') {
 }
 
 const isTs = (f) => f.endsWith('.ts');
+// What tsc compiles: no declarations, no short-lived probes of test/architecture
+// (tsconfig.json's "exclude").
+const isModule = (f) => isTs(f) && !f.endsWith('.d.ts') && !f.endsWith('.probe.ts');
 
 /** The source a file of dist/ comes from: a.js ← a.ts; an asset ← itself. */
 const sourceOf = (f) => path.join(SRC, f.endsWith('.js') ? `${f.slice(0, -3)}.ts` : f);
@@ -67,7 +70,7 @@ async function build() {
   // tsc -b trusts its .tsbuildinfo and does not notice an output deleted by hand: then
   // everything is compiled again.
   const missing = sources.some(
-    (f) => isTs(f) && !f.endsWith('.d.ts') && !existsSync(path.join(DIST, `${f.slice(0, -3)}.js`)),
+    (f) => isModule(f) && !existsSync(path.join(DIST, `${f.slice(0, -3)}.js`)),
   );
   const args = [tsc, '-b', path.join(ROOT, 'tsconfig.build.json'), ...(missing ? ['--force'] : [])];
   // tsc's diagnostics go to stderr: `npm run -s token` prints only the token on stdout.
