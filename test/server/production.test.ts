@@ -341,7 +341,11 @@ describe(`production mode on ${engine}`, () => {
         let answer = '';
         socket.setEncoding('utf8');
         socket.on('data', (d: string) => (answer += d));
-        socket.on('error', reject);
+        // Node 24 resets the connection right after its 400 for a request it cannot parse
+        // (the rest of the request unread), where Node 20 closed it: the answer counts.
+        socket.on('error', (err: NodeJS.ErrnoException) => {
+          if (!(answer && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))) reject(err);
+        });
         socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
       });
 
