@@ -44,6 +44,9 @@ type Plan =
   | { elsewhere: string };
 
 const RUN_BY_CI = 'run by .ci/run itself, before and around this suite';
+const NO_DOCKER = 'Docker has no daemon on this machine';
+const IMAGE =
+  "test/server/image.test.ts assembles the image's files without Docker and starts the server there";
 const plans: Record<string, Plan> = {
   'npm ci && npm start': { serve: 'pglite' },
   'npm test': { elsewhere: `the suite this test is part of; ${RUN_BY_CI}` },
@@ -70,11 +73,19 @@ const plans: Record<string, Plan> = {
   'export STRATA_AUTH_SECRET=$(openssl rand -hex 32)': { run: 'postgres' },
   'npm run migrate': { run: 'postgres', check: (out) => expect(out).toMatch(/PostgreSQL/) },
   'npm start': { serve: 'postgres' },
-  'docker compose up --build': { elsewhere: 'Docker has no daemon on this machine' },
-  'docker compose exec app npm run -s token -- --role admin': {
-    elsewhere: 'Docker has no daemon on this machine',
+  'docker compose up --build': { elsewhere: NO_DOCKER },
+  'docker build -t strata .': { elsewhere: `${NO_DOCKER}; ${IMAGE}` },
+  "docker run --rm strata sh -c 'node --version && test -f dist/main.js && test ! -e node_modules/tsx && test ! -e node_modules/typescript && echo ok'":
+    { elsewhere: `${NO_DOCKER}; ${IMAGE}` },
+  'docker run --rm -p 4000:4000 -e STRATA_AUTH_SECRET=$(openssl rand -hex 32) strata': {
+    elsewhere: `${NO_DOCKER}; ${IMAGE}`,
   },
-  'docker compose exec app npm run seed': { elsewhere: 'Docker has no daemon on this machine' },
+  'curl -s http://localhost:4000/health': {
+    elsewhere:
+      'asks the container above; test/server/server.test.ts asks /health of a running server',
+  },
+  'docker compose exec app npm run -s token -- --role admin': { elsewhere: NO_DOCKER },
+  'docker compose exec app npm run seed': { elsewhere: NO_DOCKER },
   'export DATABASE_URL=postgres://postgres@127.0.0.1:5432/strata STRATA_AUTH_SECRET=…': {
     elsewhere:
       'the secret is a placeholder (…) for the one made in "On PostgreSQL"; several processes on one database are tested in test/projections/two-processes.pg.test.ts and test/live/resilience.pg.test.ts',
@@ -90,6 +101,7 @@ const plans: Record<string, Plan> = {
   'npm run projections -- pause orders': { run: 'pglite' },
   'npm run projections -- resume orders': { run: 'pglite' },
   'npm run dev': { serve: 'pglite' },
+  'npm run build': { run: 'pglite', check: () => undefined },
   'npm run typecheck': { elsewhere: RUN_BY_CI },
   'npm run lint': { elsewhere: RUN_BY_CI },
   'npm run schema:print': { run: 'pglite' },
