@@ -209,7 +209,13 @@ async function serve(command: string, env: NodeJS.ProcessEnv, timeoutMs: number)
     const timer = setTimeout(() => killGroup(child), 30_000);
     await exited;
     clearTimeout(timer);
-    const stillServing = await listening(Number(env.PORT));
+    // npm has exited; a server that is not its direct child (tsx watch's) may still be
+    // finishing its graceful shutdown: a few seconds, no more.
+    let stillServing = await listening(Number(env.PORT));
+    for (let i = 0; stillServing && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      stillServing = await listening(Number(env.PORT));
+    }
     killGroup(child);
     expect(stillServing, `${command}: the server outlived npm`).toBe(false);
   }
