@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { startBanner } from '../../src/server/banner.js';
 import { TEST_AUTH_SECRET } from '../support/app.js';
 import { engine, useTestDatabase } from '../support/db.js';
+import { cleanEnv, startServerProcess } from '../support/server-process.js';
 
 /**
  * What the server prints at start, in production mode, where GraphiQL and /metrics are off
@@ -16,43 +16,25 @@ import { engine, useTestDatabase } from '../support/db.js';
 /** Starts `src/main.ts` with these settings; resolves with its banner and base URL. */
 async function startServer(env: Record<string, string>) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'strata-banner-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: {
-      ...process.env,
-      STRATA_DATA_DIR: dataDir,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: '',
-      STRATA_AUTH_SECRET: '',
-      NODE_ENV: '',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await startServerProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: process.cwd(),
+    env: cleanEnv({ STRATA_DATA_DIR: dataDir, ...env }),
+  }).catch(async (err: unknown) => {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
   });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    server.child.kill('SIGTERM');
+    await server.exited;
+    server.kill();
     await rm(dataDir, { recursive: true, force: true });
   };
-  try {
-    const deadline = Date.now() + 60_000;
-    // The banner ends with the Metrics line and a blank line.
-    while (!/ {2}Metrics: .*\n\n/.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`no start banner:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  const url = /(http:\/\/localhost:\d+)\/health/.exec(out)![1]!;
-  return { banner: out.slice(out.indexOf('Strata is up')), url, stop };
+  const out = server.output();
+  return {
+    banner: out.slice(out.indexOf('Strata is up')),
+    url: `http://localhost:${server.port}`,
+    stop,
+  };
 }
 
 describe(`the start banner in production mode on ${engine}`, () => {

@@ -1,35 +1,21 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTokenService } from '../../src/auth/tokens.js';
 import { readFile } from 'node:fs/promises';
+import { cleanEnv, startServerProcess } from '../support/server-process.js';
 
 /** What a newcomer sees after `npm start` on the embedded engine. */
 describe('npm start in development mode', () => {
   it('prints the GraphiQL URL and working admin and customer tokens, and GraphiQL carries the admin token', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'strata-start-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        STRATA_DATA_DIR: dataDir,
-        PORT: '0',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: '',
-        STRATA_AUTH_SECRET: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const server = await startServerProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: process.cwd(),
+      env: cleanEnv({ STRATA_DATA_DIR: dataDir }),
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      const deadline = Date.now() + 60_000;
-      while (!/Mint more/.test(out)) {
-        if (Date.now() > deadline || child.exitCode !== null)
-          throw new Error(`no start banner:\n${out}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const out = server.output();
       const url = /GraphiQL:\s+(http:\/\/localhost:\d+)\/graphql/.exec(out)![1]!;
       const admin = /Admin token:\s+(\S+)/.exec(out)![1]!;
       const customer = /Customer token \(customer [0-9a-f-]+\):\s+(\S+)/.exec(out)![1]!;
@@ -48,8 +34,9 @@ describe('npm start in development mode', () => {
       });
       expect(((await r.json()) as any).data.projections.length).toBeGreaterThan(0);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      server.child.kill('SIGTERM');
+      await server.exited;
+      server.kill();
       await rm(dataDir, { recursive: true, force: true });
     }
   });
