@@ -335,8 +335,7 @@ export async function seedDemo(app: App, options: SeedOptions = {}): Promise<See
     if (paid(o)) await pay(o);
     // The loser must have lost before the warehouse restocks for the next race: the
     // fulfillment process works asynchronously, and a late reservation would win.
-    if (o.fate === 'short-stock')
-      await settle(load, o, (s) => s.status === 'CANCELLED', settleMs);
+    if (o.fate === 'short-stock') await settle(load, o, (s) => s.status === 'CANCELLED', settleMs);
     else if (o.fate === 'cancelled') {
       await cancel(o);
       step('cancellations');
