@@ -1,21 +1,15 @@
 import {
-  getDirectiveValues,
   getOperationAST,
   getVariableValues,
   GraphQLError,
-  GraphQLIncludeDirective,
-  GraphQLSkipDirective,
-  Kind,
   type DocumentNode,
-  type FragmentDefinitionNode,
   type GraphQLSchema,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { decodeJwt } from 'jose';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, bearerToken, type TokenService } from '../auth/tokens.js';
+import { rootFieldCounts } from './root-fields.js';
 
 /*
  * Who calls, over HTTP and SSE (graphql-ws checks its token at connection_init, ws.ts).
@@ -59,36 +53,6 @@ async function callerOf(tokens: TokenService, header: string | null): Promise<Ca
   return typeof exp === 'number' ? { principal, tokenExpiresAt: exp * 1000 } : { principal };
 }
 
-/** The root fields an operation would run, @skip and @include applied. */
-function rootFields(
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-  variables: Record<string, unknown>,
-): string[] {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions)
-    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const included = (node: Parameters<typeof getDirectiveValues>[1]) =>
-    getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true &&
-    getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
-  const names: string[] = [];
-  const spread = new Set<string>();
-  const walk = (set: SelectionSetNode) => {
-    for (const sel of set.selections) {
-      if (!included(sel)) continue;
-      if (sel.kind === Kind.FIELD) names.push(sel.name.value);
-      else if (sel.kind === Kind.INLINE_FRAGMENT) walk(sel.selectionSet);
-      else if (!spread.has(sel.name.value)) {
-        spread.add(sel.name.value);
-        const f = fragments.get(sel.name.value);
-        if (f) walk(f.selectionSet);
-      }
-    }
-  };
-  walk(operation.selectionSet);
-  return names;
-}
-
 /**
  * Whether an operation may run without a caller: a query of public root fields only. One
  * whose variables do not coerce is not (without a caller it is refused as such, before
@@ -105,14 +69,9 @@ export function isPublicOperation(
   const values = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
   if (values.errors) return false;
   const fields = schema.getQueryType()?.getFields() ?? {};
-  try {
-    return rootFields(document, operation, values.coerced).every(
-      (name) => name.startsWith('__') || fields[name]?.extensions.public === true,
-    );
-  } catch {
-    // A directive argument that does not resolve: execution refuses it anyway.
-    return false;
-  }
+  return [...rootFieldCounts(document, operation, values.coerced).keys()].every(
+    (name) => name.startsWith('__') || fields[name]?.extensions.public === true,
+  );
 }
 
 /** On the context of a request whose token was refused: the refusal, answered at execution. */

@@ -1,20 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  getDirectiveValues,
-  getOperationAST,
-  GraphQLError,
-  GraphQLIncludeDirective,
-  GraphQLSkipDirective,
-  Kind,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config/config.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { costOf } from './limits.js';
+import { rootFieldCounts } from './root-fields.js';
 
 /**
  * Who a limit counts against: the principal's user id, or for an anonymous request the
@@ -33,46 +24,10 @@ export function mutationFieldCount(
 ): number {
   const operation = getOperationAST(document, operationName);
   if (operation?.operation !== 'mutation') return 0;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions)
-    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const vars = variables ?? {};
-  // @skip/@include with a bad variable is refused by execution anyway: count it as included.
-  const included = (node: Parameters<typeof getDirectiveValues>[1]) => {
-    try {
-      return (
-        getDirectiveValues(GraphQLSkipDirective, node, vars)?.if !== true &&
-        getDirectiveValues(GraphQLIncludeDirective, node, vars)?.if !== false
-      );
-    } catch {
-      return true;
-    }
-  };
-  /** Fields of each fragment, by name: walked once however often it is spread. */
-  const fragmentCounts = new Map<string, number>();
-  const count = (set: SelectionSetNode): number => {
-    let n = 0;
-    for (const sel of set.selections) {
-      if (!included(sel)) continue;
-      if (sel.kind === Kind.FIELD) {
-        if (sel.name.value !== '__typename') n++;
-      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        n += count(sel.selectionSet);
-      } else {
-        const f = fragments.get(sel.name.value);
-        if (!f) continue;
-        let fields = fragmentCounts.get(f.name.value);
-        if (fields === undefined) {
-          fragmentCounts.set(f.name.value, 0); // a cycle (refused by validation) ends here
-          fields = count(f.selectionSet);
-          fragmentCounts.set(f.name.value, fields);
-        }
-        n += fields;
-      }
-    }
-    return n;
-  };
-  return count(operation.selectionSet);
+  let n = 0;
+  for (const [name, times] of rootFieldCounts(document, operation, variables))
+    if (name !== '__typename') n += times;
+  return n;
 }
 
 /** The error of a refused mutation: nothing ran; retry after `retryAfterSeconds`. */
