@@ -1,5 +1,6 @@
-import { GraphQLError, type ExecutionResult } from 'graphql';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { copyError, mapResultErrors, type Result } from './result-errors.js';
 
 /*
  * Every GraphQL error a client gets carries `extensions.code`, and every HTTP error answer
@@ -56,50 +57,11 @@ function codeOf(error: GraphQLError): string {
 export function withCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && code !== '') return error;
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError,
-    extensions: { ...error.extensions, code: codeOf(error) },
-  });
+  return copyError(error, { extensions: { ...error.extensions, code: codeOf(error) } });
 }
-
-type Result = ExecutionResult | AsyncIterable<ExecutionResult>;
 
 /** A result whose errors all have a code; streams are mapped as they are read. */
-function coded<R extends Result>(result: R): R {
-  if (isAsyncIterable(result)) return codedStream(result) as unknown as R;
-  const errors = (result as ExecutionResult).errors;
-  if (!errors?.some((e) => e instanceof GraphQLError && withCode(e) !== e)) return result;
-  return {
-    ...result,
-    errors: errors.map((e) => (e instanceof GraphQLError ? withCode(e) : e)),
-  } as R;
-}
-
-function codedStream(
-  source: AsyncIterable<ExecutionResult>,
-): AsyncIterableIterator<ExecutionResult> {
-  const it = source[Symbol.asyncIterator]();
-  return {
-    async next() {
-      const r = await it.next();
-      return r.done ? r : { done: false, value: coded(r.value) };
-    },
-    async return(value?: unknown) {
-      return (await it.return?.(value)) ?? { done: true, value: undefined };
-    },
-    async throw(err?: unknown) {
-      if (it.throw) return it.throw(err);
-      throw err;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
+const coded = <R extends Result>(result: R): R => mapResultErrors(result, withCode);
 
 /** The JSON text of an error answer: one GraphQL error with its code. */
 export function errorBody(

@@ -20,6 +20,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config/config.js';
 import { COMMAND_MUTATIONS } from '../graphql/command-mutation.js';
 import { argumentProblems } from '../graphql/input-gate.js';
+import { copyError, mapResultErrors } from './result-errors.js';
 
 /**
  * Abuse limits: bounds on what one GraphQL document may ask, checked before anything
@@ -399,45 +400,33 @@ export function limitPlugins(config: Pick<Config, 'limits' | 'introspection'>): 
 /** "Did you mean …?" in any of graphql-js's forms (fields, arguments, types, enum values). */
 const SUGGESTION = /\s*Did you mean (?:the enum value )?"[^?]*"\?/g;
 
-function withoutSuggestions<E extends Error>(errors: readonly E[]): E[] {
-  return errors.map((e) => {
-    const message = e.message.replace(SUGGESTION, '');
-    if (message === e.message) return e;
-    // A copy, never an edit: some errors reaching here are frozen (an authentication
-    // error's message cannot be assigned), and a cached validation error is shared.
-    if (e instanceof GraphQLError) {
-      const { nodes, source, positions, path, originalError, extensions } = e;
-      return new GraphQLError(message, {
-        nodes,
-        source,
-        positions,
-        path,
-        originalError,
-        extensions,
-      }) as unknown as E;
-    }
-    return Object.assign(new Error(message), { name: e.name }) as E;
-  });
+/** The error without its suggestions; itself when it has none. */
+function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const message = error.message.replace(SUGGESTION, '');
+  return message === error.message ? error : copyError(error, { message });
 }
 
 /**
  * Hides graphql-js's suggestions, which name fields, arguments and enum values of the
  * schema. graphql-armor's block-field-suggestions plugin covers validation only and not
- * the enum-value form; suggestions also come from variable coercion, at execution.
+ * the enum-value form; suggestions also come from variable coercion, at execution (and in
+ * each result of a subscription).
  */
 function useHiddenSuggestions(): Plugin {
-  const clean = (result: unknown, setResult: (r: never) => void) => {
-    const r = result as { errors?: readonly GraphQLError[] } | null;
-    if (r && !(Symbol.asyncIterator in r) && r.errors?.length)
-      setResult({ ...r, errors: withoutSuggestions(r.errors) } as never);
-  };
   return {
     onValidate:
       () =>
       ({ valid, result, setResult }) => {
-        if (!valid) setResult(withoutSuggestions(result));
+        if (!valid)
+          setResult(result.map((e) => (e instanceof GraphQLError ? withoutSuggestions(e) : e)));
       },
-    onExecute: () => ({ onExecuteDone: ({ result, setResult }) => clean(result, setResult) }),
-    onSubscribe: () => ({ onSubscribeResult: ({ result, setResult }) => clean(result, setResult) }),
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) =>
+        setResult(mapResultErrors(result, withoutSuggestions)),
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) =>
+        setResult(mapResultErrors(result, withoutSuggestions)),
+    }),
   };
 }
