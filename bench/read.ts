@@ -308,7 +308,8 @@ interface StatementCounter {
 /**
  * The app's Db with every statement it sends counted: `query` on the pool, on a
  * transaction (plus its BEGIN and COMMIT/ROLLBACK) and on a session. The LISTEN connection
- * (`listen`: LISTEN, and a keep-alive SELECT 1 every 10 s) is not counted.
+ * (`listen`: LISTEN, and a keep-alive SELECT 1 every 10 s) and the leadership session
+ * (`lockSession`) are not counted.
  */
 function countingDb(db: Db, counter: StatementCounter): Db {
   const note = (sql: string) => {
@@ -335,6 +336,7 @@ function countingDb(db: Db, counter: StatementCounter): Db {
         note('COMMIT / ROLLBACK');
       }
     },
+    lockSession: () => db.lockSession(),
     withSession: (fn) =>
       db.withSession((s) =>
         fn({

@@ -6,6 +6,7 @@ import {
   INT8_OID,
   parseInt8,
   type Db,
+  type LockSession,
   type QueryResult,
   type Queryable,
   type Session,
@@ -95,6 +96,7 @@ function wrapPglite(
   unlock: (() => Promise<void>) | undefined,
 ): Db & { pglite: PGlite } {
   const base = wrap(pglite);
+  const locks = new Map<string, object>();
   const session: Session = {
     ...base,
     async exec(sql: string) {
@@ -126,11 +128,41 @@ function wrapPglite(
         backendPid: () => undefined,
       };
     },
+    lockSession() {
+      return Promise.resolve(lockSession(locks));
+    },
     async close() {
       if (!pglite.closed) await pglite.close();
       const release = unlock;
       unlock = undefined;
       await release?.();
+    },
+  };
+}
+
+/**
+ * PGlite is one session in one process (its data folder is locked to it): a lock session
+ * is a holder in this map, so that two sessions still exclude each other as on PostgreSQL.
+ */
+function lockSession(locks: Map<string, object>): LockSession {
+  const me = {};
+  let closed = false;
+  return {
+    tryLock(key) {
+      if (closed) return Promise.resolve(false);
+      const holder = locks.get(key);
+      if (holder === undefined) locks.set(key, me);
+      return Promise.resolve(holder === undefined || holder === me);
+    },
+    unlock(key) {
+      if (locks.get(key) === me) locks.delete(key);
+      return Promise.resolve();
+    },
+    holds: (key) => locks.get(key) === me,
+    close() {
+      closed = true;
+      for (const [key, holder] of locks) if (holder === me) locks.delete(key);
+      return Promise.resolve();
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   type Listener,
   type ListenOptions,
   type QueryOptions,
+  type LockSession,
   type QueryResult,
   type Queryable,
   type Session,
@@ -149,6 +150,9 @@ export function openPostgres(o: PostgresOptions): Db {
     withSession<T>(fn: (s: Session) => Promise<T>) {
       return withClient((client) => fn(wrap(client)));
     },
+    lockSession() {
+      return Promise.resolve(new PgLockSession(connectionConfig(o), o.logger));
+    },
     listen(channels, onNotify, options) {
       return PgListener.start(connectionConfig(o), channels, onNotify, options ?? {}, o.logger);
     },
@@ -274,6 +278,124 @@ class PgListener implements Listener {
     clearTimeout(this.retry);
     clearInterval(this.keepalive);
     const c = this.client;
+    this.client = undefined;
+    if (c) await c.end().catch(() => undefined);
+  }
+}
+
+/** A lock key as PostgreSQL's one int8 advisory-lock space: the first 8 bytes of its hash. */
+export function advisoryKey(key: string): string {
+  return createHash('sha256').update(key).digest().readBigInt64BE(0).toString();
+}
+
+/**
+ * Session-level advisory locks on one dedicated connection (outside the pool, so the
+ * pool's idle timeout never ends it). PostgreSQL releases them when that connection's
+ * backend ends: a killed process loses them at once. The session asks the server to
+ * probe its peer's TCP connection too, so a lost machine's locks go within seconds
+ * rather than the kernel's two hours. A lost connection forgets every lock at once; the
+ * next `tryLock` connects again.
+ */
+class PgLockSession implements LockSession {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly held = new Set<string>();
+  private closed = false;
+  private keepalive: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly logger: PostgresOptions['logger'],
+  ) {}
+
+  private connect(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= (async () => {
+      const client = new pg.Client({
+        ...this.config,
+        application_name: `${this.config.application_name ?? 'strata'} leadership`,
+      });
+      client.on('error', (err) => this.lost(client, err));
+      client.on('end', () => this.lost(client, new Error('leadership connection ended')));
+      await client.connect();
+      try {
+        // The server notices a vanished client in about 5 + 3 × 1 s, then frees its locks.
+        await client.query(
+          'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 8000',
+        );
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+      if (this.closed) {
+        await client.end().catch(() => undefined);
+        throw new Error('the lock session is closed');
+      }
+      this.client = client;
+      // And this side notices a dead server (its locks gone with it) within seconds.
+      this.keepalive = setInterval(() => {
+        const timer = setTimeout(
+          () => client.emit('error', new Error('leadership keepalive timed out')),
+          3_000,
+        );
+        client.query('SELECT 1').then(
+          () => clearTimeout(timer),
+          (err: Error) => {
+            clearTimeout(timer);
+            this.lost(client, err);
+          },
+        );
+      }, 2_000);
+      this.keepalive.unref();
+      return client;
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private lost(client: pg.Client, err: Error) {
+    if (this.client !== client) return;
+    this.client = undefined;
+    clearInterval(this.keepalive);
+    if (this.held.size && !this.closed)
+      this.logger?.warn(
+        { err: err.message, locks: [...this.held] },
+        'leadership connection lost: its locks are gone',
+      );
+    this.held.clear();
+    client.end().catch(() => undefined);
+  }
+
+  async tryLock(key: string): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.held.has(key)) return true;
+    const client = await this.connect();
+    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int8) AS ok', [
+      advisoryKey(key),
+    ]);
+    const ok = r.rows[0]?.ok === true && this.client === client;
+    if (ok) this.held.add(key);
+    return ok;
+  }
+
+  async unlock(key: string): Promise<void> {
+    if (!this.held.delete(key)) return;
+    const client = this.client;
+    if (!client) return;
+    await client.query('SELECT pg_advisory_unlock($1::int8)', [advisoryKey(key)]).catch((err) =>
+      // Unlocked anyway if the connection is gone; else it must not outlive us holding it.
+      this.lost(client, err as Error),
+    );
+  }
+
+  holds(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.held.clear();
+    clearInterval(this.keepalive);
+    const c = this.client ?? (await this.connecting?.catch(() => undefined));
     this.client = undefined;
     if (c) await c.end().catch(() => undefined);
   }

@@ -71,6 +71,27 @@ export interface Db extends Queryable {
     onNotify: (channel: string, payload: string) => void,
     options?: ListenOptions,
   ): Promise<Listener>;
+  /**
+   * A session of its own for leadership locks (session-level advisory locks): PostgreSQL
+   * frees them the moment that session's connection drops, so a process that dies loses
+   * its locks at once. See docs/adr/0019-leadership-by-advisory-locks.md.
+   */
+  lockSession(): Promise<LockSession>;
+  close(): Promise<void>;
+}
+
+/**
+ * Named exclusive locks held by one database session. On PostgreSQL, one dedicated
+ * connection: when it is lost, every lock is gone (and `holds` says so at once).
+ */
+export interface LockSession {
+  /** Takes the lock `key` if no other session holds it; true when this session holds it. */
+  tryLock(key: string): Promise<boolean>;
+  /** Gives the lock up (nothing when not held). */
+  unlock(key: string): Promise<void>;
+  /** Whether this session holds `key` as far as it knows: false once the connection is lost. */
+  holds(key: string): boolean;
+  /** Gives every lock up and ends the session. */
   close(): Promise<void>;
 }
 

@@ -6,6 +6,12 @@ export const EVENTS_CHANNEL = 'strata_events';
 /** Projections notify it when a checkpoint moves (read-your-writes waiters wake on it). */
 export const CHECKPOINT_CHANNEL = 'strata_checkpoints';
 
+/**
+ * A process gave up leadership of projection runners (shutting down): the others try to
+ * take it at once instead of at their next attempt.
+ */
+export const LEADERSHIP_CHANNEL = 'strata_leadership';
+
 /** Least time between two NOTIFYs of one channel from this process. */
 const NOTIFY_INTERVAL_MS = 5;
 
@@ -33,7 +39,7 @@ export class Notifier {
   async start(): Promise<void> {
     let first = true;
     this.listener = await this.db.listen(
-      [EVENTS_CHANNEL, CHECKPOINT_CHANNEL],
+      [EVENTS_CHANNEL, CHECKPOINT_CHANNEL, LEADERSHIP_CHANNEL],
       (channel) => this.emit(channel, 'notify'),
       {
         onListening: () => {
@@ -41,6 +47,7 @@ export class Notifier {
           first = false;
           this.emit(EVENTS_CHANNEL, 'reconnect');
           this.emit(CHECKPOINT_CHANNEL, 'reconnect');
+          this.emit(LEADERSHIP_CHANNEL, 'reconnect');
         },
         onDisconnect: (err) => this.logger.warn({ err: err.message }, 'LISTEN connection lost'),
       },

@@ -32,7 +32,7 @@ export class ReadYourWrites {
     this.localCheckpoints.set(name, checkpoint);
   }
 
-  /** The runner lost its lease: another process moves the checkpoint now, so ask the database. */
+  /** The runner lost the lead: another process moves the checkpoint now, so ask the database. */
   forget(name: string): void {
     this.localCheckpoints.delete(name);
   }
@@ -62,7 +62,7 @@ export class ReadYourWrites {
         woken = false;
         if (inMemory()) return;
         // The database knows the checkpoints of projections run by other processes (and
-        // ours, if memory lags after a lost lease): ask it now and then, not per wake-up.
+        // ours, if memory lags after a lost lead): ask it now and then, not per wake-up.
         if (Date.now() - lastDbCheck >= 100) {
           lastDbCheck = Date.now();
           const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(

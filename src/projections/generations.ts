@@ -124,7 +124,7 @@ async function dropRetiredTables(db: Db, p: Projection) {
   for (const { generation } of rows) {
     for (const t of p.tables)
       await db.query(`DROP TABLE IF EXISTS ${physical(t.name, generation)}`);
-    // Its runner, wherever it is, finds no row and ends (lease() treats that as retired).
+    // Its runner, wherever it is, finds no row and ends (`lead` treats that as retired).
     await db.query(`DELETE FROM projections WHERE name = $1 AND generation = $2`, [
       p.name,
       generation,

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../db/types.js';
+import type { Db, LockSession, Queryable } from '../db/types.js';
 import { encodeCursor, type LogPosition } from '../eventstore/cursor.js';
 import { MAX_READ_LIMIT, type EventStore } from '../eventstore/store.js';
 import type { StoredEvent } from '../eventstore/types.js';
-import { CHECKPOINT_CHANNEL, EVENTS_CHANNEL, type Notifier } from '../eventstore/notifier.js';
+import {
+  CHECKPOINT_CHANNEL,
+  EVENTS_CHANNEL,
+  LEADERSHIP_CHANNEL,
+  type Notifier,
+} from '../eventstore/notifier.js';
 import { SharedReads } from '../eventstore/shared-reads.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReadYourWrites } from './consistency.js';
@@ -27,16 +32,20 @@ export interface ProjectionRuntimeOptions {
   serving?: () => boolean;
   /** Reads of the log shared with the other readers of the process (default: the runners' own). */
   sharedReads?: SharedReads;
-  /** How long a runner's lease lasts without renewal; another process takes over after it. */
-  leaseMs?: number;
+  /**
+   * How often a runner that another process leads tries to take over (default 200 ms):
+   * the bound on a takeover after that process dies. A graceful stop hands over at once.
+   */
+  followMs?: number;
   /** Safety-net poll when no wake-up arrives. */
   idleMs?: number;
-  /** Identifies this process in leases. */
+  /** Identifies this process as the leader (`lease_owner`) of the generations it runs. */
   owner?: string;
   onBatch?: (name: string, events: number, seconds: number) => void;
   onPoison?: (name: string, error: ProjectionError | null) => void;
 }
 
+/** The generation's `lease_owner` fence turned this runner's batch away (see `lead`). */
 class LeaseLost extends Error {}
 
 /**
@@ -53,10 +62,13 @@ function isTransient(err: unknown): boolean {
 }
 
 /**
- * Runs the projections of this process: one runner per (projection, generation), each
- * holding a lease so that across processes only one runner applies a generation. A runner
- * reads the log in commit order from its checkpoint (the store's one `readAll`), applies a
- * batch and moves the checkpoint in the same transaction, compare-and-set on the old one.
+ * Runs the projections of this process: one runner per (projection, generation). Across
+ * processes only one runner leads a generation: the one whose process holds its advisory
+ * lock (`lockSession`, ADR 19), which a dead process loses the moment its connection
+ * drops. A runner reads the log in commit order from its checkpoint (the store's one
+ * `readAll`), applies a batch and moves the checkpoint in the same transaction,
+ * compare-and-set on the old checkpoint and on `lease_owner`: the fence that turns away a
+ * runner that lost its lock without knowing it yet.
  */
 /** A runner's batch waiting to be applied with others (see `Runners.applyTogether`). */
 interface GroupMember {
@@ -84,9 +96,14 @@ export class Runners {
   private readonly owner: string;
   readonly batchSize: number;
   private readonly rebuildBatchSize: number;
-  private readonly leaseMs: number;
+  private readonly followMs: number;
   private readonly idleMs: number;
   private offEvents: (() => void) | undefined;
+  private offLeadership: (() => void) | undefined;
+  /** Waits of runners led elsewhere: they end when a leader hands over. */
+  private readonly followers = new Set<() => void>();
+  /** This process's leadership locks, one per generation it leads (opened by `listen`). */
+  private locks: LockSession | undefined;
   /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
   private announcedAt = 0;
   /** Batches waiting for the end of this turn to be applied together (see `applyTogether`). */
@@ -106,31 +123,39 @@ export class Runners {
     this.owner = options.owner ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
     this.batchSize = options.batchSize ?? 1000;
     this.rebuildBatchSize = Math.min(options.rebuildBatchSize ?? MAX_READ_LIMIT, MAX_READ_LIMIT);
-    this.leaseMs = options.leaseMs ?? 15_000;
+    this.followMs = options.followMs ?? 200;
     this.idleMs = options.idleMs ?? 2_000;
     this.reads = options.sharedReads ?? new SharedReads(store);
   }
 
-  /** Wakes the runners whenever a commit is announced. */
-  listen(): void {
+  /** Opens the leadership session; wakes the runners whenever a commit is announced. */
+  async listen(): Promise<void> {
+    this.locks ??= await this.db.lockSession();
     this.offEvents = this.notifier.on(EVENTS_CHANNEL, (reason) => {
       if (reason === 'notify') this.announcedAt = Date.now();
       this.wakeAll();
+    });
+    this.offLeadership = this.notifier.on(LEADERSHIP_CHANNEL, () => {
+      for (const w of [...this.followers]) w();
     });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.offEvents?.();
+    this.offLeadership?.();
     this.wakeAll();
     for (const w of [...this.stopWaiters]) w();
     await Promise.allSettled(this.runners.values());
-    // Let another process take over at once rather than after the lease expires.
+    // Hand over at once: the locks go with the session, and the others hear of it.
     await this.db
-      .query(
-        `UPDATE projections SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
-        [this.owner],
-      )
+      .query(`UPDATE projections SET lease_owner = NULL WHERE lease_owner = $1`, [this.owner])
+      .catch(() => undefined);
+    const locks = this.locks;
+    this.locks = undefined;
+    await locks?.close();
+    await this.db
+      .query('SELECT pg_notify($1, $2)', [LEADERSHIP_CHANNEL, ''])
       .catch(() => undefined);
   }
 
@@ -141,6 +166,11 @@ export class Runners {
   /** Waits `ms` (a new event does not end it; stopping does). */
   private pause(ms: number): Promise<void> {
     return this.wait(ms, this.stopWaiters);
+  }
+
+  /** Waits `ms`, or until a leader hands over. */
+  private follow(ms: number): Promise<void> {
+    return this.wait(ms, this.followers);
   }
 
   /** Waits for a wake-up or the timeout, whichever comes first. */
@@ -188,14 +218,14 @@ export class Runners {
     this.runners.set(key, run);
   }
 
-  /** One runner: lease → read → apply + checkpoint → repeat, until stopped or retired. */
+  /** One runner: lead → read → apply + checkpoint → repeat, until stopped or retired. */
   private async run(p: Projection, generation: number): Promise<void> {
     let slowMode = false; // after a failed batch: one event at a time, to find the poison one
     let solo = false; // after a failed group: alone, so that a failure is this projection's own
     let backoff = 100;
-    // The lease as this runner last knew it: renewed only when half used up, since every
-    // committed batch extends it anyway (one write less per batch).
-    let held: { checkpoint: LogPosition; state: ProjectionState; until: number } | undefined;
+    const key = leadershipKey(p.name, generation);
+    // The generation as this runner last knew it while leading it.
+    let held: { checkpoint: LogPosition; state: ProjectionState } | undefined;
     let recheck = 5; // ms; see SubscriptionHub.recheck for why an empty read is retried
     // The next batch, read while this one is applied when the log has more (catching up,
     // rebuilding): on PostgreSQL reading and writing then overlap, on two connections (on
@@ -204,15 +234,25 @@ export class Runners {
     let ahead: { after: string; limit: number; events: Promise<StoredEvent[]> } | undefined;
     while (!this.stopped) {
       try {
-        if (!held || Date.now() > held.until - this.leaseMs / 2) {
-          const lease = await this.lease(p.name, generation);
-          if (lease === 'retired') return;
-          if (!lease) {
-            held = undefined;
-            await this.sleep(Math.min(this.leaseMs / 2, 5_000));
+        if (held && !this.locks?.holds(key)) {
+          // The leadership connection was lost, and the lock with it: another process may
+          // lead now. Whatever this runner still has in flight, the fence turns away.
+          held = undefined;
+          ahead = undefined;
+          this.checkpoints.forget(p.name);
+        }
+        if (!held) {
+          const led = await this.lead(p.name, generation, key);
+          if (led === 'retired') return;
+          if (led === 'led elsewhere') {
+            await this.follow(this.followMs);
             continue;
           }
-          held = { ...lease, until: Date.now() + this.leaseMs };
+          if (led === 'idle') {
+            await this.sleep(this.idleMs); // `resume` wakes it
+            continue;
+          }
+          held = led;
         }
         const yielding = held.state === 'rebuilding' && this.options.serving?.() === true;
         if (held.state === 'rebuilding' && p.build && !yielding && !slowMode && !solo) {
@@ -222,7 +262,6 @@ export class Runners {
             held = undefined;
             throw err;
           }
-          held.until = Date.now() + this.leaseMs;
           if (this.stopped) continue;
         }
         const after = encodeCursor(held.checkpoint);
@@ -292,7 +331,6 @@ export class Runners {
           transactionId: last.transactionId,
           globalPosition: last.globalPosition,
         };
-        held.until = Date.now() + this.leaseMs;
         if (held.state === 'running') this.checkpoints.committed(p.name, held.checkpoint);
         slowMode = false;
         solo = false;
@@ -311,24 +349,40 @@ export class Runners {
     }
   }
 
-  /** Takes or renews the lease; null when another process holds it or the generation is idle. */
-  private async lease(name: string, generation: number) {
-    const r = await this.db.query<
-      Pick<ProjectionRow, 'checkpoint_txid' | 'checkpoint_position' | 'state'>
-    >(
-      `UPDATE projections SET lease_owner = $3, lease_until = now() + ($4 || ' milliseconds')::interval
-       WHERE name = $1 AND generation = $2 AND state IN ('running', 'rebuilding')
-         AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until < now())
-       RETURNING checkpoint_txid::text AS checkpoint_txid, checkpoint_position, state`,
-      [name, generation, this.owner, String(this.leaseMs)],
-    );
-    const row = r.rows[0];
-    if (!row) {
+  /**
+   * Takes the lead of `name#generation` if no other process has it: its advisory lock,
+   * then `lease_owner`, unconditionally, since whoever was there before has lost the lock
+   * (it died, or its connection did). Writing the owner is the fence: a batch of the old
+   * leader still in flight then fails its compare-and-set, while one that committed first
+   * is in the checkpoint read back here (the row lock orders the two). 'led elsewhere'
+   * when another process has it, 'idle' when it is paused or stopped, 'retired' when gone.
+   */
+  private async lead(name: string, generation: number, key: string) {
+    const locks = this.locks;
+    if (!locks) throw new Error('projection runners started before listen()');
+    const retiredOr = async <T>(otherwise: T) => {
       const s = await this.db.query<{ state: string }>(
         'SELECT state FROM projections WHERE name = $1 AND generation = $2',
         [name, generation],
       );
-      return s.rows[0] === undefined || s.rows[0].state === 'retired' ? ('retired' as const) : null;
+      return s.rows[0] === undefined || s.rows[0].state === 'retired'
+        ? ('retired' as const)
+        : otherwise;
+    };
+    if (!(await locks.tryLock(key))) return retiredOr('led elsewhere' as const);
+    const r = await this.db.query<
+      Pick<ProjectionRow, 'checkpoint_txid' | 'checkpoint_position' | 'state'>
+    >(
+      `UPDATE projections SET lease_owner = $3, lease_until = NULL
+       WHERE name = $1 AND generation = $2 AND state IN ('running', 'rebuilding')
+       RETURNING checkpoint_txid::text AS checkpoint_txid, checkpoint_position, state`,
+      [name, generation, this.owner],
+    );
+    const row = r.rows[0];
+    if (!row) {
+      // Paused, stopped or gone: nothing to lead; another process may look in turn.
+      await locks.unlock(key);
+      return retiredOr('idle' as const);
     }
     return {
       state: row.state,
@@ -392,18 +446,16 @@ export class Runners {
           const moved = await tx.query(
             `UPDATE projections AS p
              SET checkpoint_txid = $1::xid8, checkpoint_position = $2,
-                 events_processed = p.events_processed + $3, updated_at = now(),
-                 lease_until = now() + ($5 || ' milliseconds')::interval
-             FROM unnest($6::text[], $7::integer[]) AS m(name, generation)
+                 events_processed = p.events_processed + $3, updated_at = now()
+             FROM unnest($5::text[], $6::integer[]) AS m(name, generation)
              WHERE p.name = m.name AND p.generation = m.generation AND p.lease_owner = $4
-               AND p.checkpoint_txid = $8::xid8 AND p.checkpoint_position = $9
+               AND p.checkpoint_txid = $7::xid8 AND p.checkpoint_position = $8
                AND p.state IN ('running', 'rebuilding')`,
             [
               last.transactionId,
               last.globalPosition,
               events.length,
               this.owner,
-              String(this.leaseMs),
               members.map((m) => m.p.name),
               members.map((m) => m.generation),
               from.transactionId,
@@ -412,7 +464,7 @@ export class Runners {
           );
           if (moved.rowCount !== members.length) {
             throw new LeaseLost(
-              `lost the lease of one of ${members.map((m) => `${m.p.name}#${m.generation}`).join(', ')}`,
+              `lost the lead of one of ${members.map((m) => `${m.p.name}#${m.generation}`).join(', ')}`,
             );
           }
         },
@@ -460,9 +512,9 @@ export class Runners {
   }
 
   /**
-   * Moves the checkpoint of `p#generation` from `from` to `to` (`events` read), extending
-   * the lease: compare-and-set on the old checkpoint and the lease owner, so that a runner
-   * that lost its lease cannot commit a batch.
+   * Moves the checkpoint of `p#generation` from `from` to `to` (`events` read):
+   * compare-and-set on the old checkpoint and on `lease_owner`, so that a runner that lost
+   * the lead cannot commit a batch.
    */
   private async moveCheckpoint(
     q: Queryable,
@@ -475,9 +527,9 @@ export class Runners {
     const moved = await q.query(
       `UPDATE projections
        SET checkpoint_txid = $3::xid8, checkpoint_position = $4, events_processed = events_processed + $5,
-           updated_at = now(), lease_until = now() + ($7 || ' milliseconds')::interval
+           updated_at = now()
        WHERE name = $1 AND generation = $2 AND lease_owner = $6
-         AND checkpoint_txid = $8::xid8 AND checkpoint_position = $9 AND state IN ('running', 'rebuilding')`,
+         AND checkpoint_txid = $7::xid8 AND checkpoint_position = $8 AND state IN ('running', 'rebuilding')`,
       [
         p.name,
         generation,
@@ -485,12 +537,11 @@ export class Runners {
         to.globalPosition,
         events,
         this.owner,
-        String(this.leaseMs),
         from.transactionId,
         from.globalPosition,
       ],
     );
-    if (moved.rowCount !== 1) throw new LeaseLost(`lost the lease of ${p.name}#${generation}`);
+    if (moved.rowCount !== 1) throw new LeaseLost(`lost the lead of ${p.name}#${generation}`);
   }
 
   /**
@@ -584,3 +635,7 @@ export class Runners {
     this.options.onPoison?.(p.name, error);
   }
 }
+
+/** The advisory lock of one generation's leadership. */
+export const leadershipKey = (name: string, generation: number): string =>
+  `strata projection ${name}#${generation}`;

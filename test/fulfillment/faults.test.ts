@@ -66,7 +66,7 @@ describe(`fulfillment runner under faults on ${engine}`, () => {
       s.app.notifier,
       [process],
       createLogger('silent'),
-      { idleMs: 100, leaseMs: 2_000 },
+      { idleMs: 100 },
     );
     await runtime.start();
   });

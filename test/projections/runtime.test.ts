@@ -43,7 +43,6 @@ describe(`projection runtime on ${engine}`, () => {
     runtime = new ProjectionRuntime(t.db, store, notifier, projections, logger, {
       idleMs: 100,
       batchSize,
-      leaseMs: 2_000,
       ...options,
     });
     await runtime.start();

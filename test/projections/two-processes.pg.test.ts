@@ -5,6 +5,7 @@ import type { Db } from '../../src/db/types.js';
 import { EventStore } from '../../src/eventstore/store.js';
 import { Notifier } from '../../src/eventstore/notifier.js';
 import { ProjectionRuntime } from '../../src/projections/runtime.js';
+import type { Projection } from '../../src/projections/types.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { counts, countingProjection } from './toy.js';
 
@@ -18,7 +19,10 @@ describe('projections across two processes (PostgreSQL)', () => {
   beforeEach(async () => {
     t = await createTestDatabase();
   });
+  /** Opens the gates a failed test left shut, so that its runners can stop. */
+  const opens: (() => void)[] = [];
   afterEach(async () => {
+    for (const open of opens.splice(0)) open();
     for (const p of opened.splice(0)) {
       await p.runtime.stop();
       await p.notifier.stop();
@@ -27,16 +31,28 @@ describe('projections across two processes (PostgreSQL)', () => {
     await t.dispose();
   });
 
-  async function process(owner: string, applied: string[]) {
-    const db = openPostgres({ connectionString: t.url!, max: 4 });
+  /** `gate`, while set, holds every batch of this process inside its transaction. */
+  async function process(
+    owner: string,
+    applied: string[],
+    gate?: { wait?: Promise<void>; entered?: number },
+  ) {
+    const db = openPostgres({ connectionString: t.url!, max: 4, applicationName: owner });
     const notifier = new Notifier(db, logger, 200);
     await notifier.start();
-    const p = countingProjection('shared', {
+    const counting = countingProjection('shared', {
       beforeApply: (events) => applied.push(...events.map((e) => `${owner}:${e.eventId}`)),
     });
+    const p: Projection = {
+      ...counting,
+      async apply(tx, events, table) {
+        if (gate) gate.entered = (gate.entered ?? 0) + 1;
+        await gate?.wait;
+        return counting.apply(tx, events, table);
+      },
+    };
     const runtime = new ProjectionRuntime(db, new EventStore(db), notifier, [p], logger, {
       owner,
-      leaseMs: 800,
       idleMs: 50,
       batchSize: 25,
     });
@@ -83,4 +99,56 @@ describe('projections across two processes (PostgreSQL)', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe(50);
   });
+
+  it('takes over within a second when the leader loses its connection, and fences off its batch in flight', async () => {
+    const applied: string[] = [];
+    type Gate = { wait?: Promise<void>; entered?: number };
+    const gates: Record<'A' | 'B', Gate> = { A: {}, B: {} };
+    const a = await process('A', applied, gates.A);
+    const b = await process('B', applied, gates.B);
+    const store = new EventStore(t.db);
+    let last = (await store.append('s-0', 'thing', [{ type: 'Counted', data: {} }])).cursor;
+    await a.runtime.waitFor(last, ['shared'], 10_000);
+    const holder = applied[0]!.split(':')[0] as 'A' | 'B';
+    const other = holder === 'A' ? b : a;
+
+    // The leader's next batch stops inside its transaction, not yet at its checkpoint.
+    let open!: () => void;
+    gates[holder].wait = new Promise<void>((resolve) => (open = resolve));
+    opens.push(open);
+    const entered = gates[holder].entered ?? 0;
+    for (let i = 0; i < 5; i++)
+      last = (await store.append('s-1', 'thing', [{ type: 'Counted', data: {} }])).cursor;
+    await until(() => (gates[holder].entered ?? 0) > entered);
+
+    // Its leadership connection dies (as with a killed process, a lost network).
+    const killed = await t.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+      [`${holder} leadership`],
+    );
+    expect(killed.rowCount).toBe(1);
+    const lostAt = Date.now();
+    await other.runtime.waitFor(last, ['shared'], 5_000);
+    const takeover = Date.now() - lostAt;
+    expect(takeover).toBeLessThan(1_000);
+
+    // The old leader's batch goes on to its checkpoint: the fence turns it away.
+    open();
+    gates[holder].wait = undefined;
+    for (let i = 0; i < 3; i++)
+      last = (await store.append('s-2', 'thing', [{ type: 'Counted', data: {} }])).cursor;
+    await other.runtime.waitFor(last, ['shared'], 5_000);
+    await new Promise((r) => setTimeout(r, 300)); // room for a wrong second apply to land
+    expect(await counts(t.db, 'shared')).toEqual({ 's-0': 1, 's-1': 5, 's-2': 3 });
+    const status = await other.runtime.status();
+    expect(status.find((s) => s.name === 'shared')?.leaseOwner).toBe(holder === 'A' ? 'B' : 'A');
+  });
 });
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
