@@ -1,12 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenService } from '../../src/auth/tokens.js';
 import type { TestApp } from '../support/app.js';
-import { TEST_AUTH_SECRET } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { collect, wsClient, type Collected, type WsSession } from '../support/live.js';
+import { remote, startServer as start, type ServerChild } from '../support/processes.js';
 import { seedOrder, type Seeded } from '../support/seed.js';
 
 /*
@@ -15,82 +12,15 @@ import { seedOrder, type Seeded } from '../support/seed.js';
  * subscriber must be able to resume where it stopped, with no gap and no duplicate.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EVENTS = `subscription($after: Cursor) { events(after: $after) { cursor eventId type } }`;
 const CREATE_ORDER = `mutation($i: CreateOrderInput!) { createOrder(input: $i) { __typename ... on CreateOrderSuccess { cursor order { id } } ... on Error { code message } } }`;
 const WRITERS = 8;
 const SUBSCRIBERS = 3;
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 
-interface Server {
-  url: string;
-  child: ChildProcess;
-  /** Resolves with the exit code. */
-  exited: Promise<number | null>;
-  output(): string;
-}
-
-function startServer(databaseUrl: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      STRATA_AUTH_SECRET: TEST_AUTH_SECRET,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      STRATA_MUTATIONS_PER_MINUTE: '0',
-      STRATA_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 30 s:\n${out}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      // The Health line has the URL in every mode (GraphiQL's is off in production mode).
-      const m = /Health:\s+(http:\/\/\S+)\/health/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1]!, child, exited, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before it listened:\n${out}`));
-    });
-  });
-}
-
-/** The parts of TestApp that the seed helpers use, against a server in another process. */
-function remote(url: string): TestApp {
-  const tokens = createTokenService({ secret: TEST_AUTH_SECRET });
-  const api: Pick<TestApp, 'url' | 'graphql' | 'auth'> = {
-    url,
-    async graphql(query, variables, headers = {}) {
-      const res = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: res.status, body: (await res.json()) as never };
-    },
-    async auth(principal, ttlSeconds) {
-      const token = await tokens.mint(
-        { userId: principal.userId ?? `test-${principal.role}`, ...principal },
-        ttlSeconds,
-      );
-      return { authorization: `Bearer ${token}` };
-    },
-  };
-  return api as TestApp;
-}
+type Server = ServerChild;
+const startServer = (databaseUrl: string) =>
+  start(databaseUrl, { STRATA_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) });
 
 /** Creates an order; returns its command id once acknowledged, null when refused. */
 async function createOrder(s: TestApp, x: Seeded): Promise<string | null> {
