@@ -129,8 +129,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           logger,
         })
       : undefined;
-  if (replicas)
+  if (replicas) {
+    logger.info(
+      { replicas: replicas.status().map((r) => r.name), waitMs: config.replicaWaitMs },
+      'queries read from read replicas',
+    );
     cleanups.push(logged(logger, 'replicas', 'read replica pools closed', () => replicas.close()));
+  }
 
   const notifier = new Notifier(db, logger);
   const store = new EventStore(db, {
