@@ -2,7 +2,10 @@
 // The README's test command. Runs the whole suite on the embedded engine (PGlite), then
 // again on PostgreSQL when TEST_DATABASE_URL is set. Files named *.pg.test.ts need several
 // database sessions at once, which PGlite (one session) cannot give: they run on
-// PostgreSQL only, and this script says so when it could not run them.
+// PostgreSQL only, and this script says so when it could not run them. Files named
+// *.replica.test.ts need a primary and a streaming replica (scripts/replica-pair.sh, whose
+// TEST_REPLICA_PRIMARY_URL and TEST_REPLICA_URL they read): they run on the PostgreSQL
+// pass, and this script says so when they could not.
 // Extra arguments go to vitest (e.g. a file filter).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -10,6 +13,7 @@ import path from 'node:path';
 
 const args = process.argv.slice(2);
 const url = process.env.TEST_DATABASE_URL;
+const pair = Boolean(process.env.TEST_REPLICA_PRIMARY_URL && process.env.TEST_REPLICA_URL);
 if (!url && (process.env.CI === 'true' || process.env.STRATA_REQUIRE_POSTGRES === '1')) {
   console.error('TEST_DATABASE_URL is required here: the suite must also run on PostgreSQL.');
   process.exit(2);
@@ -53,6 +57,18 @@ if (!url) {
       ` (${pgOnly.map((f) => path.basename(f)).join(', ')}), and the whole suite was not repeated on PostgreSQL,` +
       ' because TEST_DATABASE_URL is not set. Set it to an empty database, e.g.' +
       ' TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/strata_test npm test',
+  );
+}
+if (!url || (!pair && process.env.STRATA_REQUIRE_POSTGRES !== '1')) {
+  const replicaOnly = walk('test').filter((f) => f.endsWith('.replica.test.ts'));
+  const why = !url
+    ? 'TEST_DATABASE_URL is not set (they run on the PostgreSQL pass)'
+    : 'TEST_REPLICA_PRIMARY_URL and TEST_REPLICA_URL are not set';
+  console.log(
+    `\nNot run: ${replicaOnly.length} test files need a PostgreSQL primary and a streaming replica` +
+      ` (${replicaOnly.map((f) => path.basename(f)).join(', ')}), because ${why}.` +
+      ' eval "$(scripts/replica-pair.sh start)" makes a throwaway pair and sets them;' +
+      ' scripts/replica-pair.sh stop "$STRATA_REPLICA_PAIR_DIR" removes it.',
   );
 }
 console.log(`\nStrata tests (${passes.join(' + ')}): ${passed} passed, ${failed} failed`);

@@ -9,6 +9,16 @@ export interface Config {
   /** `postgres` when DATABASE_URL is set, otherwise the embedded PGlite engine. */
   engine: 'postgres' | 'pglite';
   databaseUrl: string | undefined;
+  /**
+   * Streaming replicas of DATABASE_URL (`DATABASE_READ_URL`, comma-separated): GraphQL
+   * queries read the read models there; everything else stays on the primary. Empty: none.
+   */
+  databaseReadUrls: string[];
+  /**
+   * How long a read with `consistentWith` waits for a replica to replay what the primary's
+   * read models have reached, before it reads from the primary instead.
+   */
+  replicaWaitMs: number;
   dataDir: string;
   port: number;
   /** HS256 secret for bearer tokens; undefined means development mode (embedded engine only). */
@@ -96,6 +106,24 @@ const fields = z.object({
       message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
     })
     .optional(),
+  DATABASE_READ_URL: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    )
+    .refine(
+      (list) =>
+        list.length > 0 && list.every((u) => /^postgres(ql)?:\/\//.test(u) && URL.canParse(u)),
+      {
+        message:
+          'DATABASE_READ_URL must be one or more comma-separated postgres:// or postgresql:// URLs',
+      },
+    )
+    .optional(),
+  STRATA_REPLICA_WAIT_MS: positiveInt('STRATA_REPLICA_WAIT_MS', 0, 60_000).default(1_000),
   STRATA_DATA_DIR: z.string().min(1).default('./.strata'),
   PORT: positiveInt('PORT', 0, 65535).default(4000),
   STRATA_AUTH_SECRET: z
@@ -216,6 +244,14 @@ function authRule(
 const serverSchema = (serving: boolean) =>
   fields.superRefine((env, ctx) => {
     authRule(env, ctx);
+    if (env.DATABASE_READ_URL && !env.DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_READ_URL'],
+        message:
+          'DATABASE_READ_URL needs DATABASE_URL: replicas are read beside a PostgreSQL primary, never beside the embedded engine',
+      });
+    }
     if (
       env.STRATA_READ_COST_PER_MINUTE > 0 &&
       env.STRATA_READ_COST_PER_MINUTE < env.STRATA_MAX_COST
@@ -358,6 +394,8 @@ export function loadConfig(
   const production = e.NODE_ENV === 'production' || e.DATABASE_URL !== undefined;
   return {
     ...databaseConfig(e),
+    databaseReadUrls: e.DATABASE_READ_URL ?? [],
+    replicaWaitMs: e.STRATA_REPLICA_WAIT_MS,
     port: e.PORT,
     authSecret: e.STRATA_AUTH_SECRET,
     authJwksUrl: e.STRATA_AUTH_JWKS_URL,

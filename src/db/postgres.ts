@@ -23,6 +23,8 @@ export interface PostgresOptions {
   idleInTransactionTimeoutMs?: number;
   /** Milliseconds; 0 disables. */
   statementTimeoutMs?: number;
+  /** Milliseconds to open a connection before giving up (default: no bound). */
+  connectTimeoutMs?: number;
   logger?: Pick<Logger, 'warn' | 'error' | 'info'>;
 }
 
@@ -44,6 +46,7 @@ function connectionConfig(o: PostgresOptions): pg.ClientConfig {
     options: settings.join(' '),
     types,
     keepAlive: true,
+    ...(o.connectTimeoutMs ? { connectionTimeoutMillis: o.connectTimeoutMs } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { replicaReaches } from '../projections/consistency.js';
 import { ReadTimeoutError } from '../projections/runtime.js';
 import type { GraphQLContext, Loaders } from './context.js';
 import { clearLoaders } from './loaders.js';
@@ -106,7 +107,7 @@ function perRequest(ctx: object): RequestWaits {
  * be older than the cursor.
  */
 export async function awaitReadModels(
-  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders' | 'store'>,
+  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders' | 'store' | 'reads'>,
   cursor: string | null | undefined,
   names: readonly string[],
   fromClient = true,
@@ -124,7 +125,7 @@ export async function awaitReadModels(
 }
 
 async function waitOnce(
-  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders'>,
+  ctx: Pick<GraphQLContext, 'projections' | 'readTimeoutMs' | 'loaders' | 'reads'>,
   cursor: string,
   names: readonly string[],
 ): Promise<void> {
@@ -140,7 +141,29 @@ async function waitOnce(
     }
     throw err;
   }
+  await replicaCatchesUp(ctx, cursor, names);
   clearLoaders(ctx.loaders);
+}
+
+/**
+ * A query reading from a replica (docs/adr/0017-read-replicas.md): once the primary's
+ * read models have reached the cursor, the replica must have replayed them too. It gets
+ * the route's bound (STRATA_REPLICA_WAIT_MS); past it, or if it fails, the rest of the
+ * request reads from the primary, which has them.
+ */
+async function replicaCatchesUp(
+  ctx: Pick<GraphQLContext, 'reads'>,
+  cursor: string,
+  names: readonly string[],
+): Promise<void> {
+  const route = ctx.reads;
+  const replica = route?.current;
+  if (!route || !replica) return;
+  try {
+    if (!(await replicaReaches(replica, cursor, names, route.waitMs))) route.leave('lag');
+  } catch (err) {
+    route.leave('error', err);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { CommandHandler } from '../commands/handler.js';
+import type { ReadRoute } from '../db/replicas.js';
 import type { Db } from '../db/types.js';
 import type { EventStore } from '../eventstore/store.js';
 import type { Logger } from '../observability/logger.js';
@@ -33,6 +34,12 @@ export interface GraphQLContext extends Services {
   correlationId: string;
   /** Per-request DataLoaders over the read models (each feature's `loaders.ts`). */
   loaders: Loaders;
+  /**
+   * A query's reads when read replicas are configured: `db` and the loaders then read
+   * through this route (a replica, or the primary once the request left it), and a
+   * read-your-writes wait also waits for the replica. Absent: everything on `db`.
+   */
+  reads?: ReadRoute;
   /** The graphql-ws socket of a subscription (for back-pressure); absent over HTTP and SSE. */
   socket?: WebSocket;
   /** When the caller's token expires (ms since the epoch): ends SSE subscriptions then. */

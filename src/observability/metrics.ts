@@ -172,6 +172,28 @@ export class Metrics {
     });
   }
 
+  /**
+   * Read replicas (DATABASE_READ_URL): where queries' statements ran, and why requests
+   * left their replica for the primary, counted by the replicas and mirrored on scrape.
+   */
+  observeReads(replicas: {
+    readonly reads: Readonly<Record<string, number>>;
+    readonly fallbacks: Readonly<Record<string, number>>;
+  }): void {
+    labelledCounterFrom(this.registry, {
+      name: 'strata_read_statements_total',
+      help: 'Statements of GraphQL queries by where they ran: replica, primary (no replica usable) or fallback (the primary, after the request left its replica)',
+      label: 'target',
+      read: () => replicas.reads,
+    });
+    labelledCounterFrom(this.registry, {
+      name: 'strata_replica_fallbacks_total',
+      help: 'Queries that left their replica for the primary: lag (it had not replayed a consistentWith cursor within STRATA_REPLICA_WAIT_MS) or error',
+      label: 'reason',
+      read: () => replicas.fallbacks,
+    });
+  }
+
   recordProjectionBatch(name: string, events: number, seconds: number): void {
     this.projectionEvents.inc({ projection: name }, events);
     this.projectionBatches.observe({ projection: name }, seconds);
@@ -295,6 +317,27 @@ function counterFrom(
       const now = o.read();
       if (now > seen) this.inc(now - seen);
       seen = Math.max(seen, now);
+    },
+  });
+}
+
+/** {@link counterFrom} for numbers kept by label value (every value reported, 0 included). */
+function labelledCounterFrom(
+  registry: Registry,
+  o: { name: string; help: string; label: string; read: () => Readonly<Record<string, number>> },
+): void {
+  const seen = new Map<string, number>();
+  new Counter({
+    name: o.name,
+    help: o.help,
+    labelNames: [o.label],
+    registers: [registry],
+    collect() {
+      for (const [value, now] of Object.entries(o.read())) {
+        const before = seen.get(value) ?? 0;
+        this.inc({ [o.label]: value }, Math.max(0, now - before));
+        seen.set(value, Math.max(before, now));
+      }
     },
   });
 }

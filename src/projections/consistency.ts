@@ -65,20 +65,7 @@ export class ReadYourWrites {
         // ours, if memory lags after a lost lead): ask it now and then, not per wake-up.
         if (Date.now() - lastDbCheck >= 100) {
           lastDbCheck = Date.now();
-          const r = await this.db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
-            `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
-            [names],
-          );
-          const reached =
-            r.rows.length === names.length &&
-            r.rows.every(
-              (row) =>
-                compareLogPositions(
-                  { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
-                  target,
-                ) >= 0,
-            );
-          if (reached) return;
+          if (await checkpointsReach(this.db, names, target)) return;
         }
         const left = deadline - Date.now();
         if (left <= 0) throw new ReadTimeoutError(cursor, timeoutMs);
@@ -95,5 +82,56 @@ export class ReadYourWrites {
     } finally {
       off();
     }
+  }
+}
+
+/**
+ * Whether every named projection's active generation, as `db` sees the `projections`
+ * table, has applied the log up to `target`.
+ */
+export async function checkpointsReach(
+  db: Queryable,
+  names: readonly string[],
+  target: LogPosition,
+): Promise<boolean> {
+  const r = await db.query<{ checkpoint_txid: string; checkpoint_position: number }>(
+    `SELECT checkpoint_txid::text AS checkpoint_txid, checkpoint_position FROM projections WHERE active AND name = ANY($1::text[])`,
+    [names],
+  );
+  return (
+    r.rows.length === names.length &&
+    r.rows.every(
+      (row) =>
+        compareLogPositions(
+          { transactionId: row.checkpoint_txid, globalPosition: row.checkpoint_position },
+          target,
+        ) >= 0,
+    )
+  );
+}
+
+/** How often a replica's checkpoints are read during {@link replicaReaches}. */
+export const REPLICA_POLL_MS = 10;
+
+/**
+ * Waits until a streaming replica has replayed the named projections' checkpoints up to
+ * `cursor` (the rows and the read tables they vouch for replicate in the same
+ * transactions, so the replica's read tables have then applied it too). By polling: a hot
+ * standby delivers no NOTIFY. True once reached; false after `boundMs`. A failure of the
+ * replica's query is thrown.
+ */
+export async function replicaReaches(
+  replica: Queryable,
+  cursor: string,
+  names: readonly string[],
+  boundMs: number,
+): Promise<boolean> {
+  const target = decodeCursor(cursor);
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    if (await checkpointsReach(replica, names, target)) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, REPLICA_POLL_MS)));
   }
 }

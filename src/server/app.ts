@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/config.js';
 import { openDb } from '../db/index.js';
 import { migrate } from '../db/migrate.js';
+import { ReadReplicas } from '../db/replicas.js';
 import type { Db } from '../db/types.js';
 import { devTokens, resolveSecret, type DevTokens } from '../auth/dev.js';
 import { createTokenService, VERIFIED_MAX, type TokenService } from '../auth/tokens.js';
@@ -18,6 +19,7 @@ import { MAX_PREPARED, preparedStatementTexts } from '../db/postgres.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { requestLogPlugin } from '../observability/request-log.js';
+import { useReadReplicas } from './read-replicas.js';
 import { logged, shutDownHttp, trackRequests } from './shutdown.js';
 import { SubscriptionHub } from '../live/hub.js';
 import { EVENTS_CHANNEL, Notifier } from '../eventstore/notifier.js';
@@ -54,6 +56,8 @@ export interface CacheSize {
 export interface App {
   readonly config: Config;
   readonly db: Db;
+  /** The read replicas queries read from (DATABASE_READ_URL); undefined without. */
+  readonly replicas: ReadReplicas | undefined;
   readonly store: EventStore;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -113,6 +117,24 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   } catch (err) {
     await runCleanups(cleanups, logger);
     throw err;
+  }
+
+  // Queries' reads only; whatever else reads or writes keeps the primary (ADR 17).
+  const replicas =
+    db.engine === 'postgres' && config.databaseReadUrls.length > 0
+      ? ReadReplicas.open(db, config.databaseReadUrls, {
+          statementTimeoutMs: config.statementTimeoutMs,
+          idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
+          waitMs: config.replicaWaitMs,
+          logger,
+        })
+      : undefined;
+  if (replicas) {
+    logger.info(
+      { replicas: replicas.status().map((r) => r.name), waitMs: config.replicaWaitMs },
+      'queries read from read replicas',
+    );
+    cleanups.push(logged(logger, 'replicas', 'read replica pools closed', () => replicas.close()));
   }
 
   const notifier = new Notifier(db, logger);
@@ -187,7 +209,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     services,
     tokens,
     documents,
-    plugins: [requestLogPlugin({ logger, metrics })],
+    plugins: [
+      requestLogPlugin({ logger, metrics }),
+      ...(replicas ? [useReadReplicas(replicas)] : []),
+    ],
     ...(dev
       ? { devToken: dev.admin }
       : overrides.graphiqlToken
@@ -273,11 +298,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   metrics.observeReaderHorizon(() => store.oldestWriter());
   metrics.observeLive(live);
   metrics.observeNotifier(notifier);
+  if (replicas) metrics.observeReads(replicas);
 
   let stopped = false;
   return {
     config,
     db,
+    replicas,
     store,
     metrics,
     logger,

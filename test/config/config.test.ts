@@ -47,6 +47,35 @@ describe('configuration', () => {
     );
   });
 
+  it('reads one or more replicas from DATABASE_READ_URL, only beside DATABASE_URL', () => {
+    const primary = { DATABASE_URL: 'postgres://u@p:5432/x', STRATA_AUTH_SECRET: 's'.repeat(32) };
+    expect(loadConfig(primary)).toMatchObject({ databaseReadUrls: [], replicaWaitMs: 1_000 });
+    expect(
+      loadConfig({
+        ...primary,
+        DATABASE_READ_URL: 'postgres://u@r1:5432/x, postgresql://u:pw@r2/x,',
+        STRATA_REPLICA_WAIT_MS: '250',
+      }),
+    ).toMatchObject({
+      databaseReadUrls: ['postgres://u@r1:5432/x', 'postgresql://u:pw@r2/x'],
+      replicaWaitMs: 250,
+    });
+    expect(() => loadConfig({ DATABASE_READ_URL: 'postgres://u@r1/x' })).toThrow(
+      /DATABASE_READ_URL needs DATABASE_URL/,
+    );
+    expect(() =>
+      loadConfig({ ...primary, DATABASE_READ_URL: 'postgres://u@r1/x,mysql://r2' }),
+    ).toThrow(/DATABASE_READ_URL must be one or more comma-separated postgres/);
+    expect(() => loadConfig({ ...primary, DATABASE_READ_URL: ' , ' })).toThrow(
+      /DATABASE_READ_URL must be/,
+    );
+    expect(() => loadConfig({ ...primary, STRATA_REPLICA_WAIT_MS: '-1' })).toThrow(
+      /STRATA_REPLICA_WAIT_MS must be a whole number/,
+    );
+    // The CLIs open the primary only: a replica setting does not concern them.
+    expect(loadDatabaseConfig({ DATABASE_READ_URL: 'postgres://u@r1/x' }).engine).toBe('pglite');
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' })).toMatchObject({
       engine: 'pglite',

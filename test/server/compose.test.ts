@@ -16,6 +16,8 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] | string };
+  entrypoint?: string[] | string;
+  volumes?: string[];
 }
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
@@ -25,6 +27,7 @@ const dockerfile = readFileSync('Dockerfile', 'utf8');
 const readme = readFileSync('README.md', 'utf8');
 
 const { postgres, app } = compose.services;
+const replica = compose.services['postgres-replica'];
 const appEnv = Object.fromEntries(
   Object.entries(app?.environment ?? {}).map(([k, v]) => [k, String(v)]),
 );
@@ -55,7 +58,7 @@ function dockerfileEnv(): Record<string, string> {
 
 describe('docker-compose.yml', () => {
   it('runs PostgreSQL with a health check, and the app from the Dockerfile once it is healthy', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['app', 'postgres']);
+    expect(Object.keys(compose.services).sort()).toEqual(['app', 'postgres', 'postgres-replica']);
     expect(postgres!.image).toMatch(/^postgres:1[5-9]/);
     expect(postgres!.healthcheck?.test).toBeDefined();
     expect(app!.build === '.' || (app!.build as { context: string }).context === '.').toBe(true);
@@ -70,6 +73,33 @@ describe('docker-compose.yml', () => {
     expect(decodeURIComponent(url.username)).toBe(pg.POSTGRES_USER);
     expect(decodeURIComponent(url.password)).toBe(pg.POSTGRES_PASSWORD);
     expect(url.pathname.slice(1)).toBe(pg.POSTGRES_DB);
+  });
+
+  it('runs a hot standby of postgres (pg_basebackup -R) whose URL the app reads from', () => {
+    expect(replica!.image).toBe(postgres!.image);
+    expect(replica!.depends_on?.postgres?.condition).toBe('service_healthy');
+    expect(replica!.healthcheck?.test).toBeDefined();
+    const start = [replica!.entrypoint ?? []].flat().join(' ');
+    expect(start).toMatch(/pg_basebackup -h postgres -U replicator .*-R\b/);
+    expect(start).toMatch(/exec postgres/);
+    // The primary lets that role in: its init script makes it, with a replication entry.
+    const init = postgres!.volumes!.find((v) => v.endsWith(':/docker-entrypoint-initdb.d:ro'));
+    const script = readFileSync(`${init!.split(':')[0]}/10-replication.sh`, 'utf8');
+    expect(script).toMatch(/CREATE ROLE replicator WITH REPLICATION LOGIN/);
+    expect(script).toMatch(/host replication replicator all scram-sha-256/);
+    expect(replica!.environment?.PGPASSWORD).toBe(postgres!.environment?.REPLICATION_PASSWORD);
+    // Same database and credentials as the primary (a replica has the primary's roles).
+    const read = new URL(appEnv.DATABASE_READ_URL!);
+    const primary = new URL(appEnv.DATABASE_URL!);
+    expect(read.hostname).toBe('postgres-replica');
+    expect(`${read.username}:${read.password}${read.pathname}`).toBe(
+      `${primary.username}:${primary.password}${primary.pathname}`,
+    );
+    expect(loadConfig({ ...dockerfileEnv(), ...appEnv }).databaseReadUrls).toEqual([
+      appEnv.DATABASE_READ_URL,
+    ]);
+    // A replica down never fails a query: the app does not wait for it to be healthy.
+    expect(app!.depends_on?.['postgres-replica']?.condition).toBe('service_started');
   });
 
   it('sets only variables the server reads, to values it accepts, with GraphiQL on for the demo', () => {
@@ -122,7 +152,9 @@ describe("the README's compose section", () => {
 
   it('names the ports the compose file publishes', () => {
     const published = new Set(
-      [...(app!.ports ?? []), ...(postgres!.ports ?? [])].map((p) => portPair(p)[0]),
+      [...(app!.ports ?? []), ...(postgres!.ports ?? []), ...(replica!.ports ?? [])].map(
+        (p) => portPair(p)[0],
+      ),
     );
     const named = [...section.matchAll(/(?:localhost|127\.0\.0\.1):(\d+)/g)].map((m) =>
       Number(m[1]),
