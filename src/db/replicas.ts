@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { openPostgres } from './postgres.js';
 import type {
   Db,
+  LockSession,
   Listener,
   QueryOptions,
   QueryResult,
@@ -197,6 +198,10 @@ export class ReadRoute implements Db {
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return this.replicas.primary.transaction(fn, options);
+  }
+
+  lockSession(): Promise<LockSession> {
+    return this.replicas.primary.lockSession();
   }
 
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
