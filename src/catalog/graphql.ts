@@ -1,8 +1,8 @@
 import { builder } from '../graphql/builder.js';
-import { commandMutation } from '../graphql/command-mutation.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
+import { commandMutation, type CommandEntity } from '../graphql/command-mutation.js';
+import { readModelsReach } from '../graphql/consistency.js';
 import { commandIdField, MoneyInput, MoneyRef } from '../graphql/shared-types.js';
+import { productDecider, productStreamId } from './decider.js';
 import { CATALOG_PROJECTION, type ProductView } from './projections.js';
 import {
   changeProductPrice,
@@ -26,18 +26,33 @@ export const ProductRef = builder.objectRef<ProductView>('Product').implement({
   }),
 });
 
-/** The product from the read model once it has caught up with the command (read-your-writes). */
-const productEntity = {
+/**
+ * The `product` of a catalogue command's `…Success`: from the read model once it has
+ * caught up with the command (read-your-writes); should it not within the mutation's wait,
+ * from the product's stream as the command left it (every field of `Product` is folded
+ * from it exactly as the read model folds it).
+ */
+const productEntity: CommandEntity<ProductResult, ProductView> = {
   field: 'product',
   type: ProductRef,
-  read: (ctx: GraphQLContext, r: ProductResult) =>
-    readAfterWrite(
-      ctx,
-      r.cursor,
-      'Product',
-      (l) => l.product.load(r.productId),
-      `product ${r.productId}`,
-    ),
+  read: (loaders, r) => loaders.product.load(r.productId),
+  state: {
+    shape: { id: true, name: true, imageUrl: true, price: true, availableStock: true },
+    load: async (ctx, r) => {
+      const { state } = await ctx.commands.load(productDecider, productStreamId(r.productId), {
+        version: r.version,
+      });
+      return state.status === 'REGISTERED'
+        ? {
+            id: state.productId,
+            name: state.name,
+            imageUrl: state.imageUrl,
+            price: state.price,
+            availableStock: state.available,
+          }
+        : null;
+    },
+  },
 };
 
 const RegisterProductInput = builder.inputType('RegisterProductInput', {

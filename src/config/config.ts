@@ -78,6 +78,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** An order paid but not fully reserved within this time is flagged late (fulfillment). */
   reservationTimeoutMs: number;
+  /**
+   * How long a mutation waits for the read models to reach its command's cursor before it
+   * answers its success from the read model as it stands (`caughtUp: false`).
+   */
+  commandReadWaitMs: number;
 }
 
 const positiveInt = (name: string, min: number, max: number) =>
@@ -216,6 +221,7 @@ const fields = z.object({
     100,
     7 * 24 * 3_600_000,
   ).default(5 * 60_000),
+  STRATA_COMMAND_READ_WAIT_MS: positiveInt('STRATA_COMMAND_READ_WAIT_MS', 0, 60_000).default(1_000),
 });
 
 type Env = z.output<typeof fields>;
@@ -426,5 +432,6 @@ export function loadConfig(
     metricsToken: e.STRATA_METRICS_TOKEN,
     shutdownTimeoutMs: e.STRATA_SHUTDOWN_TIMEOUT_MS,
     reservationTimeoutMs: e.STRATA_RESERVATION_TIMEOUT_MS,
+    commandReadWaitMs: e.STRATA_COMMAND_READ_WAIT_MS,
   };
 }

@@ -1,7 +1,6 @@
 import { builder } from '../graphql/builder.js';
-import { commandMutation } from '../graphql/command-mutation.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
+import { commandMutation, type CommandEntity } from '../graphql/command-mutation.js';
+import { readModelsReach } from '../graphql/consistency.js';
 import {
   BusinessRuleViolationResult,
   ForbiddenErrorResult,
@@ -9,6 +8,7 @@ import {
   ValidationErrorResult,
 } from '../graphql/errors.js';
 import { commandIdField } from '../graphql/shared-types.js';
+import { customerDecider, customerStreamId } from './decider.js';
 import { CUSTOMERS_PROJECTION, type CustomerView } from './projections.js';
 import { changeCustomerEmail, registerCustomer, type CustomerResult } from './use-cases.js';
 
@@ -24,18 +24,28 @@ export const CustomerRef = builder.objectRef<CustomerView>('Customer').implement
   }),
 });
 
-/** The customer from the read model once it has caught up with the command (read-your-writes). */
-const customerEntity = {
+/**
+ * The `customer` of a customer command's `…Success`: from the read model once it has
+ * caught up with the command (read-your-writes); should it not within the mutation's wait,
+ * from the customer's stream as the command left it (every field of `Customer` is folded
+ * from it exactly as the read model folds it; `Customer.orders` and `statistics` read
+ * their read models as they stand).
+ */
+const customerEntity: CommandEntity<CustomerResult, CustomerView> = {
   field: 'customer',
   type: CustomerRef,
-  read: (ctx: GraphQLContext, r: CustomerResult) =>
-    readAfterWrite(
-      ctx,
-      r.cursor,
-      'Customer',
-      (l) => l.customer.load(r.customerId),
-      `customer ${r.customerId}`,
-    ),
+  read: (loaders, r) => loaders.customer.load(r.customerId),
+  state: {
+    shape: { id: true, name: true, email: true, phone: true },
+    load: async (ctx, r) => {
+      const { state } = await ctx.commands.load(customerDecider, customerStreamId(r.customerId), {
+        version: r.version,
+      });
+      return state.status === 'REGISTERED'
+        ? { id: state.customerId, name: state.name, email: state.email, phone: state.phone }
+        : null;
+    },
+  },
 };
 
 const RegisterCustomerInput = builder.inputType('RegisterCustomerInput', {

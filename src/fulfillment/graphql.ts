@@ -3,7 +3,7 @@ import { builder } from '../graphql/builder.js';
 import { commandMutation } from '../graphql/command-mutation.js';
 import { readError, requireReader, uuidArgument } from '../graphql/read.js';
 import { commandIdField } from '../graphql/shared-types.js';
-import { orderEntity } from '../orders/graphql.js';
+import { orderEntityAfter } from '../orders/graphql.js';
 import {
   fulfillmentDecider,
   pendingCommands,
@@ -181,5 +181,10 @@ commandMutation('markShipmentDelivered', {
   staffOnly: true,
   uuids: (input) => ({ orderId: input.orderId }),
   run: (ctx, input, env) => markShipmentDelivered(ctx, { orderId: String(input.orderId) }, env),
-  entity: orderEntity,
+  // Should the orders read model lag, the answer still shows the shipment delivered.
+  entity: orderEntityAfter({
+    shape: { shipment: true },
+    apply: (order) =>
+      order.shipment ? { ...order, shipment: { ...order.shipment, status: 'DELIVERED' } } : order,
+  }),
 });

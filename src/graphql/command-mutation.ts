@@ -1,11 +1,11 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import type { InputObjectRef } from '@pothos/core';
 import { isStaff } from '../auth/principal.js';
 import type { CommandEnvelope } from '../commands/handler.js';
 import type { UseCaseResult } from '../commands/use-case.js';
 import { builder } from './builder.js';
 import { asCommand, checkUuids, envelope, requirePrincipal } from './commands.js';
-import type { GraphQLContext } from './context.js';
+import { commandCaughtUp, readModelsOf } from './consistency.js';
+import type { GraphQLContext, Loaders } from './context.js';
 import {
   COMMAND_ERRORS,
   ForbiddenErrorResult,
@@ -13,7 +13,7 @@ import {
   type TypedError,
 } from './errors.js';
 import { inputProblems } from './input-gate.js';
-import { selectionWithin, type SelectionShape } from './selection.js';
+import { subSelection, type SelectionShape, type SubSelection } from './selection.js';
 import { successType } from './success.js';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
@@ -34,20 +34,41 @@ export interface CommandMutation<Input extends CommandInput, Result extends UseC
   uuids?: (input: Input) => Record<string, unknown>;
   /** Shapes the input and runs the use case (the context is its deps). */
   run: (ctx: GraphQLContext, input: Input, envelope: CommandEnvelope) => Promise<Result>;
-  /** The `…Success`'s entity: its field name, type and how to read it after the write. */
-  entity: {
-    field: string;
-    type: EntityRef<Entity>;
-    read: (ctx: GraphQLContext, result: Result) => Promise<Entity>;
-    /**
-     * The entity as the command left it, built from its resulting state, for selections
-     * within `shape`: answered at once, without waiting for the read models. Null when
-     * the result has no state (a replay of an earlier run): then it is read.
-     */
-    fromResult?: { shape: SelectionShape; build: (result: Result) => Entity | null };
-  };
+  /** The `…Success`'s entity: its field name and type, and where its answer comes from. */
+  entity: CommandEntity<Result, Entity>;
   /** The typed errors of the payload union; the six of COMMAND_ERRORS by default. */
   errors?: (new (...args: never[]) => TypedError)[];
+}
+
+/**
+ * The entity of a command's `…Success` (docs/adr/0018-mutation-answers-when-read-models-lag.md):
+ * the read model's row once the read models have applied the command, else that row as it
+ * stands with what the command's own resulting state answers taken from that state.
+ */
+export interface CommandEntity<Result, Entity> {
+  field: string;
+  type: EntityRef<Entity>;
+  /** The entity's row in the read models as they stand (no waiting); null without one yet. */
+  read: (loaders: Loaders, result: Result) => Promise<Entity | null>;
+  /**
+   * What the command's resulting state answers of the entity exactly as the read model
+   * will once it has applied the command: the fields of `shape`, whose names are the
+   * entity's own property names (taken over the row's when the read models lag).
+   */
+  state: {
+    shape: SelectionShape;
+    /**
+     * The entity as the command left it, built from the state in the result, for a
+     * selection within `shape` to be answered at once, without waiting for the read
+     * models; null when the result has none (a replay). Absent: the entity always waits.
+     */
+    fromResult?: (result: Result) => Entity | null;
+    /**
+     * The entity from the state the command left (loaded for a replay), every field with
+     * an honest answer: when the read models lag it stands in for, or over, their row.
+     */
+    load: (ctx: GraphQLContext, result: Result) => Promise<Entity | null>;
+  };
 }
 
 /** The names of the command mutations: their input is checked by their own resolver. */
@@ -56,16 +77,20 @@ export const COMMAND_MUTATIONS = new Set<string>();
 /**
  * Declares the command mutation `operation` (docs/architecture.md, "Mutations are
  * commands"): `operation(input: <Name>Input!): <Name>Payload`, the union of
- * `<Name>Success { cursor version <entity> }` and the typed errors. Every call runs the
+ * `<Name>Success { cursor version caughtUp <entity> }` and the typed errors. Every call runs the
  * same steps in the same order:
  *
  * 1. authentication (ForbiddenError UNAUTHENTICATED), then the role (`staffOnly`);
  * 2. input ids: `commandId` and the declared ones must be uuids (one ValidationError);
  * 3. the envelope (caller, correlation id, operation, the input minus `commandId` for the
  *    idempotency fingerprint) and the use case;
- * 4. the entity, only if the client selects it: built from the command's resulting state
- *    when the selection lies within what that state can answer (`fromResult`), otherwise
- *    read once the read models it reaches have applied the command's cursor;
+ * 4. the entity and `caughtUp`, only if the client selects them: the entity built from the
+ *    command's resulting state at once when the selection lies within what that state
+ *    answers (`state.fromResult`); otherwise read once the read models it reaches have
+ *    applied the command's cursor, waiting at most `commandReadWaitMs`; past that, the
+ *    read model's row as it stands with the state's fields over it (or the state alone
+ *    when there is no row yet), and `caughtUp: false`. A committed command never answers
+ *    an error because the read models lag;
  *
  * and maps expected failures to payload members; anything else is logged and masked.
  */
@@ -99,21 +124,58 @@ export function commandMutation<Input extends CommandInput, Result extends UseCa
           if (bad.length) throw new ValidationErrorResult('Invalid input', bad);
           checkUuids({ commandId: String(input.commandId), ...spec.uuids?.(input) });
           const result = await spec.run(ctx, input, envelope(ctx, principal, operation, input));
-          const { read, fromResult } = spec.entity;
+          const wanted = subSelection(info, `${name}Success`, spec.entity.field);
+          let answer: Promise<Answer<Entity>> | undefined;
+          const answered = () =>
+            (answer ??= asCommand(ctx, operation, () =>
+              answerOf(ctx, spec.entity, result, wanted),
+            ));
           return {
             cursor: result.cursor,
             version: result.version,
-            entity: (info: GraphQLResolveInfo) => {
-              const built =
-                fromResult && selectionWithin(info, fromResult.shape)
-                  ? fromResult.build(result)
-                  : null;
-              return built !== null
-                ? Promise.resolve(built)
-                : asCommand(ctx, operation, () => read(ctx, result));
-            },
+            caughtUp: async () => (await answered()).caughtUp,
+            entity: async () => (await answered()).entity!,
           };
         }),
     }),
   );
+}
+
+/** What a `…Success` answers besides its cursor and version. */
+interface Answer<Entity> {
+  caughtUp: boolean;
+  /** Absent when the client did not select the entity. */
+  entity?: Entity;
+}
+
+/** The entity and `caughtUp` of a success (step 4 of {@link commandMutation}). */
+async function answerOf<Result extends UseCaseResult, Entity>(
+  ctx: GraphQLContext,
+  spec: CommandEntity<Result, Entity>,
+  result: Result,
+  wanted: SubSelection,
+): Promise<Answer<Entity>> {
+  const { shape, fromResult, load } = spec.state;
+  if (wanted.selected && fromResult && wanted.within(shape)) {
+    const built = fromResult(result);
+    if (built !== null) return { caughtUp: true, entity: built };
+  }
+  const caughtUp = await commandCaughtUp(ctx, result.cursor, readModelsOf(spec.type.name));
+  if (!wanted.selected) return { caughtUp };
+  const row = await spec.read(ctx.loaders, result);
+  if (caughtUp) {
+    if (row === null)
+      throw new Error(`${spec.type.name} is missing from the read model at ${result.cursor}`);
+    return { caughtUp, entity: row };
+  }
+  const fromState = fromResult?.(result) ?? (await load(ctx, result));
+  if (row === null || fromState === null) {
+    const entity = row ?? fromState;
+    if (entity === null) throw new Error(`${spec.type.name} of ${result.cursor} has no state`);
+    return { caughtUp, entity };
+  }
+  const taken = Object.fromEntries(
+    Object.keys(shape).map((k) => [k, (fromState as Record<string, unknown>)[k]]),
+  );
+  return { caughtUp, entity: { ...row, ...taken } };
 }

@@ -1,4 +1,3 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import { isTransientDatabaseError } from '../db/index.js';
 import { isStaff } from '../auth/principal.js';
@@ -90,8 +89,13 @@ export interface CommandSuccess<T> {
   /** The stream's version after the command. */
   version: number;
   /**
+   * Whether the entity reflects the command: built from its resulting state, or read once
+   * the read models had applied it (see `commandMutation`). Settled only when selected.
+   */
+  caughtUp: () => Promise<boolean>;
+  /**
    * The entity, read only when the client selects it, and only as far as its selection
    * needs (see `commandMutation`).
    */
-  entity: (info: GraphQLResolveInfo) => Promise<T>;
+  entity: () => Promise<T>;
 }

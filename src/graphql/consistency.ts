@@ -1,13 +1,14 @@
 import { GraphQLError } from 'graphql';
 import { replicaReaches } from '../projections/consistency.js';
 import { ReadTimeoutError } from '../projections/runtime.js';
-import type { GraphQLContext, Loaders } from './context.js';
+import type { GraphQLContext } from './context.js';
 import { clearLoaders } from './loaders.js';
 
 /*
- * Read-your-writes (docs/architecture.md, "Read side"): a read with `consistentWith`, and
- * the entity of a mutation's success, wait until the read models that the answer can
- * reach have applied the log up to a cursor.
+ * Read-your-writes (docs/architecture.md, "Read side"): a read with `consistentWith` waits
+ * until the read models that the answer can reach have applied the log up to a cursor, or
+ * fails with READ_TIMEOUT; the entity of a mutation's success waits for its command's
+ * cursor a shorter while and never fails for it (`commandCaughtUp`).
  *
  * Which read models an object type can reach is declared by the features that define
  * its fields (`readModelsReach`): the orders feature adds `Customer.orders`, so a
@@ -82,6 +83,8 @@ interface RequestWaits {
   known: Map<string, Promise<boolean>>;
   /** The waits of this request, by cursor and read models. */
   waits: Map<string, Promise<void>>;
+  /** The mutations' bounded waits of this request, by cursor and read models. */
+  caughtUp: Map<string, Promise<boolean>>;
 }
 
 /** Per request (one context object per operation): its checks and waits, shared by its fields. */
@@ -89,7 +92,7 @@ const requests = new WeakMap<object, RequestWaits>();
 function perRequest(ctx: object): RequestWaits {
   let r = requests.get(ctx);
   if (!r) {
-    r = { known: new Map(), waits: new Map() };
+    r = { known: new Map(), waits: new Map(), caughtUp: new Map() };
     requests.set(ctx, r);
   }
   return r;
@@ -98,7 +101,7 @@ function perRequest(ctx: object): RequestWaits {
 /**
  * Resolves once the named projections have applied the log up to `cursor`; after the
  * read timeout (`readTimeoutMs` of the services, default 5 s) a GraphQL error with code
- * READ_TIMEOUT. A null/empty cursor returns at once. A cursor the client gave
+ * READ_TIMEOUT (for queries: a mutation's answer waits with `commandCaughtUp`). A null/empty cursor returns at once. A cursor the client gave
  * (`fromClient`) must be within the log ({@link requireCursorInLog}).
  *
  * One wait per cursor and read models per request, however many fields (or aliases) ask:
@@ -166,21 +169,38 @@ async function replicaCatchesUp(
   }
 }
 
+export const DEFAULT_COMMAND_READ_WAIT_MS = 1_000;
+
 /**
- * The entity a mutation's success shows: from the read model, once it has caught up with
- * the command's cursor (read-your-writes). If the read models do not catch up in time the
- * mutation answers READ_TIMEOUT; its command stays applied (a retry with the same
- * commandId appends nothing and answers with the same cursor).
+ * Whether the named projections have applied the log up to a command's `cursor`, waiting
+ * at most the mutation's own bound (`commandReadWaitMs` of the services, default 1 s): a
+ * committed command never answers an error because the read models lag, so this never
+ * throws READ_TIMEOUT; its success says `caughtUp: false` instead (command-mutation.ts).
+ * The request's loaders are emptied afterwards either way: what the answer reads next is
+ * the read model as it stands now. One wait per cursor and read models per request.
  */
-export async function readAfterWrite<T>(
-  ctx: GraphQLContext,
+export async function commandCaughtUp(
+  ctx: Pick<GraphQLContext, 'projections' | 'commandReadWaitMs' | 'loaders'>,
   cursor: string,
-  typeName: string,
-  load: (loaders: Loaders) => Promise<T | null>,
-  what: string,
-): Promise<T> {
-  await awaitReadModels(ctx, cursor, readModelsOf(typeName), false);
-  const entity = await load(ctx.loaders);
-  if (entity === null) throw new Error(`${what} is missing from the read model at ${cursor}`);
-  return entity;
+  names: readonly string[],
+): Promise<boolean> {
+  const waits = perRequest(ctx).caughtUp;
+  const key = `${cursor} ${names.join(',')}`;
+  let wait = waits.get(key);
+  if (!wait) {
+    wait = (async () => {
+      const timeout = ctx.commandReadWaitMs ?? DEFAULT_COMMAND_READ_WAIT_MS;
+      try {
+        await ctx.projections.waitFor(cursor, names, timeout);
+        return true;
+      } catch (err) {
+        if (err instanceof ReadTimeoutError) return false;
+        throw err;
+      } finally {
+        clearLoaders(ctx.loaders);
+      }
+    })();
+    waits.set(key, wait);
+  }
+  return wait;
 }

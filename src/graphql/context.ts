@@ -22,8 +22,13 @@ export interface Services {
   now(): Date;
   /** The id generator for entities whose id the client did not choose. */
   newId(): string;
-  /** How long a read-your-writes wait (`consistentWith`, mutation results) may take; default 5000 ms. */
+  /** How long a query's read-your-writes wait (`consistentWith`) may take; default 5000 ms. */
   readTimeoutMs?: number;
+  /**
+   * How long a mutation waits for the read models to reach its command's cursor before it
+   * answers with the read model as it stands (`caughtUp: false`); default 1000 ms.
+   */
+  commandReadWaitMs?: number;
 }
 
 /** What every resolver may use; built once per request (or per subscription operation). */

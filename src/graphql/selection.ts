@@ -1,4 +1,10 @@
-import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import {
+  getNamedType,
+  Kind,
+  type FieldNode,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
 
 /**
  * What a client may select of an object for it to be answered without the read models:
@@ -12,6 +18,15 @@ export type SelectionShape = { readonly [field: string]: true | SelectionShape }
  * `@skip`/`@include` counts as selected (the answer must hold whatever the variables say).
  */
 export function selectionWithin(info: GraphQLResolveInfo, shape: SelectionShape): boolean {
+  return nodesWithin(info.fieldNodes, info.fragments, shape);
+}
+
+/** Whether everything selected under each of `nodes` lies within `shape` (see above). */
+function nodesWithin(
+  nodes: readonly FieldNode[],
+  fragments: GraphQLResolveInfo['fragments'],
+  shape: SelectionShape,
+): boolean {
   const within = (set: SelectionSetNode | undefined, s: SelectionShape): boolean => {
     if (!set) return true;
     return set.selections.every((sel) => {
@@ -26,7 +41,7 @@ export function selectionWithin(info: GraphQLResolveInfo, shape: SelectionShape)
         case Kind.INLINE_FRAGMENT:
           return within(sel.selectionSet, s);
         case Kind.FRAGMENT_SPREAD: {
-          const fragment = info.fragments[sel.name.value];
+          const fragment = fragments[sel.name.value];
           return fragment ? within(fragment.selectionSet, s) : false;
         }
         default: {
@@ -36,7 +51,59 @@ export function selectionWithin(info: GraphQLResolveInfo, shape: SelectionShape)
       }
     });
   };
-  return info.fieldNodes.every((node: FieldNode) => within(node.selectionSet, shape));
+  return nodes.every((node) => within(node.selectionSet, shape));
+}
+
+/** What the current field's selection asks of one of its result type's fields. */
+export interface SubSelection {
+  /** Whether the field is selected at all (under any alias). */
+  selected: boolean;
+  /** Whether everything selected under it, under every alias, lies within `shape`. */
+  within(shape: SelectionShape): boolean;
+}
+
+/**
+ * The selection of `field` of the object type `typeName` under the current field (`info`):
+ * for a mutation to know, before any of its payload's fields resolve, what the client asks
+ * of the entity. Fragments (inline and named) on `typeName`, on the current field's own type
+ * (the payload union), or with no type condition, are followed; a field under `@skip`/`@include` counts as selected.
+ */
+export function subSelection(
+  info: GraphQLResolveInfo,
+  typeName: string,
+  field: string,
+): SubSelection {
+  // Fragments on the payload (a union of the success and the errors) or on the success.
+  const on = new Set([typeName, getNamedType(info.returnType).name]);
+  const found: FieldNode[] = [];
+  const collect = (set: SelectionSetNode | undefined, seen: Set<string>): void => {
+    for (const sel of set?.selections ?? []) {
+      switch (sel.kind) {
+        case Kind.FIELD:
+          if (sel.name.value === field) found.push(sel);
+          break;
+        case Kind.INLINE_FRAGMENT:
+          if (!sel.typeCondition || on.has(sel.typeCondition.name.value))
+            collect(sel.selectionSet, seen);
+          break;
+        case Kind.FRAGMENT_SPREAD: {
+          const fragment = info.fragments[sel.name.value];
+          if (fragment && !seen.has(sel.name.value) && on.has(fragment.typeCondition.name.value))
+            collect(fragment.selectionSet, new Set([...seen, sel.name.value]));
+          break;
+        }
+        default: {
+          const never: never = sel;
+          return never;
+        }
+      }
+    }
+  };
+  for (const node of info.fieldNodes) collect(node.selectionSet, new Set());
+  return {
+    selected: found.length > 0,
+    within: (shape) => nodesWithin(found, info.fragments, shape),
+  };
 }
 
 /**

@@ -1,10 +1,11 @@
 import { ProductRef } from '../catalog/graphql.js';
 import { CustomerRef } from '../customers/graphql.js';
 import { builder } from '../graphql/builder.js';
-import { commandMutation } from '../graphql/command-mutation.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import type { UseCaseResult } from '../commands/use-case.js';
+import { commandMutation, type CommandEntity } from '../graphql/command-mutation.js';
+import type { Loaders } from '../graphql/context.js';
 import { COMMAND_ERRORS, ErrorInterface, TypedError } from '../graphql/errors.js';
-import { readAfterWrite, readModelsReach } from '../graphql/consistency.js';
+import { readModelsReach } from '../graphql/consistency.js';
 import type { SelectionShape } from '../graphql/selection.js';
 import {
   AddressInput,
@@ -14,7 +15,13 @@ import {
   MoneyRef,
 } from '../graphql/shared-types.js';
 import { multiply } from '../shared/money.js';
-import { InsufficientStockError, type StockShortage } from './decider.js';
+import {
+  InsufficientStockError,
+  orderDecider,
+  orderStreamId,
+  type ExistingOrder,
+  type StockShortage,
+} from './decider.js';
 import { PAYMENT_METHODS, SHIPPING_METHODS } from './delivery.js';
 import type { OrderLine } from './events.js';
 import { ORDERS_PROJECTION, type OrderReadModel } from './projections.js';
@@ -30,8 +37,12 @@ import {
   type OrderResult,
 } from './use-cases.js';
 
-/** An order as clients see it: the read model's row (projection `orders`). */
-export type OrderView = OrderReadModel;
+/**
+ * An order as clients see it: the read model's row (projection `orders`), or in a
+ * mutation's answer while that lags, the order's own state ({@link orderFromState}), which
+ * has no order number yet.
+ */
+export type OrderView = Omit<OrderReadModel, 'orderNumber'> & { orderNumber: string | null };
 
 export const OrderStatusEnum = builder.enumType('OrderStatus', {
   values: ['PENDING', 'PAID', 'SHIPPED', 'CANCELLED'] as const,
@@ -222,46 +233,102 @@ const ORDER_FROM_STATE: SelectionShape = {
 };
 
 /**
+ * An order as its own stream has it, for a mutation's answer while the `orders` read model
+ * lags (docs/adr/0018-mutation-answers-when-read-models-lag.md): the fields of
+ * {@link ORDER_FROM_STATE} exactly as the read model will have them; payment and shipment
+ * as the order's own events make them (a delivery, a fact of the shipment's stream, shows
+ * once the read model has it); no order number (given by the read model, in log order);
+ * no copy of the customer (`Order.customer` reads the customers read model).
+ */
+export function orderFromState(s: ExistingOrder, version: number): OrderView {
+  const payment = s.status === 'PENDING' ? null : s.payment;
+  return {
+    id: s.orderId,
+    seq: 0,
+    orderNumber: null,
+    status: s.status,
+    customerId: s.customerId,
+    customerName: null,
+    customerEmail: null,
+    customerPhone: null,
+    items: s.items,
+    itemCount: s.items.reduce((n, line) => n + line.quantity, 0),
+    total: s.total,
+    shippingAddress: s.shippingAddress,
+    billingAddress: s.billingAddress,
+    shippingMethod: s.shippingMethod,
+    estimatedDelivery: s.estimatedDelivery,
+    payment: payment && {
+      ...payment,
+      status: s.status === 'CANCELLED' && s.refunded ? 'REFUNDED' : 'PAID',
+    },
+    shipment:
+      s.status === 'SHIPPED'
+        ? {
+            carrier: s.shipment.carrier,
+            trackingNumber: s.shipment.trackingNumber,
+            status: 'SHIPPED',
+          }
+        : null,
+    version,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+/** The order's row in the read model as it stands. */
+const readOrder = (loaders: Loaders, r: { orderId: string }) => loaders.order.load(r.orderId);
+
+/**
  * The `order` of an order command's `…Success` (read-your-writes): for a selection within
  * {@link ORDER_FROM_STATE}, from the command's resulting state at once; otherwise from the
- * read models once they have applied the command.
+ * read models once they have applied the command, or, should they not within the
+ * mutation's wait, their row as it stands with the state's fields over it.
  */
-export const orderEntity = {
+export const orderEntity: CommandEntity<OrderResult, OrderView> = {
   field: 'order',
   type: OrderRef,
-  read: (ctx: GraphQLContext, r: OrderResult) =>
-    readAfterWrite(ctx, r.cursor, 'Order', (l) => l.order.load(r.orderId), `order ${r.orderId}`),
-  fromResult: {
+  read: readOrder,
+  state: {
     shape: ORDER_FROM_STATE,
-    build: (r: OrderResult): OrderView | null => {
-      const s = r.state;
-      if (!s || s.status === 'NOT_CREATED') return null;
-      // Only the fields of ORDER_FROM_STATE are ever resolved from this object.
-      return {
-        id: s.orderId,
-        seq: 0,
-        orderNumber: '',
-        status: s.status,
-        customerId: s.customerId,
-        customerName: null,
-        customerEmail: null,
-        customerPhone: null,
-        items: s.items,
-        itemCount: s.items.reduce((n, line) => n + line.quantity, 0),
-        total: s.total,
-        shippingAddress: s.shippingAddress,
-        billingAddress: s.billingAddress,
-        shippingMethod: s.shippingMethod,
-        estimatedDelivery: s.estimatedDelivery,
-        payment: null,
-        shipment: null,
+    fromResult: (r) =>
+      r.state && r.state.status !== 'NOT_CREATED' ? orderFromState(r.state, r.version) : null,
+    load: async (ctx, r) => {
+      // A replay: the order as the first run left it (its version).
+      const { state } = await ctx.commands.load(orderDecider, orderStreamId(r.orderId), {
         version: r.version,
-        createdAt: s.createdAt,
-        updatedAt: s.updatedAt,
-      };
+      });
+      return state.status === 'NOT_CREATED' ? null : orderFromState(state, r.version);
     },
   },
 };
+
+/**
+ * The `order` of a command on another stream of the order (a fulfillment milestone, whose
+ * cursor and version are its own stream's): from the read models once they have applied
+ * it; should they not within the mutation's wait, their row as it stands with the order's
+ * own fields (of {@link ORDER_FROM_STATE}) from its stream now, and what the command itself
+ * changed (`milestone.apply`, of the fields `milestone.shape`).
+ */
+export function orderEntityAfter(milestone: {
+  shape: SelectionShape;
+  apply: (order: OrderView) => OrderView;
+}): CommandEntity<UseCaseResult & { orderId: string }, OrderView> {
+  return {
+    field: 'order',
+    type: OrderRef,
+    read: readOrder,
+    state: {
+      shape: { ...ORDER_FROM_STATE, ...milestone.shape },
+      load: async (ctx, r) => {
+        const { state, version } = await ctx.commands.load(orderDecider, orderStreamId(r.orderId));
+        return state.status === 'NOT_CREATED'
+          ? null
+          : milestone.apply(orderFromState(state, version));
+      },
+    },
+  };
+}
 
 const OrderItemInput = builder.inputType('OrderItemInput', {
   fields: (t) => ({

@@ -68,8 +68,11 @@ const TimelineEntryRef = builder.objectRef<TimelineEntry>('TimelineEntry').imple
 });
 
 builder.objectFields(OrderRef, (t) => ({
-  orderNumber: t.exposeString('orderNumber', {
-    description: 'Human-readable, unique and stable, e.g. SO-000042 (numbered in commit order)',
+  orderNumber: t.string({
+    nullable: true,
+    description:
+      'Human-readable, unique and stable, e.g. SO-000042 (numbered in commit order by the orders read model). Null only in a mutation’s answer with `caughtUp: false` whose order the read model has not yet created: read it with `consistentWith` that answer’s cursor.',
+    resolve: (o) => o.orderNumber,
   }),
   timeline: t.field({
     type: [TimelineEntryRef],

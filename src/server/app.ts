@@ -187,6 +187,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     now,
     newId: overrides.newId ?? randomUUID,
+    commandReadWaitMs: config.commandReadWaitMs,
   };
 
   let tokens: TokenService;

@@ -163,6 +163,47 @@ describe(`fulfillment through the API on ${engine}`, () => {
     }
   });
 
+  it('markShipmentDelivered answers the delivery, caughtUp false, while the orders read model is paused', async () => {
+    const o = await seedOrder(s, 5);
+    await payOrder(s, o);
+    await settled(o, 'READY_TO_SHIP');
+    const ship = await gql(
+      SHIP_ORDER,
+      { i: { commandId: randomUUID(), orderId: o.orderId, carrier: 'DHL', trackingNumber: 'L1' } },
+      o.admin,
+    );
+    expect(ship.shipOrder.__typename).toBe('ShipOrderSuccess');
+    await settled(o, 'COMPLETED');
+    const query = `mutation($i: MarkShipmentDeliveredInput!) { markShipmentDelivered(input: $i) { __typename
+      ... on MarkShipmentDeliveredSuccess { version caughtUp order { id orderNumber status shipment { carrier status } } } } }`;
+    const input = { commandId: randomUUID(), orderId: o.orderId };
+    await s.app.projections.pause('orders');
+    s.app.services.commandReadWaitMs = 300;
+    try {
+      const started = Date.now();
+      const delivered = await gql(query, { i: input }, o.admin);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(delivered.markShipmentDelivered).toEqual({
+        __typename: 'MarkShipmentDeliveredSuccess',
+        version: expect.any(Number),
+        caughtUp: false,
+        order: {
+          id: o.orderId,
+          orderNumber: expect.stringMatching(/^SO-\d{6}$/),
+          status: 'SHIPPED',
+          shipment: { carrier: 'DHL', status: 'DELIVERED' },
+        },
+      });
+      // Retried: the same answer.
+      expect(await gql(query, { i: input }, o.admin)).toEqual(delivered);
+    } finally {
+      await s.app.projections.resume('orders');
+      s.app.services.commandReadWaitMs = 5_000;
+    }
+    const caughtUp = await gql(query, { i: input }, o.admin);
+    expect(caughtUp.markShipmentDelivered).toMatchObject({ caughtUp: true });
+  });
+
   it("orderUpdates carries the milestones of the customer's own orders only", async () => {
     const mine = await seedOrder(s, 5);
     const theirs = await seedOrder(s, 5);

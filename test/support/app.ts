@@ -42,6 +42,9 @@ export async function startTestApp(
       // Tests make many mutations as one principal; the rate-limit tests turn it back on.
       STRATA_MUTATIONS_PER_MINUTE: '0',
       STRATA_READ_COST_PER_MINUTE: '0',
+      // A loaded test machine may take a while to project: mutations wait as long as
+      // queries do, so their answers are caught up; the lag tests set their own bound.
+      STRATA_COMMAND_READ_WAIT_MS: '5000',
       ...env,
     }),
     engine: t.db.engine,
