@@ -43,6 +43,12 @@ const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatu
     state: t.exposeString('state', {
       description: 'running, catching up, rebuilding, paused, stopped on error',
     }),
+    leader: t.string({
+      nullable: true,
+      description:
+        'The process that applies this generation (`<pid>-<id>`), the one holding its leadership lock; null while none does (paused, stopped, or between a graceful stop and the next process taking over)',
+      resolve: (s) => s.leaseOwner,
+    }),
     cursor: t.field({ type: 'Cursor', nullable: true, resolve: (s) => s.cursor }),
     eventsProcessed: t.exposeInt('eventsProcessed'),
     eventsBehind: t.exposeInt('eventsBehind'),

@@ -27,6 +27,7 @@ interface Row {
   generation: number;
   active: boolean;
   state: string;
+  leader: string | null;
   eventsProcessed: number;
   eventsBehind: number;
   secondsBehind: number;
@@ -69,7 +70,12 @@ async function withProjections<T>(fn: (p: Projections) => Promise<T>): Promise<T
       return await fn({
         where,
         status: async () =>
-          (await runtime.status()).map((s) => ({ ...s, state: s.phase, error: s.error })),
+          (await runtime.status()).map((s) => ({
+            ...s,
+            state: s.phase,
+            leader: s.leaseOwner,
+            error: s.error,
+          })),
         rebuild: (name) =>
           runtime.rebuild(name, { run: true }).catch((err: unknown) => {
             throw err instanceof RebuildRefused ? new UsageError(err.message) : err;
@@ -86,7 +92,7 @@ async function withProjections<T>(fn: (p: Projections) => Promise<T>): Promise<T
   }
 }
 
-const ROW_FIELDS = `name generation active state eventsProcessed eventsBehind secondsBehind
+const ROW_FIELDS = `name generation active state leader eventsProcessed eventsBehind secondsBehind
   error { eventId type message }`;
 
 function throughServer(server: ServerClient, where: string): Projections {
@@ -159,6 +165,7 @@ async function main(argv: string[]): Promise<void> {
             generation: s.generation,
             active: s.active,
             state: s.state,
+            leader: s.leader ?? '',
             processed: s.eventsProcessed,
             behind: s.eventsBehind,
             'seconds behind': Math.round(s.secondsBehind * 10) / 10,

@@ -357,6 +357,17 @@ describe('three processes on one database (PostgreSQL, real server processes)', 
     expect(load1.answers.length).toBeGreaterThan(acknowledgedBefore);
     expectAllAnswered(load1.answers);
     await expectFulfilled(load1.paid);
+    // Operators see who leads now: a live process for every generation.
+    const shown = await send(
+      fleet,
+      'projections',
+      '{ projections { name leader } }',
+      {},
+      seeded.admin,
+    );
+    const live = fleet.servers.filter((x) => x !== victim).map((x) => x.child.pid);
+    for (const p of shown.body.data.projections as { name: string; leader: string }[])
+      expect(live, `${p.name} led by ${p.leader}`).toContain(Number(p.leader.split('-')[0]));
     // The feed on the killed process resumed elsewhere.
     expect(feeds.reduce((n, f) => n + f.resumes, 0)).toBeGreaterThanOrEqual(1);
     await expectFeedsComplete(logBefore);
