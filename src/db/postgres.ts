@@ -177,6 +177,34 @@ function isConnectionError(err: unknown): boolean {
 }
 
 /**
+ * A round trip on a dedicated connection every `everyMs`: a server that has gone away
+ * (and a connection TCP still believes in) shows within `timeoutMs` as an error.
+ */
+function keepAlive(
+  client: pg.Client,
+  what: string,
+  everyMs: number,
+  timeoutMs: number,
+  lost: (err: Error) => void,
+): NodeJS.Timeout {
+  const interval = setInterval(() => {
+    const timer = setTimeout(
+      () => client.emit('error', new Error(`${what} keepalive timed out`)),
+      timeoutMs,
+    );
+    client.query('SELECT 1').then(
+      () => clearTimeout(timer),
+      (err: Error) => {
+        clearTimeout(timer);
+        lost(err);
+      },
+    );
+  }, everyMs);
+  interval.unref();
+  return interval;
+}
+
+/**
  * One dedicated connection (outside the pool) that LISTENs, reconnects with capped
  * backoff, and notices a dead peer by a periodic round trip rather than waiting for TCP.
  */
@@ -235,20 +263,7 @@ class PgListener implements Listener {
     }
     this.client = client;
     this.attempt = 0;
-    this.keepalive = setInterval(() => {
-      const timer = setTimeout(
-        () => client.emit('error', new Error('LISTEN keepalive timed out')),
-        5_000,
-      );
-      client.query('SELECT 1').then(
-        () => clearTimeout(timer),
-        (err: Error) => {
-          clearTimeout(timer);
-          this.lost(client, err);
-        },
-      );
-    }, 10_000);
-    this.keepalive.unref();
+    this.keepalive = keepAlive(client, 'LISTEN', 10_000, 5_000, (err) => this.lost(client, err));
     this.options.onListening?.();
   }
 
@@ -336,20 +351,9 @@ class PgLockSession implements LockSession {
       }
       this.client = client;
       // And this side notices a dead server (its locks gone with it) within seconds.
-      this.keepalive = setInterval(() => {
-        const timer = setTimeout(
-          () => client.emit('error', new Error('leadership keepalive timed out')),
-          3_000,
-        );
-        client.query('SELECT 1').then(
-          () => clearTimeout(timer),
-          (err: Error) => {
-            clearTimeout(timer);
-            this.lost(client, err);
-          },
-        );
-      }, 2_000);
-      this.keepalive.unref();
+      this.keepalive = keepAlive(client, 'leadership', 2_000, 3_000, (err) =>
+        this.lost(client, err),
+      );
       return client;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
