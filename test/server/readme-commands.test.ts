@@ -88,7 +88,7 @@ const plans: Record<string, Plan> = {
   'docker compose exec app npm run seed': { elsewhere: NO_DOCKER },
   'export DATABASE_URL=postgres://postgres@127.0.0.1:5432/strata STRATA_AUTH_SECRET=…': {
     elsewhere:
-      'the secret is a placeholder (…) for the one made in "On PostgreSQL"; several processes on one database are tested in test/projections/two-processes.pg.test.ts and test/live/resilience.pg.test.ts',
+      'the secret is a placeholder (…) for the one made in "On PostgreSQL"; several processes on one database are tested in test/server/failover.pg.test.ts (three real servers, one killed, a rolling restart), test/projections/two-processes.pg.test.ts and test/live/resilience.pg.test.ts',
   },
   'PORT=4000 npm start &': { elsewhere: 'follows the placeholder line above' },
   'PORT=4001 npm start &': { elsewhere: 'follows the placeholder line above' },
