@@ -102,8 +102,9 @@ export class Runners {
   private offLeadership: (() => void) | undefined;
   /** Waits of runners led elsewhere: they end when a leader hands over. */
   private readonly followers = new Set<() => void>();
-  /** This process's leadership locks, one per generation it leads (opened by `listen`). */
+  /** This process's leadership locks, one per generation it leads (opened when first needed). */
   private locks: LockSession | undefined;
+  private opening: Promise<LockSession> | undefined;
   /** When a commit was last announced; an empty read soon after it is re-tried quickly. */
   private announcedAt = 0;
   /** Batches waiting for the end of this turn to be applied together (see `applyTogether`). */
@@ -128,9 +129,8 @@ export class Runners {
     this.reads = options.sharedReads ?? new SharedReads(store);
   }
 
-  /** Opens the leadership session; wakes the runners whenever a commit is announced. */
-  async listen(): Promise<void> {
-    this.locks ??= await this.db.lockSession();
+  /** Wakes the runners whenever a commit is announced, or a leader hands over. */
+  listen(): void {
     this.offEvents = this.notifier.on(EVENTS_CHANNEL, (reason) => {
       if (reason === 'notify') this.announcedAt = Date.now();
       this.wakeAll();
@@ -151,7 +151,7 @@ export class Runners {
     await this.db
       .query(`UPDATE projections SET lease_owner = NULL WHERE lease_owner = $1`, [this.owner])
       .catch(() => undefined);
-    const locks = this.locks;
+    const locks = this.locks ?? (await this.opening?.catch(() => undefined));
     this.locks = undefined;
     await locks?.close();
     await this.db
@@ -358,8 +358,11 @@ export class Runners {
    * when another process has it, 'idle' when it is paused or stopped, 'retired' when gone.
    */
   private async lead(name: string, generation: number, key: string) {
-    const locks = this.locks;
-    if (!locks) throw new Error('projection runners started before listen()');
+    this.opening ??= this.db.lockSession().catch((err: unknown) => {
+      this.opening = undefined; // the next attempt opens it again
+      throw err;
+    });
+    const locks = (this.locks ??= await this.opening);
     const retiredOr = async <T>(otherwise: T) => {
       const s = await this.db.query<{ state: string }>(
         'SELECT state FROM projections WHERE name = $1 AND generation = $2',

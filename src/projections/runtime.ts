@@ -49,7 +49,7 @@ export class ProjectionRuntime {
   /** Creates missing generations and tables, then starts a runner for each live generation. */
   async start(): Promise<void> {
     this.started = true;
-    await this.runners.listen();
+    this.runners.listen();
     for (const p of this.byName.values()) await ensureActiveGeneration(this.db, this.logger, p);
     await this.runners.spawnRunners();
   }
