@@ -186,13 +186,14 @@ function keepAlive(
   everyMs: number,
   timeoutMs: number,
   lost: (err: Error) => void,
+  ping: () => Promise<unknown> = () => client.query('SELECT 1'),
 ): NodeJS.Timeout {
   const interval = setInterval(() => {
     const timer = setTimeout(
       () => client.emit('error', new Error(`${what} keepalive timed out`)),
       timeoutMs,
     );
-    client.query('SELECT 1').then(
+    ping().then(
       () => clearTimeout(timer),
       (err: Error) => {
         clearTimeout(timer);
@@ -320,6 +321,7 @@ class PgLockSession implements LockSession {
   private readonly held = new Set<string>();
   private closed = false;
   private keepalive: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -351,8 +353,13 @@ class PgLockSession implements LockSession {
       }
       this.client = client;
       // And this side notices a dead server (its locks gone with it) within seconds.
-      this.keepalive = keepAlive(client, 'leadership', 2_000, 3_000, (err) =>
-        this.lost(client, err),
+      this.keepalive = keepAlive(
+        client,
+        'leadership',
+        2_000,
+        3_000,
+        (err) => this.lost(client, err),
+        () => this.serial(() => client.query('SELECT 1')),
       );
       return client;
     })().finally(() => (this.connecting = undefined));
@@ -372,13 +379,22 @@ class PgLockSession implements LockSession {
     client.end().catch(() => undefined);
   }
 
+  /** One statement at a time on the connection (pg's own queue is going away). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   async tryLock(key: string): Promise<boolean> {
     if (this.closed) return false;
     if (this.held.has(key)) return true;
     const client = await this.connect();
-    const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int8) AS ok', [
-      advisoryKey(key),
-    ]);
+    const r = await this.serial(() =>
+      client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int8) AS ok', [
+        advisoryKey(key),
+      ]),
+    );
     const ok = r.rows[0]?.ok === true && this.client === client;
     if (ok) this.held.add(key);
     return ok;
@@ -388,7 +404,9 @@ class PgLockSession implements LockSession {
     if (!this.held.delete(key)) return;
     const client = this.client;
     if (!client) return;
-    await client.query('SELECT pg_advisory_unlock($1::int8)', [advisoryKey(key)]).catch((err) =>
+    await this.serial(() =>
+      client.query('SELECT pg_advisory_unlock($1::int8)', [advisoryKey(key)]),
+    ).catch((err: unknown) =>
       // Unlocked anyway if the connection is gone; else it must not outlive us holding it.
       this.lost(client, err as Error),
     );
