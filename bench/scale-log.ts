@@ -541,6 +541,9 @@ export class ScaleLog {
   private async writeChunk(client: pg.PoolClient, n: number): Promise<void> {
     await client.query('BEGIN');
     try {
+      // Nothing else may draw positions meanwhile (the results above name them): appends
+      // wait for this transaction; readers do not.
+      await client.query('LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE');
       const head = (
         await client.query<{ xid: string; last: string | null }>(
           `SELECT pg_current_xact_id()::text AS xid,
