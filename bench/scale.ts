@@ -8,9 +8,12 @@
  * written by COPY of generated rows in the store's own format (bench/scale-log.ts: events,
  * streams, processed_commands and snapshots, as appends write them; SCALE_CHUNK events per
  * transaction, default 50,000). Each log has the app running on it from the start, so its
- * projections catch up while the log grows. At each size, after VACUUM ANALYZE (what
- * autovacuum would have done to an insert-only table by then) and with the projections
- * caught up, on both logs, one operation at a time, alternating between them:
+ * projections follow the log as it grows; on the grown log the serving `orders` generation
+ * is paused during a fill, and the measured rebuild of `orders` (below) builds its read
+ * model over the whole log afterwards. At each size, after VACUUM ANALYZE (what autovacuum
+ * would have done to an insert-only table by then), the rebuilds, and with every
+ * projection at the head of the log, on both logs, one operation at a time, alternating
+ * between them:
  *
  *   - append of a command (with a command id and the handler's metadata) to a new order
  *     stream, and to a random existing order stream (expected version), through the app's
@@ -275,7 +278,12 @@ async function paired(
 
 const show = (l: Latencies) => `p50 ${fmt(l.p50, 2)} ms, p99 ${fmt(l.p99, 2)} ms`;
 
-async function measure(ref: Target, big: Target, size: number): Promise<Figures> {
+async function measure(
+  ref: Target,
+  big: Target,
+  size: number,
+  rebuild: Figures['rebuild'],
+): Promise<Figures> {
   const events = (await big.app.store.head())!.globalPosition;
   const samples: Record<Measure, number> = {
     appendNew: SAMPLES,
@@ -308,11 +316,18 @@ async function measure(ref: Target, big: Target, size: number): Promise<Figures>
     `    (${fmt(first.data.orders.totalCount)} orders; newest ${first.data.orders.edges[0].node.orderNumber})`,
   );
 
-  // Rebuilds of orders from the start of each log: the reference's before and after the
-  // big one's (their mean is its figure), microseconds per log event.
-  const perEvent = async (t: Target) => {
-    const n = (await t.app.store.head())!.globalPosition;
-    const seconds = await timeRebuild(t.app, 'orders');
+  return { size, events, big: b, ref: r, rebuild };
+}
+
+/**
+ * Rebuilds of orders from the start of each log: the reference's before and after the big
+ * one's (their mean is its figure), microseconds per log event. The big log's rebuild is
+ * also what brings its orders read model up to date after a fill (see grow).
+ */
+async function rebuilds(ref: App, big: App): Promise<Figures['rebuild']> {
+  const perEvent = async (app: App) => {
+    const n = (await app.store.head())!.globalPosition;
+    const seconds = await timeRebuild(app, 'orders');
     return { seconds, n, us: (seconds * 1e6) / n };
   };
   const r1 = await perEvent(ref);
@@ -321,7 +336,7 @@ async function measure(ref: Target, big: Target, size: number): Promise<Figures>
   console.log(
     `    rebuild of orders: ${fmt(rb.seconds, 1)} s for ${fmt(rb.n)} events (${fmt(rb.n / rb.seconds)} events/s, ${fmt(rb.us, 1)} µs per event); reference before and after: ${fmt(r1.us, 1)} and ${fmt(r2.us, 1)} µs per event`,
   );
-  return { size, events, big: b, ref: r, rebuild: { big: rb.us, ref: (r1.us + r2.us) / 2 } };
+  return { big: rb.us, ref: (r1.us + r2.us) / 2 };
 }
 
 /** Seconds from app.projections.rebuild(name) until the new generation is active. */
@@ -399,8 +414,15 @@ async function openLog(server: string, name: string, horizon: number): Promise<L
   return { name, url: u.toString(), db, raw, log: new ScaleLog(horizon) };
 }
 
-/** Grows the log to `size`, VACUUM ANALYZE, and waits for its app's projections. */
-async function grow(l: Log, size: number): Promise<void> {
+/**
+ * Grows the log to `size` and VACUUM ANALYZE. With `rebuildOrders`, the serving `orders`
+ * generation is paused meanwhile: the rebuild that follows (measured) builds the orders
+ * read model over the whole log at the rebuild's rate, many times the serving rate of a
+ * projection applying batch after batch (which on this machine would take hours for 10M
+ * events). The other projections follow the fill as they would in production.
+ */
+async function grow(l: Log, size: number, rebuildOrders: boolean): Promise<void> {
+  if (rebuildOrders) await l.app!.projections.pause('orders');
   const client = await l.raw.connect();
   let lastReport = performance.now();
   let fill;
@@ -423,8 +445,11 @@ async function grow(l: Log, size: number): Promise<void> {
   console.log(
     `  ${l.name}: VACUUM ANALYZE of the store's tables: ${fmt((performance.now() - tv) / 1000, 1)} s`,
   );
-  // The app runs from the first fill on, so its projections catch up while the log grows,
-  // as they would in production: what is left once the fill ends is waited for here.
+  if (!rebuildOrders) await caughtUp(l, fill.events);
+}
+
+/** Waits for every projection of the log's app to reach the head of its log. */
+async function caughtUp(l: Log, events: number): Promise<void> {
   const t0 = performance.now();
   const app = l.app!;
   const names = app.projections.projections.map((p) => p.name);
@@ -432,7 +457,7 @@ async function grow(l: Log, size: number): Promise<void> {
   await app.projections.waitFor(head.cursor, names, TIMEOUT_S * 1000);
   const catchUp = (performance.now() - t0) / 1000;
   console.log(
-    `  ${l.name}: the app's ${names.length} projections (${names.join(', ')}), running during the fill, caught up ${fmt(catchUp, 1)} s after it (${fmt(fill.events / (fill.seconds + catchUp))} events/s over fill and catch-up)`,
+    `  ${l.name}: the app's ${names.length} projections (${names.join(', ')}) at the head of the log ${fmt(catchUp, 1)} s later (${fmt(events)} events added)`,
   );
   await l.raw.query('ANALYZE');
 }
@@ -505,18 +530,22 @@ async function main() {
     console.log(`\n— the reference, ${label(SIZES[0]!)} events`);
     await startApp(ref);
     await startApp(big);
-    await grow(ref, SIZES[0]!);
+    await grow(ref, SIZES[0]!, false);
     for (const size of SIZES) {
       console.log(
         `\n— ${label(size)} events (load average ${loadavg()
           .map((x) => fmt(x, 1))
           .join(' ')})`,
       );
-      await grow(big, size);
+      const before = big.log.events;
+      await grow(big, size, true);
+      const rebuild = await rebuilds(ref.app!, big.app!);
+      await caughtUp(big, big.log.events - before);
       const figures = await measure(
         await target('reference', ref.app!, ref.raw, ref.http!),
         await target('grown', big.app!, big.raw, big.http!),
         size,
+        rebuild,
       );
       results.push(figures);
       const s = await sizes(big.raw, depth);
