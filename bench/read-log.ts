@@ -21,17 +21,48 @@ export const PRODUCTS = 200;
 const COHORT = 150;
 export const WRITERS = 8;
 
-const FIRST = ['Ann', 'Ben', 'Clara', 'David', 'Eva', 'Felix', 'Greta', 'Hugo', 'Ida', 'Jonas'];
-const LAST = ['Schmidt', 'Meyer', 'Weber', 'Fischer', 'Wagner', 'Becker', 'Hoffmann', 'Koch'];
-const NOUNS = ['Mug', 'Shirt', 'Lamp', 'Chair', 'Kettle', 'Towel', 'Notebook', 'Backpack', 'Vase'];
-const CITIES: [string, string][] = [
+/** The shop's vocabulary: names, products, cities and carriers (bench/scale-log.ts too). */
+export const FIRST = [
+  'Ann',
+  'Ben',
+  'Clara',
+  'David',
+  'Eva',
+  'Felix',
+  'Greta',
+  'Hugo',
+  'Ida',
+  'Jonas',
+];
+export const LAST = [
+  'Schmidt',
+  'Meyer',
+  'Weber',
+  'Fischer',
+  'Wagner',
+  'Becker',
+  'Hoffmann',
+  'Koch',
+];
+export const NOUNS = [
+  'Mug',
+  'Shirt',
+  'Lamp',
+  'Chair',
+  'Kettle',
+  'Towel',
+  'Notebook',
+  'Backpack',
+  'Vase',
+];
+export const CITIES: [string, string][] = [
   ['Berlin', '10115'],
   ['Hamburg', '20095'],
   ['Munich', '80331'],
   ['Cologne', '50667'],
   ['Leipzig', '04109'],
 ];
-const CARRIERS = ['DHL', 'UPS', 'DPD', 'Hermes'];
+export const CARRIERS = ['DHL', 'UPS', 'DPD', 'Hermes'];
 
 export interface Plan {
   /** Customer and product registrations: appended first. */

@@ -36,6 +36,7 @@ import { OrderEvents, type Address, type OrderLine } from '../src/orders/events.
 import { eventUpcasters } from '../src/server/upcasters.js';
 import type { DomainEvent } from '../src/shared/decider.js';
 import { fingerprint } from '../src/shared/hash.js';
+import { CARRIERS, CITIES, FIRST, LAST, NOUNS } from './read-log.js';
 
 const INITIAL_CUSTOMERS = 2_000;
 const PRODUCTS = 300;
@@ -44,18 +45,6 @@ const COHORT = 150;
 const NEW_CUSTOMERS_PER_COHORT = 15;
 /** As the server's default STRATA_SNAPSHOT_EVERY. */
 const SNAPSHOT_EVERY = 50;
-
-const FIRST = ['Ann', 'Ben', 'Clara', 'David', 'Eva', 'Felix', 'Greta', 'Hugo', 'Ida', 'Jonas'];
-const LAST = ['Schmidt', 'Meyer', 'Weber', 'Fischer', 'Wagner', 'Becker', 'Hoffmann', 'Koch'];
-const NOUNS = ['Mug', 'Shirt', 'Lamp', 'Chair', 'Kettle', 'Towel', 'Notebook', 'Backpack', 'Vase'];
-const CITIES: [string, string][] = [
-  ['Berlin', '10115'],
-  ['Hamburg', '20095'],
-  ['Munich', '80331'],
-  ['Cologne', '50667'],
-  ['Leipzig', '04109'],
-];
-const CARRIERS = ['DHL', 'UPS', 'DPD', 'Hermes'];
 
 /** One command: its events per stream, and who sent it. */
 interface Command {
